@@ -1,0 +1,128 @@
+// Colony and Cell: the two custom resources of celula.io/v1alpha1.
+// crds/ is the source of truth for the schema; these types mirror it for the code.
+import type { V1ObjectMeta } from '@kubernetes/client-node';
+
+export const GROUP = 'celula.io';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+export const ColonyKind = 'Colony';
+export const CellKind = 'Cell';
+export const COLONY_PLURAL = 'colonies';
+export const CELL_PLURAL = 'cells';
+
+/** Secret algorithms a colony can hold; immutable once the colony exists. */
+export const ALGORITHMS = ['ed25519', 'secp256k1', 'aes-256'] as const;
+export type Algorithm = (typeof ALGORITHMS)[number];
+
+/**
+ * How a colony's nodes are obtained.
+ * - adopt: the operator hardens eligible existing nodes (hijack.sh via a one-shot Job) and places
+ *   cells only on hardened nodes.
+ * - existing: nodes were hardened out of band and carry the hardened label; cells go only there.
+ * - unhardened: development only; cells go to any eligible node and the colony says it is not isolated.
+ */
+export const NODE_PROVIDERS = ['adopt', 'existing', 'unhardened'] as const;
+export type NodeProvider = (typeof NODE_PROVIDERS)[number];
+
+export const SPREAD_KEYS = ['kubernetes.io/hostname', 'topology.kubernetes.io/zone'] as const;
+export type SpreadKey = (typeof SPREAD_KEYS)[number];
+
+export const MAX_REPLICAS = 50;
+
+/** Labels and annotations the operator owns. */
+export const LABELS = {
+  managedBy: 'app.kubernetes.io/managed-by',
+  colony: 'celula.io/colony',
+  cell: 'celula.io/cell',
+  genesis: 'celula.io/genesis',
+  cellIndex: 'celula.io/cell-index',
+  /** A node-restriction.kubernetes.io/ label: a kubelet cannot set it on its own node. */
+  hardened: 'node-restriction.kubernetes.io/celula-hardened',
+} as const;
+export const MANAGER = 'celula-operator';
+export const HARDENED_TAINT = 'celula.io/hardened';
+/** Audience of the projected token a cell presents to a peer when joining. */
+export const JOIN_AUDIENCE = 'celula.io/join';
+
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+  observedGeneration?: number;
+}
+
+export interface ColonySpec {
+  image: string;
+  replicas: number;
+  minReplicas: number;
+  secret: { algorithm: Algorithm };
+  placement?: { spreadKey?: SpreadKey; nodeSelector?: Record<string, string> };
+  nodes?: { provider?: NodeProvider };
+  resources?: { cpu?: string; memory?: string };
+  args?: string[];
+}
+
+export interface ColonyStatus {
+  observedGeneration?: number;
+  publicKey?: string;
+  fingerprint?: string;
+  genesisCell?: string;
+  desired?: number;
+  alive?: number;
+  joining?: number;
+  conditions?: Condition[];
+}
+
+export interface Colony {
+  apiVersion?: string;
+  kind?: string;
+  metadata: V1ObjectMeta;
+  spec: ColonySpec;
+  status?: ColonyStatus;
+}
+
+export const CELL_PHASES = ['Pending', 'Hardening', 'Starting', 'Joining', 'Alive', 'Dead'] as const;
+export type CellPhase = (typeof CELL_PHASES)[number];
+
+export interface CellSpec {
+  colony: string;
+  node: string;
+  genesis: boolean;
+}
+
+export interface CellStatus {
+  phase?: CellPhase;
+  pod?: string;
+  podUID?: string;
+  node?: string;
+  startedAt?: string;
+  aliveAt?: string;
+  diedAt?: string;
+  reason?: string;
+  message?: string;
+  /** Public identity the cell reports for itself (never secret material). */
+  publicKey?: string;
+  fingerprint?: string;
+  observedGeneration?: number;
+}
+
+export interface Cell {
+  apiVersion?: string;
+  kind?: string;
+  metadata: V1ObjectMeta;
+  spec: CellSpec;
+  status?: CellStatus;
+}
+
+/** Condition types on a Colony; each has exactly one writer (the colony reconciler). */
+export const ColonyConditions = {
+  Ready: 'Ready',
+  SecretHeld: 'SecretHeld',
+  FloorMet: 'FloorMet',
+  Degraded: 'Degraded',
+  Lost: 'Lost',
+  LockdownIntact: 'LockdownIntact',
+} as const;
