@@ -73,6 +73,8 @@ export interface ColonyStatus {
   desired?: number;
   alive?: number;
   joining?: number;
+  /** Times a cell or node of this colony was found breaking its lockdown (isolation). */
+  lockdownIncidents?: number;
   conditions?: Condition[];
 }
 
