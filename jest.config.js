@@ -1,14 +1,15 @@
-// Two projects: pure unit tests, and integration tests against the real local control plane
-// (started once by test/integration/global-setup.ts; they fail loudly when it cannot start).
-const tsJest = ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }];
+// Two projects: pure unit tests, and integration tests against the real local control plane,
+// started once by the integration project's global setup (which fails the run loudly when it cannot).
+// Integration runs in band (--runInBand in package.json): the tests share one cluster.
 const common = {
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
-  transform: { '^.+\\.ts$': tsJest },
+  transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
   testEnvironment: 'node',
 };
 
 export default {
+  testTimeout: 120000,
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     {
@@ -17,7 +18,6 @@ export default {
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       globalSetup: '<rootDir>/test/integration/global-setup.ts',
       globalTeardown: '<rootDir>/test/integration/global-teardown.ts',
-      maxWorkers: 1,
     },
   ],
 };

@@ -1,0 +1,116 @@
+// The cell pod: one pod incarnation of one Cell, pinned to its node. Pure: no I/O, no clock.
+// Every default is the secure one (PSS restricted, read-only root filesystem, no API token but the
+// audience-bound join token, Guaranteed QoS, no restarts: a restarted process has lost the secret).
+import type { V1Container, V1Pod, V1Toleration } from '@kubernetes/client-node';
+import { HARDENED_TAINT, JOIN_AUDIENCE, type Cell, type Colony } from '../api/types.js';
+import { cellServiceAccountName } from './names.js';
+import { controllerRef } from './owner.js';
+
+export const CELL_PORT = 8443;
+export const CELL_UID = 65532;
+export const JOIN_TOKEN_DIR = '/var/run/secrets/celula.io/join';
+export const JOIN_TOKEN_SECONDS = 3600;
+/** Cells leave a lost node fast; the operator has already surged a replacement. */
+export const NODE_LOSS_TOLERATION_SECONDS = 5;
+export const DEFAULT_RESOURCES = { cpu: '100m', memory: '64Mi' } as const;
+
+function tolerations(): V1Toleration[] {
+  return [
+    { key: HARDENED_TAINT, operator: 'Exists', effect: 'NoSchedule' },
+    { key: HARDENED_TAINT, operator: 'Exists', effect: 'NoExecute' },
+    ...['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable'].map(
+      (key): V1Toleration => ({
+        key,
+        operator: 'Exists',
+        effect: 'NoExecute',
+        tolerationSeconds: NODE_LOSS_TOLERATION_SECONDS,
+      }),
+    ),
+  ];
+}
+
+function fieldEnv(name: string, fieldPath: string): { name: string; valueFrom: object } {
+  return { name, valueFrom: { fieldRef: { fieldPath } } };
+}
+
+function container(colony: Colony, cell: Cell): V1Container {
+  const res = { ...DEFAULT_RESOURCES, ...colony.spec.resources };
+  const quantities = { cpu: res.cpu, memory: res.memory };
+  return {
+    name: 'cell',
+    image: colony.spec.image,
+    imagePullPolicy: 'IfNotPresent',
+    args: colony.spec.args,
+    ports: [{ name: 'cell', containerPort: CELL_PORT, protocol: 'TCP' }],
+    env: [
+      { name: 'CELULA_COLONY', value: colony.metadata.name },
+      { name: 'CELULA_COLONY_UID', value: colony.metadata.uid },
+      { name: 'CELULA_CELL', value: cell.metadata.name },
+      { name: 'CELULA_ALGORITHM', value: colony.spec.secret.algorithm },
+      { name: 'CELULA_GENESIS', value: String(cell.spec.genesis) },
+      { name: 'CELULA_PORT', value: String(CELL_PORT) },
+      { name: 'CELULA_JOIN_TOKEN', value: `${JOIN_TOKEN_DIR}/token` },
+      fieldEnv('POD_NAME', 'metadata.name'),
+      fieldEnv('POD_NAMESPACE', 'metadata.namespace'),
+      fieldEnv('POD_UID', 'metadata.uid'),
+      fieldEnv('NODE_NAME', 'spec.nodeName'),
+    ] as V1Container['env'],
+    resources: { requests: quantities, limits: quantities },
+    readinessProbe: { httpGet: { path: '/readyz', port: CELL_PORT }, periodSeconds: 2, failureThreshold: 1 },
+    livenessProbe: { httpGet: { path: '/healthz', port: CELL_PORT }, periodSeconds: 10 },
+    securityContext: {
+      allowPrivilegeEscalation: false,
+      privileged: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      capabilities: { drop: ['ALL'] },
+    },
+    volumeMounts: [{ name: 'join-token', mountPath: JOIN_TOKEN_DIR, readOnly: true }],
+  };
+}
+
+export function buildCellPod(colony: Colony, cell: Cell): V1Pod {
+  const colonyName = colony.metadata.name ?? '';
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: cell.metadata.name,
+      namespace: cell.metadata.namespace,
+      labels: { ...cell.metadata.labels },
+      ownerReferences: [controllerRef(cell)],
+    },
+    spec: {
+      nodeName: cell.spec.node,
+      restartPolicy: 'Never',
+      serviceAccountName: cellServiceAccountName(colonyName),
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      terminationGracePeriodSeconds: 5,
+      securityContext: {
+        runAsNonRoot: true,
+        runAsUser: CELL_UID,
+        runAsGroup: CELL_UID,
+        seccompProfile: { type: 'RuntimeDefault' },
+      },
+      tolerations: tolerations(),
+      containers: [container(colony, cell)],
+      volumes: [
+        {
+          name: 'join-token',
+          projected: {
+            sources: [
+              {
+                serviceAccountToken: {
+                  audience: JOIN_AUDIENCE,
+                  expirationSeconds: JOIN_TOKEN_SECONDS,
+                  path: 'token',
+                },
+              },
+            ],
+          },
+        },
+      ],
+    },
+  };
+}

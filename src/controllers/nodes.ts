@@ -1,0 +1,49 @@
+// Which nodes may hold a colony's cells. Pure functions of the node objects.
+import type { V1Node, V1Taint } from '@kubernetes/client-node';
+import { HARDENED_TAINT, LABELS, type Colony } from '../api/types.js';
+
+export function nodeReady(node: V1Node): boolean {
+  return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
+export function isHardened(node: V1Node): boolean {
+  return Boolean(node.metadata?.labels?.[LABELS.hardened]);
+}
+
+/** Cells tolerate only the hardened taint; any other NoSchedule/NoExecute taint keeps them off. */
+function blockingTaint(t: V1Taint): boolean {
+  return t.key !== HARDENED_TAINT && (t.effect === 'NoSchedule' || t.effect === 'NoExecute');
+}
+
+function matchesSelector(node: V1Node, selector: Record<string, string> | undefined): boolean {
+  const labels = node.metadata?.labels ?? {};
+  return Object.entries(selector ?? {}).every(([k, v]) => labels[k] === v);
+}
+
+export function requiresHardenedNodes(colony: Colony): boolean {
+  return (colony.spec.nodes?.provider ?? 'adopt') !== 'unhardened';
+}
+
+/** Why a node cannot take a cell of this colony, or undefined when it can. */
+export function ineligibility(colony: Colony, node: V1Node): string | undefined {
+  if (node.metadata?.deletionTimestamp) return 'being deleted';
+  if (!nodeReady(node)) return 'not Ready';
+  if (node.spec?.unschedulable) return 'unschedulable';
+  if (!matchesSelector(node, colony.spec.placement?.nodeSelector)) return 'does not match nodeSelector';
+  if (requiresHardenedNodes(colony) && !isHardened(node)) return 'not hardened';
+  const taint = node.spec?.taints?.find(blockingTaint);
+  if (taint) return `tainted ${taint.key}:${taint.effect}`;
+  return undefined;
+}
+
+export function eligibleNodes(colony: Colony, nodes: readonly V1Node[]): V1Node[] {
+  return nodes
+    .filter((n) => ineligibility(colony, n) === undefined)
+    .sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
+}
+
+/** The value cells are spread by: one live cell per distinct value. */
+export function spreadValue(colony: Colony, node: V1Node): string {
+  const key = colony.spec.placement?.spreadKey ?? 'kubernetes.io/hostname';
+  return node.metadata?.labels?.[key] ?? (key === 'kubernetes.io/hostname' ? (node.metadata?.name ?? '') : '');
+}

@@ -1,0 +1,79 @@
+import { describe, expect, it } from '@jest/globals';
+import { JOIN_AUDIENCE, LABELS } from '../../../src/api/types.js';
+import { buildCellPod } from '../../../src/builders/pod.js';
+import { boundedName, cellName } from '../../../src/builders/names.js';
+import { cell, colony, DIGEST } from '../../fixtures/objects.js';
+
+describe('buildCellPod', () => {
+  const col = colony();
+  const c = cell(col, 0, 'node-a', undefined, true);
+  const pod = buildCellPod(col, c);
+  const ctr = pod.spec!.containers[0]!;
+
+  it('pins the pod to the cell node and never restarts it', () => {
+    expect(pod.metadata!.name).toBe('lottery-0');
+    expect(pod.spec!.nodeName).toBe('node-a');
+    expect(pod.spec!.restartPolicy).toBe('Never');
+    expect(ctr.image).toBe(DIGEST);
+  });
+
+  it('is owned by its Cell as controller', () => {
+    expect(pod.metadata!.ownerReferences).toEqual([
+      expect.objectContaining({ kind: 'Cell', name: 'lottery-0', uid: 'cell-uid-0', controller: true }),
+    ]);
+    expect(pod.metadata!.labels![LABELS.colony]).toBe('lottery');
+    expect(pod.metadata!.labels![LABELS.genesis]).toBe('true');
+  });
+
+  it('meets Pod Security restricted with a read-only root filesystem', () => {
+    expect(pod.spec!.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(ctr.securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      privileged: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      capabilities: { drop: ['ALL'] },
+    });
+    expect(pod.spec!.hostNetwork).toBeUndefined();
+    expect(pod.spec!.hostPID).toBeUndefined();
+  });
+
+  it('mounts no API token except the join-audience projected token', () => {
+    expect(pod.spec!.automountServiceAccountToken).toBe(false);
+    const sources = pod.spec!.volumes!.flatMap((v) => v.projected?.sources ?? []);
+    expect(sources).toEqual([{ serviceAccountToken: expect.objectContaining({ audience: JOIN_AUDIENCE }) }]);
+    expect(pod.spec!.volumes!.every((v) => v.secret === undefined && v.hostPath === undefined)).toBe(true);
+  });
+
+  it('has Guaranteed resources (requests equal limits)', () => {
+    expect(ctr.resources!.requests).toEqual(ctr.resources!.limits);
+    expect(ctr.resources!.limits).toEqual({ cpu: '100m', memory: '64Mi' });
+    const big = buildCellPod(colony((x) => (x.spec.resources = { memory: '1Gi' })), c);
+    expect(big.spec!.containers[0]!.resources!.limits).toEqual({ cpu: '100m', memory: '1Gi' });
+  });
+
+  it('tolerates node loss only briefly', () => {
+    const t = pod.spec!.tolerations!.filter((x) => x.key === 'node.kubernetes.io/unreachable');
+    expect(t).toHaveLength(1);
+    expect(t[0]!.tolerationSeconds).toBeLessThanOrEqual(10);
+  });
+
+  it('is deterministic', () => {
+    expect(buildCellPod(col, c)).toEqual(pod);
+  });
+});
+
+describe('names', () => {
+  it.each([
+    ['lottery', 0, 'lottery-0'],
+    ['a'.repeat(70), 12, expect.stringMatching(/^a+-[0-9a-f]{8}-12$/)],
+  ])('cellName(%s, %d)', (col, i, want) => {
+    const name = cellName(col, i);
+    expect(name).toEqual(want);
+    expect(name.length).toBeLessThanOrEqual(63);
+  });
+
+  it('keeps distinct long names distinct', () => {
+    expect(boundedName('x'.repeat(80), '1')).not.toBe(boundedName(`${'x'.repeat(79)}y`, '1'));
+  });
+});

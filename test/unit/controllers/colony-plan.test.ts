@@ -1,0 +1,111 @@
+import { describe, expect, it } from '@jest/globals';
+import type { ColonyStatus } from '../../../src/api/types.js';
+import { planColony, type ColonyWorld } from '../../../src/controllers/colony-plan.js';
+import { cell, colony, hardened, node, notReady } from '../../fixtures/objects.js';
+
+const now = new Date('2026-01-01T00:00:00Z');
+const nodes = ['n1', 'n2', 'n3', 'n4'].map((n) => node(n));
+const seededStatus: ColonyStatus = { publicKey: 'PK', fingerprint: 'FP', genesisCell: 'lottery-0' };
+
+function world(w: Partial<ColonyWorld>): ColonyWorld {
+  return { colony: colony(), cells: [], nodes, lockdownIntact: true, now, ...w };
+}
+
+function cond(status: ColonyStatus, type: string) {
+  return status.conditions?.find((c) => c.type === type);
+}
+
+describe('planColony', () => {
+  it('creates only the genesis cell while there is no public key', () => {
+    const plan = planColony(world({}));
+    expect(plan.create).toEqual([{ index: 0, node: 'n1', genesis: true }]);
+    expect(cond(plan.status, 'SecretHeld')).toMatchObject({ status: 'False', reason: 'WaitingForPublicKey' });
+    expect(cond(plan.status, 'Ready')).toMatchObject({ status: 'False' });
+  });
+
+  it('waits while the genesis cell lives and has not reported its key', () => {
+    const col = colony();
+    const plan = planColony(world({ colony: col, cells: [cell(col, 0, 'n1', 'Starting', true)] }));
+    expect(plan.create).toEqual([]);
+    expect(plan.status.joining).toBe(1);
+    expect(cond(plan.status, 'SecretHeld')!.message).toMatch(/genesis/);
+  });
+
+  it('records the public key from the live genesis cell, then fills replicas on distinct nodes', () => {
+    const col = colony();
+    const g = cell(col, 0, 'n2', 'Alive', true);
+    g.status = { phase: 'Alive', publicKey: 'PK', fingerprint: 'FP' };
+    const plan = planColony(world({ colony: col, cells: [g] }));
+    expect(plan.status).toMatchObject({ publicKey: 'PK', fingerprint: 'FP', genesisCell: 'lottery-0', alive: 1 });
+    expect(plan.create).toEqual([
+      { index: 1, node: 'n1', genesis: false },
+      { index: 2, node: 'n3', genesis: false },
+    ]);
+  });
+
+  it('never changes a recorded public key', () => {
+    const col = colony((c) => (c.status = { ...seededStatus }));
+    const g = cell(col, 0, 'n1', 'Alive', true);
+    g.status = { phase: 'Alive', publicKey: 'OTHER' };
+    expect(planColony(world({ colony: col, cells: [g] })).status.publicKey).toBe('PK');
+  });
+
+  it('replaces dead cells on other nodes and reports Degraded below the floor', () => {
+    const col = colony((c) => (c.status = { ...seededStatus }));
+    const cells = [cell(col, 0, 'n1', 'Dead', true), cell(col, 1, 'n2', 'Dead'), cell(col, 2, 'n3', 'Alive')];
+    const plan = planColony(world({ colony: col, cells, nodes: [node('n1', notReady), ...nodes.slice(1)] }));
+    expect(plan.create.map((p) => p.node)).toEqual(['n2', 'n4']);
+    expect(plan.create.map((p) => p.index)).toEqual([3, 4]);
+    expect(cond(plan.status, 'Degraded')).toMatchObject({ status: 'True' });
+    expect(cond(plan.status, 'FloorMet')).toMatchObject({ status: 'False' });
+  });
+
+  it('turns Lost when every cell died after seeding, and never seeds again', () => {
+    const col = colony((c) => (c.status = { ...seededStatus }));
+    const cells = [cell(col, 0, 'n1', 'Dead', true), cell(col, 1, 'n2', 'Dead')];
+    const plan = planColony(world({ colony: col, cells }));
+    expect(plan.becameLost).toBe(true);
+    expect(plan.create).toEqual([]);
+    expect(cond(plan.status, 'Lost')).toMatchObject({ status: 'True', reason: 'AllCellsDied' });
+    const again = planColony(world({ colony: { ...col, status: plan.status }, cells: [] }));
+    expect(again.becameLost).toBe(false);
+    expect(again.create).toEqual([]);
+    expect(cond(again.status, 'Lost')).toMatchObject({ status: 'True' });
+  });
+
+  it('does not seed while the lock-down policies are missing', () => {
+    const plan = planColony(world({ lockdownIntact: false }));
+    expect(plan.create).toEqual([]);
+    expect(cond(plan.status, 'LockdownIntact')).toMatchObject({ status: 'False' });
+    expect(cond(plan.status, 'SecretHeld')).toMatchObject({ reason: 'LockdownMissing' });
+  });
+
+  it('places cells only on hardened nodes unless the colony is unhardened', () => {
+    const col = colony((c) => (c.spec.nodes = { provider: 'existing' }));
+    const plan = planColony(world({ colony: col, nodes: [node('n1'), node('n2', hardened)] }));
+    expect(plan.create).toEqual([{ index: 0, node: 'n2', genesis: true }]);
+    const none = planColony(world({ colony: col, nodes: [node('n1')] }));
+    expect(none.create).toEqual([]);
+    expect(none.shortfall).toMatch(/hardened/);
+  });
+
+  it('says when there are not enough nodes', () => {
+    const col = colony((c) => (c.status = { ...seededStatus }));
+    const plan = planColony(world({ colony: col, cells: [cell(col, 0, 'n1', 'Alive', true)], nodes: [node('n1'), node('n2')] }));
+    expect(plan.create).toHaveLength(1);
+    expect(cond(plan.status, 'Ready')).toMatchObject({ status: 'False', reason: 'InsufficientNodes' });
+  });
+
+  it('deletes dead cells beyond the history limit, oldest first', () => {
+    const col = colony((c) => (c.status = { ...seededStatus }));
+    const dead = [0, 1, 2, 3, 4, 5, 6].map((i) => cell(col, i, `n${i}`, 'Dead'));
+    const plan = planColony(world({ colony: col, cells: [...dead, cell(col, 7, 'n1', 'Alive')] }));
+    expect(plan.delete).toEqual(['lottery-1', 'lottery-0']);
+  });
+
+  it('keeps lastTransitionTime when a condition does not change', () => {
+    const first = planColony(world({}));
+    const later = planColony(world({ colony: colony((c) => (c.status = first.status)), now: new Date('2026-01-02T00:00:00Z') }));
+    expect(cond(later.status, 'Ready')!.lastTransitionTime).toBe(cond(first.status, 'Ready')!.lastTransitionTime);
+  });
+});
