@@ -1,0 +1,91 @@
+// Command-line flags and environment of the operator. Pure: parse, validate, explain.
+import { parseArgs } from 'node:util';
+import type { LevelWithSilent } from 'pino';
+
+export interface OperatorOptions {
+  kubeconfig?: string;
+  /** Watch one namespace only; undefined = all namespaces. */
+  namespace?: string;
+  logLevel: LevelWithSilent;
+  metricsAddr: string;
+  healthAddr: string;
+  leaderElect: boolean;
+  /** Namespace of the leader-election Lease. */
+  leaderNamespace: string;
+  workers: number;
+  help: boolean;
+}
+
+export const HELP = `celula-operator: reconciles Colony and Cell resources (celula.io/v1alpha1).
+
+Usage: celula-operator [flags]
+
+Flags (each also read from the environment variable in brackets):
+  --kubeconfig PATH       kubeconfig to use [KUBECONFIG]; default: in-cluster, then ~/.kube/config
+  --namespace NS          watch only this namespace [CELULA_NAMESPACE]; default: all namespaces
+  --log-level LEVEL       trace|debug|info|warn|error|fatal|silent [LOG_LEVEL]; default: info
+  --metrics-addr H:P      Prometheus metrics listen address, '0' to disable [CELULA_METRICS_ADDR]; default: 127.0.0.1:8080
+  --health-addr H:P       /healthz and /readyz listen address, '0' to disable [CELULA_HEALTH_ADDR]; default: 127.0.0.1:8081
+  --leader-elect BOOL     take a Lease before reconciling, so two replicas can run [CELULA_LEADER_ELECT]; default: true
+  --leader-namespace NS   namespace of the leader Lease [POD_NAMESPACE]; default: celula-system
+  --workers N             concurrent reconciles per controller [CELULA_WORKERS]; default: 4
+  -h, --help              show this help
+`;
+
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+export class UsageError extends Error {}
+
+function bool(name: string, v: string): boolean {
+  if (/^(true|1|yes)$/i.test(v)) return true;
+  if (/^(false|0|no)$/i.test(v)) return false;
+  throw new UsageError(`--${name}: want true or false, got "${v}"`);
+}
+
+function addr(name: string, v: string): string {
+  if (v === '0' || /^[^:\s]*:\d{1,5}$/.test(v)) return v;
+  throw new UsageError(`--${name}: want host:port or 0, got "${v}"`);
+}
+
+function positiveInt(name: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`--${name}: want a whole number 1..64, got "${v}"`);
+  return n;
+}
+
+export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): OperatorOptions {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        kubeconfig: { type: 'string' },
+        namespace: { type: 'string' },
+        'log-level': { type: 'string' },
+        'metrics-addr': { type: 'string' },
+        'health-addr': { type: 'string' },
+        'leader-elect': { type: 'string' },
+        'leader-namespace': { type: 'string' },
+        workers: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const level = values['log-level'] ?? env.LOG_LEVEL ?? 'info';
+  if (!LEVELS.includes(level)) throw new UsageError(`--log-level: want one of ${LEVELS.join('|')}, got "${level}"`);
+  return {
+    kubeconfig: values.kubeconfig ?? env.KUBECONFIG,
+    namespace: values.namespace ?? (env.CELULA_NAMESPACE || undefined),
+    logLevel: level as LevelWithSilent,
+    metricsAddr: addr('metrics-addr', values['metrics-addr'] ?? env.CELULA_METRICS_ADDR ?? '127.0.0.1:8080'),
+    healthAddr: addr('health-addr', values['health-addr'] ?? env.CELULA_HEALTH_ADDR ?? '127.0.0.1:8081'),
+    leaderElect: bool('leader-elect', values['leader-elect'] ?? env.CELULA_LEADER_ELECT ?? 'true'),
+    leaderNamespace: values['leader-namespace'] ?? env.POD_NAMESPACE ?? 'celula-system',
+    workers: positiveInt('workers', values.workers ?? env.CELULA_WORKERS ?? '4'),
+    help: values.help ?? false,
+  };
+}

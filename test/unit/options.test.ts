@@ -1,0 +1,34 @@
+import { describe, expect, it } from '@jest/globals';
+import { parseOptions, UsageError } from '../../src/options.js';
+
+describe('parseOptions', () => {
+  it('has sensible defaults', () => {
+    expect(parseOptions([], {})).toEqual({
+      kubeconfig: undefined,
+      namespace: undefined,
+      logLevel: 'info',
+      metricsAddr: '127.0.0.1:8080',
+      healthAddr: '127.0.0.1:8081',
+      leaderElect: true,
+      leaderNamespace: 'celula-system',
+      workers: 4,
+      help: false,
+    });
+  });
+
+  it('prefers flags over the environment', () => {
+    const o = parseOptions(['--namespace', 'a', '--leader-elect=false'], { CELULA_NAMESPACE: 'b', LOG_LEVEL: 'debug' });
+    expect(o).toMatchObject({ namespace: 'a', leaderElect: false, logLevel: 'debug' });
+  });
+
+  it.each([
+    [['--log-level', 'loud'], /--log-level: want one of/],
+    [['--leader-elect', 'maybe'], /--leader-elect: want true or false/],
+    [['--metrics-addr', 'nowhere'], /--metrics-addr: want host:port/],
+    [['--workers', '0'], /--workers: want a whole number/],
+    [['--bogus'], /bogus/],
+  ])('rejects %j with a message naming the flag', (argv, msg) => {
+    expect(() => parseOptions(argv, {})).toThrow(UsageError);
+    expect(() => parseOptions(argv, {})).toThrow(msg);
+  });
+});
