@@ -1,0 +1,86 @@
+// crds/ is the source of truth for the schema; src/api/types.ts mirrors it. These checks keep the two
+// consistent and keep the CRDs readable (`kubectl explain`), without an API server.
+import { describe, expect, it } from '@jest/globals';
+import { CRD_NAMES, loadCrds } from '../../src/api/crds.js';
+import {
+  ALGORITHMS,
+  CELL_PHASES,
+  CELL_PLURAL,
+  COLONY_PLURAL,
+  CellKind,
+  ColonyKind,
+  GROUP,
+  MAX_REPLICAS,
+  NODE_PROVIDERS,
+  SPREAD_KEYS,
+  VERSION,
+} from '../../src/api/types.js';
+
+type Schema = {
+  description?: string;
+  properties?: Record<string, Schema>;
+  items?: Schema;
+  additionalProperties?: Schema | boolean;
+  enum?: unknown[];
+  maximum?: number;
+  default?: unknown;
+};
+
+const crds = loadCrds();
+const byName = new Map(crds.map((c) => [c.metadata!.name!, c]));
+const schemaOf = (name: string): Schema =>
+  byName.get(name)!.spec.versions[0]!.schema!.openAPIV3Schema as Schema;
+const at = (s: Schema, path: string): Schema =>
+  path.split('.').reduce<Schema>((acc, k) => {
+    const next = acc.properties?.[k];
+    if (!next) throw new Error(`no field ${path}`);
+    return next;
+  }, s);
+
+describe('crds/', () => {
+  it('holds the Colony and Cell CRDs of celula.io/v1alpha1', () => {
+    expect([...byName.keys()].sort()).toEqual([...CRD_NAMES].sort());
+    const col = byName.get(`${COLONY_PLURAL}.${GROUP}`)!;
+    const cel = byName.get(`${CELL_PLURAL}.${GROUP}`)!;
+    expect(col.spec.names.kind).toBe(ColonyKind);
+    expect(cel.spec.names.kind).toBe(CellKind);
+    for (const c of [col, cel]) {
+      expect(c.spec.group).toBe(GROUP);
+      expect(c.spec.scope).toBe('Namespaced');
+      expect(c.spec.versions.map((v) => v.name)).toEqual([VERSION]);
+      expect(c.spec.versions[0]!.subresources?.status).toEqual({});
+    }
+  });
+
+  it('describes every field', () => {
+    const missing: string[] = [];
+    const walk = (path: string, s: Schema): void => {
+      if (typeof s.description !== 'string' || s.description.length === 0) missing.push(path);
+      for (const [k, v] of Object.entries(s.properties ?? {})) walk(`${path}.${k}`, v);
+      if (s.items) walk(`${path}[]`, s.items);
+      if (typeof s.additionalProperties === 'object') walk(`${path}{}`, s.additionalProperties);
+    };
+    for (const name of CRD_NAMES) walk(name, schemaOf(name));
+    expect(missing).toEqual([]);
+  });
+
+  it('agrees with the enums and bounds in src/api/types.ts', () => {
+    const col = schemaOf(`${COLONY_PLURAL}.${GROUP}`);
+    expect(at(col, 'spec.secret.algorithm').enum).toEqual([...ALGORITHMS]);
+    expect(at(col, 'spec.nodes.provider').enum).toEqual([...NODE_PROVIDERS]);
+    expect(at(col, 'spec.placement.spreadKey').enum).toEqual([...SPREAD_KEYS]);
+    expect(at(col, 'spec.replicas').maximum).toBe(MAX_REPLICAS);
+    expect(at(col, 'spec.minReplicas').maximum).toBe(MAX_REPLICAS);
+    expect(at(schemaOf(`${CELL_PLURAL}.${GROUP}`), 'status.phase').enum).toEqual([...CELL_PHASES]);
+  });
+
+  it('declares the documented defaults', () => {
+    const col = schemaOf(`${COLONY_PLURAL}.${GROUP}`);
+    expect(at(col, 'spec.replicas').default).toBe(3);
+    expect(at(col, 'spec.minReplicas').default).toBe(2);
+    expect(at(col, 'spec.nodes.provider').default).toBe('adopt');
+    expect(at(col, 'spec.placement.spreadKey').default).toBe('kubernetes.io/hostname');
+    expect(at(col, 'spec.resources.cpu').default).toBe('100m');
+    expect(at(col, 'spec.resources.memory').default).toBe('64Mi');
+  });
+});
