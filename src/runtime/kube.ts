@@ -1,0 +1,99 @@
+// Small helpers around @kubernetes/client-node 2.x: raw GETs of any path, object keys, HTTP status
+// codes of errors.
+import { ApiException, HttpMethod, KubernetesObjectApi, type KubeConfig } from '@kubernetes/client-node';
+import type { KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
+
+/** `namespace/name`, or `name` for cluster-scoped objects: the work-queue key. */
+export function objectKey(obj: { metadata?: { namespace?: string; name?: string } }): string {
+  const ns = obj.metadata?.namespace;
+  const name = obj.metadata?.name ?? '';
+  return ns ? `${ns}/${name}` : name;
+}
+
+export function splitKey(key: string): { namespace: string; name: string } {
+  const i = key.indexOf('/');
+  return i < 0 ? { namespace: '', name: key } : { namespace: key.slice(0, i), name: key.slice(i + 1) };
+}
+
+/**
+ * The HTTP status code of a client-node error, if it has one:
+ * - typed API calls and KubernetesObjectApi throw ApiException with `.code` (body in `.body`);
+ * - Watch hands its done-callback an Error with `.statusCode` for a non-200 answer;
+ * - an in-stream watch ERROR event carries a v1.Status object with `.code`.
+ * Network failures (ECONNREFUSED, resets) have no status: undefined.
+ */
+export function statusCode(err: unknown): number | undefined {
+  if (err instanceof ApiException) return err.code;
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { statusCode?: unknown; code?: unknown };
+  if (typeof e.statusCode === 'number') return e.statusCode;
+  return typeof e.code === 'number' ? e.code : undefined;
+}
+
+export const isNotFound = (err: unknown): boolean => statusCode(err) === 404;
+export const isConflict = (err: unknown): boolean => statusCode(err) === 409;
+export const isGone = (err: unknown): boolean => statusCode(err) === 410;
+
+/** A short, loggable description of an error, including the network cause (e.g. ECONNREFUSED). */
+export function describeError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = statusCode(err);
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  const parts = [err.message];
+  if (code !== undefined) parts.push(`status ${code}`);
+  if (cause?.code ?? cause?.message) parts.push(`cause ${cause.code ?? cause.message}`);
+  return parts.join('; ');
+}
+
+/**
+ * GETs an arbitrary API path with the kubeconfig's server and credentials and returns the raw JSON
+ * (no model deserialization: timestamps stay strings, like objects from a watch). Subclasses
+ * KubernetesObjectApi only to reach its configured request pipeline (auth, TLS, middleware).
+ */
+export class RawClient extends KubernetesObjectApi {
+  static fromKubeConfig(kc: KubeConfig): RawClient {
+    return kc.makeApiClient(RawClient);
+  }
+
+  async getPath<T>(path: string, query: Record<string, string | undefined> = {}): Promise<T> {
+    const ctx = this.configuration.baseServer.makeRequestContext(path, HttpMethod.GET);
+    ctx.setHeaderParam('Accept', 'application/json');
+    for (const [k, v] of Object.entries(query)) {
+      if (v !== undefined) ctx.setQueryParam(k, v);
+    }
+    // Sent below the generated serializer on purpose: its generic path rebuilds list metadata as
+    // V1ObjectMeta and drops `continue`, and turns timestamps into Dates.
+    await this.configuration.authMethods.default?.applySecurityAuthentication(ctx);
+    const rsp = await this.configuration.httpApi.send(ctx).toPromise();
+    const text = await rsp.body.text();
+    if (rsp.httpStatusCode < 200 || rsp.httpStatusCode > 299) {
+      throw new ApiException(rsp.httpStatusCode, `GET ${path} failed`, safeParse(text), rsp.headers);
+    }
+    return JSON.parse(text) as T;
+  }
+
+  /** Lists a collection path, following `continue` pages. */
+  async listPath<T extends KubernetesObject>(
+    path: string,
+    query: Record<string, string | undefined> = {},
+  ): Promise<KubernetesListObject<T>> {
+    const items: T[] = [];
+    let cont: string | undefined;
+    let last: KubernetesListObject<T>;
+    do {
+      last = await this.getPath<KubernetesListObject<T>>(path, { ...query, limit: '500', continue: cont });
+      items.push(...(last.items ?? []));
+      // Raw JSON: the wire name `continue`, not the model's `_continue`.
+      cont = (last.metadata as { continue?: string } | undefined)?.continue;
+    } while (cont);
+    return { ...last, items };
+  }
+}
+
+function safeParse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
