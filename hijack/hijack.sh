@@ -78,7 +78,8 @@ readonly KUBELET_SETTINGS=(
 
 # ---------------------------------------------------------------- logging, paths, actions
 
-log() { printf 'hijack: %s\n' "$*" >&2; }
+# Logging must not fail: run over SSH, the script outlives its terminal when it kills sshd.
+log() { printf 'hijack: %s\n' "$*" >&2 2>/dev/null || true; }
 die() { log "error: $*"; exit 2; }
 
 usage() {
@@ -792,6 +793,7 @@ main() {
     [[ "$(count_status fail)" == 0 ]]
     return
   fi
+  trap "" HUP # killing sshd may hang up our own session; finish the run regardless
   log "start: root=$ROOT dry_run=$DRY_RUN apply_kernel=$APPLY_KERNEL kernel_context=$(kernel_context) sha256=$(script_sha256)"
   step_remote_shells
   step_accounts
