@@ -29,6 +29,15 @@ function arrayBufferOf(bytes: Uint8Array): ArrayBuffer {
   return copy;
 }
 
+const X25519_SPKI = Buffer.from('302a300506032b656e032100', 'hex');
+
+/** A node:crypto X25519 public KeyObject from its raw 32 bytes. */
+export function x25519PublicKey(raw: Uint8Array): KeyObject {
+  if (raw.length !== 32) throw new Error('X25519 public key must be 32 bytes');
+  const der = Buffer.concat([X25519_SPKI, raw]);
+  return createPublicKey({ key: der, format: 'der', type: 'spki' });
+}
+
 /** Seal plaintext to a raw 32-byte X25519 public key. */
 export async function hpkeSeal(
   recipientPublicKey: Uint8Array,
@@ -36,13 +45,18 @@ export async function hpkeSeal(
   info: Uint8Array,
   aad: Uint8Array,
 ): Promise<HpkeSealed> {
-  const pk = await suite.kem.deserializePublicKey(arrayBufferOf(recipientPublicKey));
-  const sealed = await suite.seal(
-    { recipientPublicKey: pk, info: arrayBufferOf(info) },
-    arrayBufferOf(plaintext),
-    arrayBufferOf(aad),
-  );
-  return { enc: new Uint8Array(sealed.enc), ct: new Uint8Array(sealed.ct) };
+  const pk = x25519PublicKey(recipientPublicKey).toCryptoKey('X25519', true, []);
+  const pt = arrayBufferOf(plaintext);
+  try {
+    const sealed = await suite.seal(
+      { recipientPublicKey: pk, info: arrayBufferOf(info) },
+      pt,
+      arrayBufferOf(aad),
+    );
+    return { enc: new Uint8Array(sealed.enc), ct: new Uint8Array(sealed.ct) };
+  } finally {
+    new Uint8Array(pt).fill(0);
+  }
 }
 
 /**

@@ -1,0 +1,70 @@
+// Signed attestation: "this colony key is held by this image digest on this node, at this time,
+// answering your nonce". Anyone can verify it with the colony public key alone.
+import type { Algorithm } from '../api/types.js';
+import { parsePublicKey, verifyWithIdentity, type ColonySecret } from './secret.js';
+
+const ATTEST_LABEL = 'celula/attest/v1\n';
+
+export interface AttestationStatement {
+  v: 1;
+  colony: string;
+  namespace: string;
+  colonyUID: string;
+  algorithm: Algorithm;
+  publicKey: string;
+  fingerprint: string;
+  imageDigest: string;
+  node: string;
+  /** Value of the node's hardened label, or null when the node carries none. */
+  hardened: string | null;
+  time: string;
+  nonce: string;
+}
+
+export interface SignedAttestation {
+  statement: AttestationStatement;
+  /** base64 signature over attestationBytes(statement) with the colony key. */
+  signature: string;
+}
+
+export type AttestationFacts = Omit<AttestationStatement, 'v' | 'algorithm' | 'publicKey' | 'fingerprint' | 'time' | 'nonce'>;
+
+/** Canonical bytes: a label, then JSON with keys in sorted order. */
+export function attestationBytes(statement: AttestationStatement): Buffer {
+  const sorted = Object.fromEntries(Object.entries(statement).sort(([a], [b]) => (a < b ? -1 : 1)));
+  return Buffer.from(ATTEST_LABEL + JSON.stringify(sorted), 'utf8');
+}
+
+export function signAttestation(
+  secret: ColonySecret,
+  facts: AttestationFacts,
+  nonce: string,
+  now: Date = new Date(),
+): SignedAttestation {
+  const statement: AttestationStatement = {
+    v: 1,
+    ...facts,
+    algorithm: secret.algorithm,
+    publicKey: secret.publicKey,
+    fingerprint: secret.fingerprint,
+    time: now.toISOString(),
+    nonce,
+  };
+  return { statement, signature: secret.sign(attestationBytes(statement)).toString('base64') };
+}
+
+/**
+ * True when the signature verifies with `publicKey` (`<alg>:<base64>`, as in Colony.status) and the
+ * statement names that same key (and, when given, echoes the expected nonce). Never throws.
+ */
+export function verifyAttestation(signed: SignedAttestation, publicKey: string, expectedNonce?: string): boolean {
+  try {
+    const identity = parsePublicKey(publicKey);
+    if (signed.statement.publicKey !== publicKey) return false;
+    if (expectedNonce !== undefined && signed.statement.nonce !== expectedNonce) return false;
+    const signature = Buffer.from(signed.signature, 'base64');
+    return verifyWithIdentity(identity, attestationBytes(signed.statement), signature);
+  } catch {
+    return false;
+  }
+}

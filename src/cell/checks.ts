@@ -1,0 +1,296 @@
+// The peer's admission checks, one pure function each. Each returns a JoinRefused (with a reason
+// built from public facts) or undefined when the check passes. They run after the token has been
+// verified (TokenVerifier) and the pod looked up (PodInspector); see admission.ts for the order.
+import { API_VERSION, CellKind, ColonyKind, JOIN_AUDIENCE } from '../api/types.js';
+import { clip, JoinRefused } from './errors.js';
+
+/** What a verified token says about its bearer (from a TokenReview of a pod-bound token). */
+export interface TokenFacts {
+  podName: string;
+  podUID: string;
+  nodeName?: string | undefined;
+  /** authentication.kubernetes.io/credential-id (the token's JTI). Required. */
+  credentialId?: string | undefined;
+  namespace: string;
+  serviceAccount: string;
+  audiences: string[];
+  /** Token expiry, ms since epoch, when known: the replay guard remembers the JTI until then. */
+  expiresAt?: number | undefined;
+}
+
+// Minimal structural views of Kubernetes objects; a V1Pod / V1Node's labels / Cell fit them.
+export interface OwnerRefView {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean | undefined;
+}
+export interface MetaView {
+  name?: string | undefined;
+  namespace?: string | undefined;
+  uid?: string | undefined;
+  ownerReferences?: OwnerRefView[] | undefined;
+  deletionTimestamp?: unknown;
+}
+export interface SeccompView {
+  type: string;
+}
+export interface SecurityContextView {
+  runAsNonRoot?: boolean | undefined;
+  allowPrivilegeEscalation?: boolean | undefined;
+  privileged?: boolean | undefined;
+  readOnlyRootFilesystem?: boolean | undefined;
+  capabilities?: { add?: string[] | undefined; drop?: string[] | undefined } | undefined;
+  seccompProfile?: SeccompView | undefined;
+}
+export interface ContainerView {
+  name: string;
+  image?: string | undefined;
+  securityContext?: SecurityContextView | undefined;
+}
+export interface ContainerStatusView {
+  name: string;
+  imageID: string;
+}
+export interface PodView {
+  metadata?: MetaView | undefined;
+  spec?:
+    | {
+        nodeName?: string | undefined;
+        hostNetwork?: boolean | undefined;
+        hostPID?: boolean | undefined;
+        hostIPC?: boolean | undefined;
+        securityContext?:
+          | { runAsNonRoot?: boolean | undefined; seccompProfile?: SeccompView | undefined }
+          | undefined;
+        containers: ContainerView[];
+        initContainers?: ContainerView[] | undefined;
+        ephemeralContainers?: unknown[] | undefined;
+      }
+    | undefined;
+  status?:
+    | {
+        phase?: string | undefined;
+        containerStatuses?: ContainerStatusView[] | undefined;
+        initContainerStatuses?: ContainerStatusView[] | undefined;
+      }
+    | undefined;
+}
+export interface CellView {
+  metadata?: MetaView | undefined;
+  spec?: { colony: string } | undefined;
+}
+
+/** Everything the peer needs to know about the joining pod, fetched from the API. */
+export interface PodFacts {
+  pod: PodView;
+  /** The Cell named by the pod's controller owner reference (undefined if none or not found). */
+  cell?: CellView | undefined;
+  /** Labels of the node the pod is bound to (undefined if the node was not found). */
+  nodeLabels?: Record<string, string> | undefined;
+}
+
+/** The colony the peer serves, as the peer knows it (from its own pod spec / env). */
+export interface ColonyContext {
+  name: string;
+  namespace: string;
+  uid: string;
+  /** `name@sha256:<64 hex>` */
+  image: string;
+  requireHardened: boolean;
+  /** The label key that marks a hardened node (LABELS.hardened). */
+  hardenedLabel: string;
+  /** When set, the joiner's token must belong to this service account. */
+  serviceAccount?: string | undefined;
+}
+
+export type Check = JoinRefused | undefined;
+
+const DIGEST_RE = /@(sha256:[0-9a-f]{64})$/;
+
+export function checkAudience(token: TokenFacts): Check {
+  if (token.audiences.includes(JOIN_AUDIENCE)) return undefined;
+  const got = token.audiences.length > 0 ? token.audiences.join(',') : '(none)';
+  return new JoinRefused('audience', `token audience is ${clip(got)}, want ${JOIN_AUDIENCE}`);
+}
+
+export function checkTokenNamespace(token: TokenFacts, colony: ColonyContext): Check {
+  if (token.namespace !== colony.namespace) {
+    return new JoinRefused(
+      'namespace',
+      `token is for namespace ${clip(token.namespace)}, colony lives in ${colony.namespace}`,
+    );
+  }
+  if (colony.serviceAccount !== undefined && token.serviceAccount !== colony.serviceAccount) {
+    return new JoinRefused(
+      'namespace',
+      `token is for service account ${clip(token.serviceAccount)}, want ${colony.serviceAccount}`,
+    );
+  }
+  return undefined;
+}
+
+export function checkCredentialId(token: TokenFacts): Check {
+  if (token.credentialId !== undefined && token.credentialId.length > 0) return undefined;
+  return new JoinRefused('token-rejected', 'token carries no credential id (JTI); replays could not be refused');
+}
+
+export function checkPodIdentity(token: TokenFacts, pod: PodView): Check {
+  const meta = pod.metadata ?? {};
+  if (meta.uid !== token.podUID) {
+    return new JoinRefused('pod-identity', `pod uid is ${clip(meta.uid)}, token is bound to pod uid ${clip(token.podUID)}`);
+  }
+  if (meta.name !== token.podName || meta.namespace !== token.namespace) {
+    return new JoinRefused('pod-identity', `pod ${clip(meta.namespace)}/${clip(meta.name)} is not the token's pod ${clip(token.podName)}`);
+  }
+  if (token.nodeName !== undefined && pod.spec?.nodeName !== token.nodeName) {
+    return new JoinRefused('pod-identity', `pod runs on node ${clip(pod.spec?.nodeName)}, token says ${clip(token.nodeName)}`);
+  }
+  return undefined;
+}
+
+export function checkNotTerminating(pod: PodView): Check {
+  if (pod.metadata?.deletionTimestamp !== undefined && pod.metadata.deletionTimestamp !== null) {
+    return new JoinRefused('terminating', 'pod is terminating');
+  }
+  const phase = pod.status?.phase;
+  if (phase === 'Succeeded' || phase === 'Failed') {
+    return new JoinRefused('terminating', `pod phase is ${phase}`);
+  }
+  return undefined;
+}
+
+function controllerRef(meta: MetaView | undefined, kind: string): OwnerRefView | undefined {
+  return meta?.ownerReferences?.find((r) => r.controller === true && r.kind === kind && r.apiVersion === API_VERSION);
+}
+
+function podCellProblem(pod: PodView, cell: CellView | undefined): string | undefined {
+  const podOwner = controllerRef(pod.metadata, CellKind);
+  if (podOwner === undefined) return 'pod has no controller owner of kind Cell';
+  if (cell === undefined) return `owner Cell ${clip(podOwner.name)} was not found`;
+  const meta = cell.metadata ?? {};
+  if (meta.uid !== podOwner.uid || meta.name !== podOwner.name) {
+    return `owner Cell ${clip(podOwner.name)} has uid ${clip(meta.uid)}, pod names uid ${clip(podOwner.uid)}`;
+  }
+  return undefined;
+}
+
+function cellColonyProblem(cell: CellView, colony: ColonyContext): string | undefined {
+  const meta = cell.metadata ?? {};
+  const name = clip(meta.name);
+  const ownerUid = controllerRef(meta, ColonyKind)?.uid ?? '(none)';
+  if (ownerUid !== colony.uid || meta.namespace !== colony.namespace) {
+    return `Cell ${name} belongs to colony uid ${clip(ownerUid)}, not ${colony.uid}`;
+  }
+  const named = cell.spec?.colony;
+  return named === colony.name ? undefined : `Cell ${name} names colony ${clip(named)}, not ${colony.name}`;
+}
+
+/** Pod → controller Cell (name and uid match) → controller Colony with this colony's uid. */
+export function checkOwnerChain(pod: PodView, cell: CellView | undefined, colony: ColonyContext): Check {
+  const problem = podCellProblem(pod, cell) ?? (cell ? cellColonyProblem(cell, colony) : undefined);
+  return problem === undefined ? undefined : new JoinRefused('not-a-cell', problem);
+}
+
+/** The `sha256:<hex>` digest of a pinned image reference, or undefined when it is not pinned. */
+export function imageDigest(image: string): string | undefined {
+  return DIGEST_RE.exec(image)?.[1];
+}
+
+function imageStatusProblem(
+  containers: ContainerView[],
+  statuses: ContainerStatusView[],
+  digest: string,
+): string | undefined {
+  for (const c of containers) {
+    const status = statuses.find((s) => s.name === c.name);
+    if (status === undefined) return `container ${clip(c.name)} has not reported its image yet`;
+    if (!status.imageID.endsWith(digest)) {
+      return `container ${clip(c.name)} runs image ${clip(status.imageID)}, want ${digest}`;
+    }
+  }
+  return undefined;
+}
+
+function imageSpecProblem(pod: PodView, image: string): string | undefined {
+  const spec = pod.spec ?? { containers: [] };
+  if ((spec.ephemeralContainers ?? []).length > 0) return 'pod has ephemeral containers';
+  const all = [...(spec.initContainers ?? []), ...spec.containers];
+  if (all.length === 0) return 'pod has no containers';
+  const foreign = all.find((c) => c.image !== image);
+  if (foreign === undefined) return undefined;
+  return `container ${clip(foreign.name)} image is ${clip(foreign.image)}, want ${image}`;
+}
+
+/** Every container runs exactly the colony image, and the runtime reports that digest. */
+export function checkImage(pod: PodView, colony: ColonyContext): Check {
+  const digest = imageDigest(colony.image);
+  if (digest === undefined) return new JoinRefused('image', `colony image ${clip(colony.image)} is not pinned by digest`);
+  const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+  const problem =
+    imageSpecProblem(pod, colony.image) ?? imageStatusProblem(pod.spec?.containers ?? [], statuses, digest);
+  return problem === undefined ? undefined : new JoinRefused('image', problem);
+}
+
+export function checkHardenedNode(nodeLabels: Record<string, string> | undefined, colony: ColonyContext): Check {
+  if (!colony.requireHardened) return undefined;
+  if (nodeLabels === undefined) return new JoinRefused('node-not-hardened', 'node of the pod was not found');
+  const value = nodeLabels[colony.hardenedLabel];
+  if (value === undefined || value === '' || value === 'false') {
+    return new JoinRefused('node-not-hardened', `node lacks label ${colony.hardenedLabel}`);
+  }
+  return undefined;
+}
+
+type PodSecurity = NonNullable<NonNullable<PodView['spec']>['securityContext']>;
+
+function seccompOk(sc: SecurityContextView, podSc: PodSecurity): boolean {
+  const type = (sc.seccompProfile ?? podSc.seccompProfile)?.type;
+  return type === 'RuntimeDefault' || type === 'Localhost';
+}
+
+function containerSecurityProblems(c: ContainerView, podSc: PodSecurity): string[] {
+  const sc = c.securityContext ?? {};
+  const caps = sc.capabilities ?? {};
+  const problems: [boolean, string][] = [
+    [(sc.runAsNonRoot ?? podSc.runAsNonRoot) !== true, 'runAsNonRoot is not true'],
+    [sc.allowPrivilegeEscalation !== false, 'allowPrivilegeEscalation is not false'],
+    [sc.privileged === true, 'is privileged'],
+    [sc.readOnlyRootFilesystem !== true, 'readOnlyRootFilesystem is not true'],
+    [!(caps.drop ?? []).includes('ALL'), 'does not drop ALL capabilities'],
+    [(caps.add?.length ?? 0) > 0, 'adds capabilities'],
+    [!seccompOk(sc, podSc), 'seccomp profile is not RuntimeDefault or Localhost'],
+  ];
+  return problems.filter(([bad]) => bad).map(([, what]) => `container ${clip(c.name)} ${what}`);
+}
+
+/** PSS restricted, plus readOnlyRootFilesystem, plus no host namespaces. */
+export function checkSecurityContext(pod: PodView): Check {
+  const spec = pod.spec;
+  if (spec === undefined) return new JoinRefused('security-context', 'pod has no spec');
+  const hostNs = (['hostNetwork', 'hostPID', 'hostIPC'] as const).filter((k) => spec[k] === true);
+  if (hostNs.length > 0) return new JoinRefused('security-context', `pod uses host namespaces: ${hostNs.join(', ')}`);
+  const podSc = spec.securityContext ?? {};
+  const problems = [...(spec.initContainers ?? []), ...spec.containers].flatMap((c) =>
+    containerSecurityProblems(c, podSc),
+  );
+  return problems.length === 0 ? undefined : new JoinRefused('security-context', problems.join('; '));
+}
+
+/** The token-only checks, in order (before any API lookup). */
+export function tokenChecks(token: TokenFacts, colony: ColonyContext): Check {
+  return checkAudience(token) ?? checkTokenNamespace(token, colony) ?? checkCredentialId(token);
+}
+
+/** The pod checks, in order; the first refusal wins. */
+export function podChecks(token: TokenFacts, facts: PodFacts, colony: ColonyContext): Check {
+  return (
+    checkPodIdentity(token, facts.pod) ??
+    checkNotTerminating(facts.pod) ??
+    checkOwnerChain(facts.pod, facts.cell, colony) ??
+    checkImage(facts.pod, colony) ??
+    checkHardenedNode(facts.nodeLabels, colony) ??
+    checkSecurityContext(facts.pod)
+  );
+}
