@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AuthenticationV1TokenRequest, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import type { AuthenticationV1TokenRequest } from '@kubernetes/client-node';
 import { DEFAULT_EXCLUDED_POD_LABEL, fakeNode, nodeNetwork, writeStageConfig } from './kwok.js';
 import type { NodeOptions, PodLabel } from './kwok.js';
 import { writeKubeconfig } from './kubeconfig.js';
@@ -121,16 +122,15 @@ export function ensureBinaries(log: (l: string) => void = () => undefined): stri
   return bin;
 }
 
+/** A component failed to start or to become healthy; the message carries its log's tail. */
 export class ComponentError extends Error {
-  constructor(
-    readonly component: string,
-    reason: string,
-    stateDir: string,
-  ) {
-    super(
-      `${component} ${reason}; last lines of ${path.join(stateDir, 'logs', component + '.log')}:\n${logTail(stateDir, component)}`,
-    );
+  readonly component: string;
+
+  constructor(component: string, reason: string, stateDir: string) {
+    const log = path.join(stateDir, 'logs', `${component}.log`);
+    super(`${component} ${reason}; last lines of ${log}:\n${logTail(stateDir, component)}`);
     this.name = 'ComponentError';
+    this.component = component;
   }
 }
 
@@ -301,9 +301,12 @@ function removeExitHandlers(stateDir: string): void {
 }
 
 export class ControlPlane {
+  readonly state: ClusterState;
   private readonly pki: Pki;
 
-  private constructor(readonly state: ClusterState) {
+  // (No parameter properties here: this file must also load under Node's type stripping.)
+  private constructor(state: ClusterState) {
+    this.state = state;
     this.pki = ensurePki(path.join(state.stateDir, 'pki'));
   }
 

@@ -2,47 +2,39 @@
 // for the whole integration run, in a fresh state dir, and exports how to reach it:
 // CELULA_TEST_STATE, CELULA_TEST_KUBECONFIG, CELULA_TEST_SERVER (and test-runs/current.json).
 // Throws when it cannot start: integration tests never skip.
+//
+// Jest loads this file through Node's own ESM loader, where jest's moduleNameMapper does not
+// apply: `./x.js` imports of TypeScript sources would not resolve. So this file imports only
+// builtins statically, registers a resolve hook that maps a missing `.js` to its `.ts` sibling
+// (Node's type stripping loads it; test/cluster/ and support/ avoid non-erasable TS syntax), and
+// then imports the harness dynamically. global-teardown.ts relies on the same hook.
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { ControlPlane, stopStateDir } from '../cluster/controlplane.js';
-import { runsDir, writeRunInfo } from './support/run.js';
+import { registerHooks } from 'node:module';
+import { fileURLToPath } from 'node:url';
 
-/** Stops and removes the state of earlier runs whose jest process is gone. */
-async function reapStaleRuns(): Promise<void> {
-  let entries: string[];
-  try {
-    entries = fs.readdirSync(runsDir());
-  } catch {
-    return;
-  }
-  for (const entry of entries) {
-    const dir = path.join(runsDir(), entry);
-    if (!fs.statSync(dir).isDirectory()) continue;
-    if (ownerAlive(dir)) continue;
-    await stopStateDir(dir);
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
+const HOOKED = Symbol.for('celula.tsResolveHook');
 
-function ownerAlive(dir: string): boolean {
-  try {
-    const state = JSON.parse(fs.readFileSync(path.join(dir, 'cluster.json'), 'utf8')) as { ownerPid: number };
-    if (state.ownerPid === process.pid) return false;
-    const stat = fs.readFileSync(`/proc/${state.ownerPid}/stat`, 'utf8');
-    return !/^\S+ \(.*\) [ZX]/s.test(stat);
-  } catch {
-    return false;
-  }
+function registerTsResolution(): void {
+  const g = globalThis as { [HOOKED]?: boolean };
+  if (g[HOOKED]) return;
+  g[HOOKED] = true;
+  registerHooks({
+    resolve(specifier, context, nextResolve) {
+      const local = specifier.startsWith('.') || specifier.startsWith('file:');
+      if (local && specifier.endsWith('.js') && context.parentURL) {
+        const ts = new URL(`${specifier.slice(0, -3)}.ts`, context.parentURL);
+        const js = new URL(specifier, context.parentURL);
+        if (!fs.existsSync(fileURLToPath(js)) && fs.existsSync(fileURLToPath(ts))) {
+          return nextResolve(ts.href, context);
+        }
+      }
+      return nextResolve(specifier, context);
+    },
+  });
 }
 
 export default async function globalSetup(): Promise<void> {
-  fs.mkdirSync(runsDir(), { recursive: true });
-  await reapStaleRuns();
-  const stateDir = path.join(runsDir(), `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}`);
-  const t0 = Date.now();
-  const cp = await ControlPlane.start({ stateDir, stopOnExit: true });
-  process.stderr.write(
-    `\n[integration] control plane up in ${Date.now() - t0} ms: ${cp.server} (state ${stateDir})\n`,
-  );
-  writeRunInfo({ stateDir, kubeconfig: cp.adminKubeconfig, server: cp.server, pid: process.pid });
+  registerTsResolution();
+  const { startRun } = await import('./support/run.js');
+  await startRun();
 }
