@@ -1,0 +1,122 @@
+// Writes: server-side apply with one field manager, and status patches that are sent only when the
+// status changed, guarded by resourceVersion (409 Conflict → re-read → retry, bounded).
+import {
+  PatchStrategy,
+  setHeaderOptions,
+  type CustomObjectsApi,
+  type KubernetesObject,
+  type KubernetesObjectApi,
+} from '@kubernetes/client-node';
+import { MANAGER } from '../api/types.js';
+import { isConflict } from './kube.js';
+import { mergePatch, normalizeStatus, statusChanged } from './status.js';
+
+export const FIELD_MANAGER = MANAGER;
+
+export interface ApplyOptions {
+  /**
+   * Take over fields another manager owns. Off by default. Turn it on only for objects the operator
+   * alone may define, after checking it owns them (controller ownerReference) or that they are
+   * operator-installed singletons — e.g. restoring a lock-down admission policy someone edited.
+   */
+  force?: boolean;
+  dryRun?: boolean;
+}
+
+/**
+ * Server-side apply of a full desired object (apiVersion, kind, metadata.name[/namespace] required)
+ * with field manager `celula-operator`. KubernetesObjectApi.patch sends Content-Type
+ * application/apply-patch+yaml when given PatchStrategy.ServerSideApply (the JSON body is valid YAML).
+ */
+export async function applyObject<T extends KubernetesObject>(
+  api: KubernetesObjectApi,
+  desired: T,
+  opts: ApplyOptions = {},
+): Promise<T> {
+  const dryRun = opts.dryRun ? 'All' : undefined;
+  return api.patch<T>(
+    desired,
+    undefined,
+    dryRun,
+    FIELD_MANAGER,
+    opts.force ?? false,
+    PatchStrategy.ServerSideApply,
+  );
+}
+
+/** What patchStatus needs: read the live object, and merge-patch its status subresource. */
+export interface StatusClient<T> {
+  read(namespace: string, name: string): Promise<T>;
+  /** JSON merge patch of the /status subresource. */
+  patchStatus(namespace: string, name: string, patch: object): Promise<T>;
+}
+
+interface WithStatus<S> {
+  metadata?: { namespace?: string; name?: string; resourceVersion?: string };
+  status?: S;
+}
+
+export interface PatchStatusResult<T> {
+  changed: boolean;
+  object: T;
+  attempts: number;
+}
+
+export const STATUS_CONFLICT_RETRIES = 3;
+
+/**
+ * Writes `desired` as the status of `current` only when it differs (conditions keep their
+ * lastTransitionTime when their status did not change). The merge patch carries
+ * metadata.resourceVersion, so a concurrent writer yields 409; then the object is re-read and the
+ * same desired status is compared and patched again, at most `retries` more times.
+ */
+export async function patchStatus<S extends object, T extends WithStatus<S>>(
+  client: StatusClient<T>,
+  current: T,
+  desired: S,
+  retries = STATUS_CONFLICT_RETRIES,
+): Promise<PatchStatusResult<T>> {
+  const { namespace, name } = nameOf(current);
+  let live = current;
+  for (let attempt = 1; ; attempt++) {
+    const body = statusPatchBody(live, desired);
+    if (!body) return { changed: false, object: live, attempts: attempt };
+    try {
+      return { changed: true, object: await client.patchStatus(namespace, name, body), attempts: attempt };
+    } catch (err) {
+      if (!isConflict(err) || attempt > retries) throw err;
+      live = await client.read(namespace, name);
+    }
+  }
+}
+
+function nameOf(obj: WithStatus<unknown>): { namespace: string; name: string } {
+  return { namespace: obj.metadata?.namespace ?? '', name: obj.metadata?.name ?? '' };
+}
+
+/** The merge patch for `desired` over `live`'s status (with resourceVersion), or undefined if unchanged. */
+export function statusPatchBody<S extends object>(live: WithStatus<S>, desired: S): object | undefined {
+  if (!statusChanged(live.status, desired)) return undefined;
+  const normalized = normalizeStatus(live.status, desired);
+  const status = mergePatch(live.status ?? {}, normalized) ?? {};
+  return { metadata: { resourceVersion: live.metadata?.resourceVersion }, status };
+}
+
+/** A StatusClient for a namespaced custom resource (e.g. colonies, cells) via CustomObjectsApi. */
+export function customStatusClient<T>(
+  api: CustomObjectsApi,
+  res: { group: string; version: string; plural: string },
+): StatusClient<T> {
+  // client-node 2.x picks application/json-patch+json for custom-object patches by default;
+  // this middleware overrides the Content-Type to a JSON merge patch.
+  const mergePatchOptions = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+  return {
+    read: async (namespace, name) =>
+      (await api.getNamespacedCustomObjectStatus({ ...res, namespace, name })) as T,
+    patchStatus: async (namespace, name, body) =>
+      (await api.patchNamespacedCustomObjectStatus(
+        { ...res, namespace, name, body, fieldManager: FIELD_MANAGER },
+        mergePatchOptions,
+      )) as T,
+  };
+}
