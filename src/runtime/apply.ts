@@ -70,10 +70,10 @@ export const STATUS_CONFLICT_RETRIES = 3;
  * metadata.resourceVersion, so a concurrent writer yields 409; then the object is re-read and the
  * same desired status is compared and patched again, at most `retries` more times.
  */
-export async function patchStatus<S extends object, T extends WithStatus<S>>(
+export async function patchStatus<T extends WithStatus<object>>(
   client: StatusClient<T>,
   current: T,
-  desired: S,
+  desired: NonNullable<T['status']>,
   retries = STATUS_CONFLICT_RETRIES,
 ): Promise<PatchStatusResult<T>> {
   const { namespace, name } = nameOf(current);
