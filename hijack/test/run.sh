@@ -35,10 +35,9 @@ trap cleanup EXIT
 
 # ---------------------------------------------------------------- container helpers
 
-start_node() { # start_node NAME: container from the test image, sshd running in it
+start_node() { # start_node NAME: container from the test image, sshd running in it (caller registers it for cleanup)
   local name="celula-hijack-$1-$$"
   docker run -d --init --name "$name" --hostname "$1" "$IMAGE" sleep infinity >/dev/null
-  CONTAINERS+=("$name")
   docker exec -d "$name" /usr/sbin/sshd -D
   docker exec "$name" mkdir -p /opt/celula
   docker cp "$SCRIPT" "$name:/opt/celula/hijack.sh"
@@ -106,6 +105,7 @@ test_guards_on_host() {
 test_apply() {
   local node out rc=0 check before after sum
   node="$(start_node apply)"
+  CONTAINERS+=("$node")
   expect "before: sshd accepts TCP connections" sshd_banner "$node"
   expect "before: alice has a usable password (passwd -S: P)" bash -c "docker exec $node passwd -S alice | grep -q ' P '"
 
@@ -169,6 +169,7 @@ test_apply() {
 test_dry_run() {
   local node out rc=0 before after
   node="$(start_node dryrun)"
+  CONTAINERS+=("$node")
   before="$(fingerprint "$node")"
   out="$(in_node "$node" bash /opt/celula/hijack.sh --dry-run 2>&1)" || rc=$?
   after="$(fingerprint "$node")"
