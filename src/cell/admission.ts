@@ -1,13 +1,7 @@
 // Admission of a joiner, after its token arrived over the session: verify the token (TokenReview,
 // injected), run the token checks, claim the JTI, look the pod up (injected), run the pod checks.
 // The Kubernetes parts are interfaces the operator's cell binary implements.
-import {
-  podChecks,
-  tokenChecks,
-  type ColonyContext,
-  type PodFacts,
-  type TokenFacts,
-} from './checks.js';
+import { podChecks, tokenChecks, type ColonyContext, type PodFacts, type TokenFacts } from './checks.js';
 import { JoinRefused } from './errors.js';
 import type { ReplayGuard } from './replay.js';
 

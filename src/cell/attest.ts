@@ -27,7 +27,10 @@ export interface SignedAttestation {
   signature: string;
 }
 
-export type AttestationFacts = Omit<AttestationStatement, 'v' | 'algorithm' | 'publicKey' | 'fingerprint' | 'time' | 'nonce'>;
+export type AttestationFacts = Omit<
+  AttestationStatement,
+  'v' | 'algorithm' | 'publicKey' | 'fingerprint' | 'time' | 'nonce'
+>;
 
 /** Canonical bytes: a label, then JSON with keys in sorted order. */
 export function attestationBytes(statement: AttestationStatement): Buffer {
@@ -57,7 +60,11 @@ export function signAttestation(
  * True when the signature verifies with `publicKey` (`<alg>:<base64>`, as in Colony.status) and the
  * statement names that same key (and, when given, echoes the expected nonce). Never throws.
  */
-export function verifyAttestation(signed: SignedAttestation, publicKey: string, expectedNonce?: string): boolean {
+export function verifyAttestation(
+  signed: SignedAttestation,
+  publicKey: string,
+  expectedNonce?: string,
+): boolean {
   try {
     const identity = parsePublicKey(publicKey);
     if (signed.statement.publicKey !== publicKey) return false;

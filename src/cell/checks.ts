@@ -62,8 +62,7 @@ export interface PodView {
         hostPID?: boolean | undefined;
         hostIPC?: boolean | undefined;
         securityContext?:
-          | { runAsNonRoot?: boolean | undefined; seccompProfile?: SeccompView | undefined }
-          | undefined;
+          { runAsNonRoot?: boolean | undefined; seccompProfile?: SeccompView | undefined } | undefined;
         containers: ContainerView[];
         initContainers?: ContainerView[] | undefined;
         ephemeralContainers?: unknown[] | undefined;
@@ -133,19 +132,31 @@ export function checkTokenNamespace(token: TokenFacts, colony: ColonyContext): C
 
 export function checkCredentialId(token: TokenFacts): Check {
   if (token.credentialId !== undefined && token.credentialId.length > 0) return undefined;
-  return new JoinRefused('token-rejected', 'token carries no credential id (JTI); replays could not be refused');
+  return new JoinRefused(
+    'token-rejected',
+    'token carries no credential id (JTI); replays could not be refused',
+  );
 }
 
 export function checkPodIdentity(token: TokenFacts, pod: PodView): Check {
   const meta = pod.metadata ?? {};
   if (meta.uid !== token.podUID) {
-    return new JoinRefused('pod-identity', `pod uid is ${clip(meta.uid)}, token is bound to pod uid ${clip(token.podUID)}`);
+    return new JoinRefused(
+      'pod-identity',
+      `pod uid is ${clip(meta.uid)}, token is bound to pod uid ${clip(token.podUID)}`,
+    );
   }
   if (meta.name !== token.podName || meta.namespace !== token.namespace) {
-    return new JoinRefused('pod-identity', `pod ${clip(meta.namespace)}/${clip(meta.name)} is not the token's pod ${clip(token.podName)}`);
+    return new JoinRefused(
+      'pod-identity',
+      `pod ${clip(meta.namespace)}/${clip(meta.name)} is not the token's pod ${clip(token.podName)}`,
+    );
   }
   if (token.nodeName !== undefined && pod.spec?.nodeName !== token.nodeName) {
-    return new JoinRefused('pod-identity', `pod runs on node ${clip(pod.spec?.nodeName)}, token says ${clip(token.nodeName)}`);
+    return new JoinRefused(
+      'pod-identity',
+      `pod runs on node ${clip(pod.spec?.nodeName)}, token says ${clip(token.nodeName)}`,
+    );
   }
   return undefined;
 }
@@ -162,7 +173,9 @@ export function checkNotTerminating(pod: PodView): Check {
 }
 
 function controllerRef(meta: MetaView | undefined, kind: string): OwnerRefView | undefined {
-  return meta?.ownerReferences?.find((r) => r.controller === true && r.kind === kind && r.apiVersion === API_VERSION);
+  return meta?.ownerReferences?.find(
+    (r) => r.controller === true && r.kind === kind && r.apiVersion === API_VERSION,
+  );
 }
 
 function podCellProblem(pod: PodView, cell: CellView | undefined): string | undefined {
@@ -226,14 +239,18 @@ function imageSpecProblem(pod: PodView, image: string): string | undefined {
 /** Every container runs exactly the colony image, and the runtime reports that digest. */
 export function checkImage(pod: PodView, colony: ColonyContext): Check {
   const digest = imageDigest(colony.image);
-  if (digest === undefined) return new JoinRefused('image', `colony image ${clip(colony.image)} is not pinned by digest`);
+  if (digest === undefined)
+    return new JoinRefused('image', `colony image ${clip(colony.image)} is not pinned by digest`);
   const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
   const problem =
     imageSpecProblem(pod, colony.image) ?? imageStatusProblem(pod.spec?.containers ?? [], statuses, digest);
   return problem === undefined ? undefined : new JoinRefused('image', problem);
 }
 
-export function checkHardenedNode(nodeLabels: Record<string, string> | undefined, colony: ColonyContext): Check {
+export function checkHardenedNode(
+  nodeLabels: Record<string, string> | undefined,
+  colony: ColonyContext,
+): Check {
   if (!colony.requireHardened) return undefined;
   if (nodeLabels === undefined) return new JoinRefused('node-not-hardened', 'node of the pod was not found');
   const value = nodeLabels[colony.hardenedLabel];
@@ -270,7 +287,8 @@ export function checkSecurityContext(pod: PodView): Check {
   const spec = pod.spec;
   if (spec === undefined) return new JoinRefused('security-context', 'pod has no spec');
   const hostNs = (['hostNetwork', 'hostPID', 'hostIPC'] as const).filter((k) => spec[k] === true);
-  if (hostNs.length > 0) return new JoinRefused('security-context', `pod uses host namespaces: ${hostNs.join(', ')}`);
+  if (hostNs.length > 0)
+    return new JoinRefused('security-context', `pod uses host namespaces: ${hostNs.join(', ')}`);
   const podSc = spec.securityContext ?? {};
   const problems = [...(spec.initContainers ?? []), ...spec.containers].flatMap((c) =>
     containerSecurityProblems(c, podSc),

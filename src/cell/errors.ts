@@ -8,25 +8,25 @@ export const REFUSAL_STATUS = {
   'wrong-colony': 403,
   'unknown-session': 404,
   'session-expired': 410,
-  'busy': 429,
+  busy: 429,
   'not-ready': 503,
   'peer-not-authentic': 502,
   'proof-undecryptable': 400,
   'token-rejected': 403,
-  'audience': 403,
-  'replay': 403,
-  'namespace': 403,
+  audience: 403,
+  replay: 403,
+  namespace: 403,
   'pod-not-found': 403,
   'pod-identity': 403,
-  'terminating': 403,
+  terminating: 403,
   'not-a-cell': 403,
-  'image': 403,
+  image: 403,
   'node-not-hardened': 403,
   'security-context': 403,
   'seal-invalid': 502,
   'public-key-mismatch': 502,
   'peer-unreachable': 502,
-  'internal': 500,
+  internal: 500,
 } as const;
 
 export type RefusalCode = keyof typeof REFUSAL_STATUS;
@@ -57,7 +57,7 @@ export function isRefusalCode(value: unknown): value is RefusalCode {
 
 /** Clip untrusted text before it goes into a reason (no control characters, bounded length). */
 export function clip(value: unknown, max = 120): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
   // eslint-disable-next-line no-control-regex
   const clean = text.replace(/[\u0000-\u001f\u007f]/g, '?');
   return clean.length > max ? `${clean.slice(0, max)}…` : clean;

@@ -36,7 +36,8 @@ export function interpretDumpState(limits: string | undefined, pattern: string |
   const line = limits?.split('\n').find((l) => l.startsWith('Max core file size'));
   const coreLimit = line?.slice('Max core file size'.length).trim().split(/\s+/)[0];
   const corePattern = pattern?.trim();
-  const discarding = corePattern === '|/bin/false' || corePattern === '|/bin/true' || corePattern === '/dev/null';
+  const discarding =
+    corePattern === '|/bin/false' || corePattern === '|/bin/true' || corePattern === '/dev/null';
   return { coreLimit, corePattern, dumpsOff: coreLimit === '0' || discarding };
 }
 
@@ -59,7 +60,10 @@ export function installSecretHygiene(
 ): () => void {
   const report = dumpReport();
   if (!report.dumpsOff) {
-    logger?.warn({ coreLimit: report.coreLimit, corePattern: report.corePattern }, 'core dumps may be enabled on this node; hijack.sh turns them off');
+    logger?.warn(
+      { coreLimit: report.coreLimit, corePattern: report.corePattern },
+      'core dumps may be enabled on this node; hijack.sh turns them off',
+    );
   }
   const wipe = (): void => {
     for (const h of holders()) h.zero();

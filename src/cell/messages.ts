@@ -67,7 +67,9 @@ export interface B64Size {
 }
 
 function isCanonicalB64(value: unknown, maxChars: number): value is string {
-  return typeof value === 'string' && value.length <= maxChars && value.length % 4 === 0 && B64_RE.test(value);
+  return (
+    typeof value === 'string' && value.length <= maxChars && value.length % 4 === 0 && B64_RE.test(value)
+  );
 }
 
 /** Decode a canonical base64 field with size bounds. */

@@ -192,7 +192,10 @@ export async function openSealed(
     const box = { enc: Buffer.from(sealed.enc, 'base64'), ct: Buffer.from(sealed.ciphertext, 'base64') };
     plain = await hpkeOpen(session.state.ephemeral, box, info, session.th);
   } catch {
-    throw new JoinRefused('seal-invalid', 'sealed secret does not open under this session (tampered or misdirected)');
+    throw new JoinRefused(
+      'seal-invalid',
+      'sealed secret does not open under this session (tampered or misdirected)',
+    );
   }
   try {
     return rebuild(plain, expected);
@@ -237,7 +240,10 @@ export function acceptHello(
   now: number,
 ): { challenge: ChallengeMessage; session: PeerSession } {
   if (hello.colonyUID !== colonyUID) {
-    throw new JoinRefused('wrong-colony', `this cell serves colony uid ${colonyUID}, not ${clip(hello.colonyUID)}`);
+    throw new JoinRefused(
+      'wrong-colony',
+      `this cell serves colony uid ${colonyUID}, not ${clip(hello.colonyUID)}`,
+    );
   }
   const { privateKey } = generateKeyPairSync('x25519');
   const parts: TranscriptParts = {
@@ -276,7 +282,10 @@ export function openProof(session: PeerSession, proof: ProofMessage): string {
     const iv = box.subarray(0, GCM_IV);
     const tag = box.subarray(box.length - GCM_TAG);
     const decipher = createDecipheriv('aes-256-gcm', session.proofKey, iv).setAAD(session.th).setAuthTag(tag);
-    const plain = Buffer.concat([decipher.update(box.subarray(GCM_IV, box.length - GCM_TAG)), decipher.final()]);
+    const plain = Buffer.concat([
+      decipher.update(box.subarray(GCM_IV, box.length - GCM_TAG)),
+      decipher.final(),
+    ]);
     const token = plain.toString('utf8');
     plain.fill(0);
     return token;

@@ -180,7 +180,10 @@ export class CellServer {
     const handler = this.#routes.get(`${req.method ?? ''} ${path}`);
     if (handler === undefined) {
       req.resume();
-      send(res, { status: 404, body: { error: { code: 'not-found', reason: `no route ${req.method ?? ''} ${path}` } } });
+      send(res, {
+        status: 404,
+        body: { error: { code: 'not-found', reason: `no route ${req.method ?? ''} ${path}` } },
+      });
       return;
     }
     let raw: Buffer;
@@ -215,7 +218,8 @@ export class CellServer {
 
   #holding(): ColonySecret {
     const secret = this.#secret;
-    if (secret === undefined || secret.zeroed) throw new JoinRefused('not-ready', 'this cell does not hold the secret');
+    if (secret === undefined || secret.zeroed)
+      throw new JoinRefused('not-ready', 'this cell does not hold the secret');
     return secret;
   }
 
@@ -277,7 +281,8 @@ export class CellServer {
     const now = this.#now();
     if (!this.#takeHelloToken(now)) throw new JoinRefused('busy', 'too many join attempts; retry later');
     if (this.#sessions.size >= this.#limits.maxSessions) this.#sweep(now);
-    if (this.#sessions.size >= this.#limits.maxSessions) throw new JoinRefused('busy', 'too many open join sessions');
+    if (this.#sessions.size >= this.#limits.maxSessions)
+      throw new JoinRefused('busy', 'too many open join sessions');
     const { challenge, session } = acceptHello(hello, secret, this.#opts.colony.uid, now);
     this.#sessions.set(session.id, session);
     return { status: 200, body: challenge };
@@ -290,7 +295,10 @@ export class CellServer {
     this.#sessions.delete(id);
     if (this.#now() - session.createdAt > this.#limits.sessionTtlMs) {
       session.proofKey.fill(0);
-      throw new JoinRefused('session-expired', `session expired (older than ${this.#limits.sessionTtlMs} ms)`);
+      throw new JoinRefused(
+        'session-expired',
+        `session expired (older than ${this.#limits.sessionTtlMs} ms)`,
+      );
     }
     return session;
   }
@@ -307,7 +315,10 @@ export class CellServer {
       const token = openProof(session, proof);
       const admitted = await admitJoiner(token, { ...this.#opts, replay: this.#replay });
       const sealed = await sealSecret(session, secret);
-      this.#opts.logger?.info({ pod: admitted.token.podName, node: admitted.token.nodeName }, 'secret handed to joiner');
+      this.#opts.logger?.info(
+        { pod: admitted.token.podName, node: admitted.token.nodeName },
+        'secret handed to joiner',
+      );
       return { status: 200, body: sealed };
     } finally {
       this.#proofsInFlight -= 1;

@@ -42,7 +42,11 @@ describe('checkAudience', () => {
   it.each<[string, string[], RegExp | undefined]>([
     ['join audience', ['celula.io/join'], undefined],
     ['among others', ['api', 'celula.io/join'], undefined],
-    ['api server audience', ['https://kubernetes.default.svc'], /token audience is https:\/\/kubernetes.default.svc, want celula.io\/join/],
+    [
+      'api server audience',
+      ['https://kubernetes.default.svc'],
+      /token audience is https:\/\/kubernetes.default.svc, want celula.io\/join/,
+    ],
     ['no audience', [], /token audience is \(none\)/],
   ])('%s', (_n, audiences, want) => {
     expectOutcome(checkAudience(token((t) => (t.audiences = audiences))), want);
@@ -54,7 +58,12 @@ describe('checkTokenNamespace', () => {
     ['same namespace', () => undefined, undefined, undefined],
     ['other namespace', (t) => (t.namespace = 'evil'), undefined, /namespace evil, colony lives in prod/],
     ['expected service account', () => undefined, 'lottery-cell', undefined],
-    ['other service account', (t) => (t.serviceAccount = 'default'), 'lottery-cell', /service account default/],
+    [
+      'other service account',
+      (t) => (t.serviceAccount = 'default'),
+      'lottery-cell',
+      /service account default/,
+    ],
   ])('%s', (_n, mut, sa, want) => {
     expectOutcome(checkTokenNamespace(token(mut), { ...COLONY, serviceAccount: sa }), want);
   });
@@ -73,9 +82,19 @@ describe('checkCredentialId', () => {
 describe('checkPodIdentity', () => {
   it.each<[string, Mut<TokenFacts>, Mut<PodView>, RegExp | undefined]>([
     ['matching', () => undefined, () => undefined, undefined],
-    ['pod uid differs (pod recreated with same name)', (t) => (t.podUID = 'old-uid'), () => undefined, /pod uid is pod-uid-1, token is bound to pod uid old-uid/],
+    [
+      'pod uid differs (pod recreated with same name)',
+      (t) => (t.podUID = 'old-uid'),
+      () => undefined,
+      /pod uid is pod-uid-1, token is bound to pod uid old-uid/,
+    ],
     ['pod name differs', (t) => (t.podName = 'x'), () => undefined, /is not the token's pod x/],
-    ['node differs', (t) => (t.nodeName = 'node-b'), () => undefined, /runs on node node-a, token says node-b/],
+    [
+      'node differs',
+      (t) => (t.nodeName = 'node-b'),
+      () => undefined,
+      /runs on node node-a, token says node-b/,
+    ],
     ['no node in token', (t) => (t.nodeName = undefined), () => undefined, undefined],
   ])('%s', (_n, mt, mp, want) => {
     expectOutcome(checkPodIdentity(token(mt), pod(mp)), want);
@@ -98,14 +117,57 @@ describe('checkOwnerChain', () => {
   it.each<[string, Mut<PodView>, ReturnType<typeof goodCell> | undefined, RegExp | undefined]>([
     ['pod → cell → colony', () => undefined, goodCell(), undefined],
     ['no owner', (p) => (p.metadata!.ownerReferences = []), goodCell(), /no controller owner of kind Cell/],
-    ['owner not controller', (p) => (p.metadata!.ownerReferences![0]!.controller = false), goodCell(), /no controller owner/],
-    ['owner of another group', (p) => (p.metadata!.ownerReferences![0]!.apiVersion = 'evil.io/v1'), goodCell(), /no controller owner/],
+    [
+      'owner not controller',
+      (p) => (p.metadata!.ownerReferences![0]!.controller = false),
+      goodCell(),
+      /no controller owner/,
+    ],
+    [
+      'owner of another group',
+      (p) => (p.metadata!.ownerReferences![0]!.apiVersion = 'evil.io/v1'),
+      goodCell(),
+      /no controller owner/,
+    ],
     ['cell missing', () => undefined, undefined, /was not found/],
-    ['cell uid differs (cell recreated)', () => undefined, goodCell('lottery-cell-1', 'other-uid'), /has uid other-uid, pod names uid cell-uid-1/],
-    ['cell of another colony', () => undefined, goodCell('lottery-cell-1', 'cell-uid-1', otherColony), /belongs to colony uid other-colony-uid/],
-    ['cell in another namespace', () => undefined, { ...goodCell(), metadata: { ...goodCell().metadata, namespace: 'x' } }, /belongs to colony/],
-    ['cell names another colony', () => undefined, { ...goodCell(), spec: { colony: 'other' } }, /names colony other/],
-    ['cell owner is not a Colony', () => undefined, { ...goodCell(), metadata: { ...goodCell().metadata, ownerReferences: [{ apiVersion: API_VERSION, kind: 'Cell', name: 'x', uid: COLONY.uid, controller: true }] } }, /colony uid \(none\)/],
+    [
+      'cell uid differs (cell recreated)',
+      () => undefined,
+      goodCell('lottery-cell-1', 'other-uid'),
+      /has uid other-uid, pod names uid cell-uid-1/,
+    ],
+    [
+      'cell of another colony',
+      () => undefined,
+      goodCell('lottery-cell-1', 'cell-uid-1', otherColony),
+      /belongs to colony uid other-colony-uid/,
+    ],
+    [
+      'cell in another namespace',
+      () => undefined,
+      { ...goodCell(), metadata: { ...goodCell().metadata, namespace: 'x' } },
+      /belongs to colony/,
+    ],
+    [
+      'cell names another colony',
+      () => undefined,
+      { ...goodCell(), spec: { colony: 'other' } },
+      /names colony other/,
+    ],
+    [
+      'cell owner is not a Colony',
+      () => undefined,
+      {
+        ...goodCell(),
+        metadata: {
+          ...goodCell().metadata,
+          ownerReferences: [
+            { apiVersion: API_VERSION, kind: 'Cell', name: 'x', uid: COLONY.uid, controller: true },
+          ],
+        },
+      },
+      /colony uid \(none\)/,
+    ],
   ])('%s', (_n, mp, cell, want) => {
     expectOutcome(checkOwnerChain(pod(mp), cell, COLONY), want);
   });
@@ -116,13 +178,37 @@ describe('checkImage', () => {
   it.each<[string, Mut<PodView>, RegExp | undefined]>([
     ['exact digest', () => undefined, undefined],
     ['imageID as bare digest', (p) => (p.status!.containerStatuses![0]!.imageID = DIGEST), undefined],
-    ['different digest in spec', (p) => (c0(p).image = other), /image is registry.example\/lottery@sha256:cdcd/],
-    ['tag instead of digest', (p) => (c0(p).image = 'registry.example/lottery:latest'), /image is registry.example\/lottery:latest/],
-    ['runtime reports another digest', (p) => (p.status!.containerStatuses![0]!.imageID = other), /runs image .*want sha256:abab/],
+    [
+      'different digest in spec',
+      (p) => (c0(p).image = other),
+      /image is registry.example\/lottery@sha256:cdcd/,
+    ],
+    [
+      'tag instead of digest',
+      (p) => (c0(p).image = 'registry.example/lottery:latest'),
+      /image is registry.example\/lottery:latest/,
+    ],
+    [
+      'runtime reports another digest',
+      (p) => (p.status!.containerStatuses![0]!.imageID = other),
+      /runs image .*want sha256:abab/,
+    ],
     ['no status yet', (p) => (p.status!.containerStatuses = []), /has not reported its image/],
-    ['sidecar with another image', (p) => p.spec!.containers.push({ name: 'side', image: 'busybox' }), /container side image is busybox/],
-    ['init container with another image', (p) => (p.spec!.initContainers = [{ name: 'init', image: 'busybox' }]), /container init image is busybox/],
-    ['ephemeral container', (p) => (p.spec!.ephemeralContainers = [{ name: 'debug' }]), /ephemeral containers/],
+    [
+      'sidecar with another image',
+      (p) => p.spec!.containers.push({ name: 'side', image: 'busybox' }),
+      /container side image is busybox/,
+    ],
+    [
+      'init container with another image',
+      (p) => (p.spec!.initContainers = [{ name: 'init', image: 'busybox' }]),
+      /container init image is busybox/,
+    ],
+    [
+      'ephemeral container',
+      (p) => (p.spec!.ephemeralContainers = [{ name: 'debug' }]),
+      /ephemeral containers/,
+    ],
     ['no containers', (p) => (p.spec!.containers = []), /no containers/],
   ])('%s', (_n, mp, want) => {
     expectOutcome(checkImage(pod(mp), COLONY), want);
@@ -155,24 +241,52 @@ describe('checkHardenedNode', () => {
 describe('checkSecurityContext', () => {
   it.each<[string, Mut<PodView>, RegExp | undefined]>([
     ['restricted', () => undefined, undefined],
-    ['runAsNonRoot from pod level', (p) => {
-      p.spec!.securityContext = { runAsNonRoot: true };
-      delete c0(p).securityContext!.runAsNonRoot;
-    }, undefined],
-    ['seccomp from pod level', (p) => {
-      p.spec!.securityContext = { seccompProfile: { type: 'RuntimeDefault' } };
-      delete c0(p).securityContext!.seccompProfile;
-    }, undefined],
+    [
+      'runAsNonRoot from pod level',
+      (p) => {
+        p.spec!.securityContext = { runAsNonRoot: true };
+        delete c0(p).securityContext!.runAsNonRoot;
+      },
+      undefined,
+    ],
+    [
+      'seccomp from pod level',
+      (p) => {
+        p.spec!.securityContext = { seccompProfile: { type: 'RuntimeDefault' } };
+        delete c0(p).securityContext!.seccompProfile;
+      },
+      undefined,
+    ],
     ['runAsNonRoot missing', (p) => delete c0(p).securityContext!.runAsNonRoot, /runAsNonRoot is not true/],
-    ['privilege escalation allowed', (p) => (c0(p).securityContext!.allowPrivilegeEscalation = true), /allowPrivilegeEscalation is not false/],
+    [
+      'privilege escalation allowed',
+      (p) => (c0(p).securityContext!.allowPrivilegeEscalation = true),
+      /allowPrivilegeEscalation is not false/,
+    ],
     ['privileged', (p) => (c0(p).securityContext!.privileged = true), /is privileged/],
-    ['writable root fs', (p) => (c0(p).securityContext!.readOnlyRootFilesystem = false), /readOnlyRootFilesystem is not true/],
+    [
+      'writable root fs',
+      (p) => (c0(p).securityContext!.readOnlyRootFilesystem = false),
+      /readOnlyRootFilesystem is not true/,
+    ],
     ['drops nothing', (p) => (c0(p).securityContext!.capabilities = {}), /does not drop ALL/],
-    ['adds SYS_PTRACE', (p) => (c0(p).securityContext!.capabilities = { drop: ['ALL'], add: ['SYS_PTRACE'] }), /adds capabilities/],
-    ['unconfined seccomp', (p) => (c0(p).securityContext!.seccompProfile = { type: 'Unconfined' }), /seccomp profile/],
+    [
+      'adds SYS_PTRACE',
+      (p) => (c0(p).securityContext!.capabilities = { drop: ['ALL'], add: ['SYS_PTRACE'] }),
+      /adds capabilities/,
+    ],
+    [
+      'unconfined seccomp',
+      (p) => (c0(p).securityContext!.seccompProfile = { type: 'Unconfined' }),
+      /seccomp profile/,
+    ],
     ['no security context', (p) => delete c0(p).securityContext, /runAsNonRoot.*allowPrivilegeEscalation/],
     ['hostPID', (p) => (p.spec!.hostPID = true), /host namespaces: hostPID/],
-    ['hostNetwork and hostIPC', (p) => Object.assign(p.spec!, { hostNetwork: true, hostIPC: true }), /hostNetwork, hostIPC/],
+    [
+      'hostNetwork and hostIPC',
+      (p) => Object.assign(p.spec!, { hostNetwork: true, hostIPC: true }),
+      /hostNetwork, hostIPC/,
+    ],
     ['no spec', (p) => delete p.spec, /no spec/],
   ])('%s', (_n, mp, want) => {
     expectOutcome(checkSecurityContext(pod(mp)), want);

@@ -35,17 +35,26 @@ export function goodPod(name = 'lottery-cell-1', uid = 'pod-uid-1', cellUid = 'c
       ownerReferences: [{ apiVersion: API_VERSION, kind: 'Cell', name, uid: cellUid, controller: true }],
     },
     spec: { nodeName: 'node-a', containers: [{ name: 'cell', image: IMAGE, securityContext: sc }] },
-    status: { phase: 'Running', containerStatuses: [{ name: 'cell', imageID: `registry.example/lottery@${DIGEST}` }] },
+    status: {
+      phase: 'Running',
+      containerStatuses: [{ name: 'cell', imageID: `registry.example/lottery@${DIGEST}` }],
+    },
   };
 }
 
-export function goodCell(name = 'lottery-cell-1', uid = 'cell-uid-1', colony: ColonyContext = COLONY): CellView {
+export function goodCell(
+  name = 'lottery-cell-1',
+  uid = 'cell-uid-1',
+  colony: ColonyContext = COLONY,
+): CellView {
   return {
     metadata: {
       name,
       namespace: colony.namespace,
       uid,
-      ownerReferences: [{ apiVersion: API_VERSION, kind: 'Colony', name: colony.name, uid: colony.uid, controller: true }],
+      ownerReferences: [
+        { apiVersion: API_VERSION, kind: 'Colony', name: colony.name, uid: colony.uid, controller: true },
+      ],
     },
     spec: { colony: colony.name },
   };
@@ -74,7 +83,8 @@ export class FakeCluster implements TokenVerifier, PodInspector {
   verify(token: string): Promise<TokenFacts> {
     this.verified.push(token);
     const facts = this.tokens.get(token);
-    if (facts === undefined) return Promise.reject(new JoinRefused('token-rejected', 'token is not authenticated'));
+    if (facts === undefined)
+      return Promise.reject(new JoinRefused('token-rejected', 'token is not authenticated'));
     return Promise.resolve(structuredClone(facts));
   }
 
@@ -90,7 +100,11 @@ export class FakeCluster implements TokenVerifier, PodInspector {
     const cellUid = `cell-uid-${i}`;
     const token = `eyJ.fake-token-${i}-${randomUUID()}`;
     const tokenFacts = goodToken(name, podUid);
-    const facts: PodFacts = { pod: goodPod(name, podUid, cellUid), cell: goodCell(name, cellUid), nodeLabels: { ...HARDENED_LABELS } };
+    const facts: PodFacts = {
+      pod: goodPod(name, podUid, cellUid),
+      cell: goodCell(name, cellUid),
+      nodeLabels: { ...HARDENED_LABELS },
+    };
     this.tokens.set(token, tokenFacts);
     this.pods.set(`${COLONY.namespace}/${name}`, facts);
     return { token, facts, tokenFacts };

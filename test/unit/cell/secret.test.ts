@@ -41,7 +41,9 @@ describe.each(ALGORITHMS)('ColonySecret %s', (algorithm) => {
     expect(sig.length).toBe(64);
     expect(verifyWithIdentity(parsePublicKey(s.publicKey), msg, sig)).toBe(true);
     expect(verifyWithIdentity(parsePublicKey(s.publicKey), Buffer.from('draw 43'), sig)).toBe(false);
-    expect(verifyWithIdentity(parsePublicKey(ColonySecret.generate(algorithm).publicKey), msg, sig)).toBe(false);
+    expect(verifyWithIdentity(parsePublicKey(ColonySecret.generate(algorithm).publicKey), msg, sig)).toBe(
+      false,
+    );
   });
 
   it('derives deterministic, label-separated keys that are never the root secret', () => {
@@ -81,6 +83,7 @@ describe.each(ALGORITHMS)('ColonySecret %s', (algorithm) => {
       JSON.stringify({ s }),
       inspect(s, { showHidden: true, depth: 10 }),
       String(s),
+      // eslint-disable-next-line @typescript-eslint/restrict-template-expressions -- the point of the test
       `${s}`,
       JSON.stringify(key),
       inspect(key, { showHidden: true, depth: 10 }),

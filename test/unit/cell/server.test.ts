@@ -22,7 +22,11 @@ interface Peer {
 
 const peers: CellServer[] = [];
 
-async function startPeer(algorithm: Algorithm = 'ed25519', secret = ColonySecret.generate(algorithm), now?: () => number): Promise<Peer> {
+async function startPeer(
+  algorithm: Algorithm = 'ed25519',
+  secret = ColonySecret.generate(algorithm),
+  now?: () => number,
+): Promise<Peer> {
   const cluster = new FakeCluster();
   const server = new CellServer({
     colony: COLONY,
@@ -47,7 +51,10 @@ function secretForms(secret: ColonySecret): string[] {
 }
 
 async function post(url: string, body: unknown): Promise<{ status: number; text: string; json: unknown }> {
-  const res = await fetch(url, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const res = await fetch(url, {
+    method: 'POST',
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
   const text = await res.text();
   let json: unknown;
   try {
@@ -95,59 +102,120 @@ describe('attacks are refused with a clear reason and no secret bytes', () => {
   type Setup = (p: Peer) => Promise<string> | string;
   const cases: [string, Setup, number, string, RegExp][] = [
     ['unauthenticated token', () => 'not-a-real-token', 403, 'token-rejected', /token is not authenticated/],
-    ['wrong audience', (p) => {
-      const j = p.cluster.addJoiner(10);
-      j.tokenFacts.audiences = ['https://kubernetes.default.svc'];
-      return j.token;
-    }, 403, 'audience', /token audience is https:\/\/kubernetes.default.svc, want celula.io\/join/],
-    ['replayed token (same JTI)', async (p) => {
-      const j = p.cluster.addJoiner(11);
-      const first = await rawJoin(p, j.token);
-      expect(first.answer.status).toBe(200);
-      return j.token;
-    }, 403, 'replay', /was already used/],
-    ['pod of a cell in another colony', (p) => {
-      const j = p.cluster.addJoiner(12);
-      j.facts.cell!.metadata!.ownerReferences![0]!.uid = 'another-colony-uid';
-      return j.token;
-    }, 403, 'not-a-cell', /belongs to colony uid another-colony-uid/],
-    ['pod that is not a cell', (p) => {
-      const j = p.cluster.addJoiner(13);
-      j.facts.pod.metadata!.ownerReferences = [];
-      return j.token;
-    }, 403, 'not-a-cell', /no controller owner of kind Cell/],
-    ['different image digest', (p) => {
-      const j = p.cluster.addJoiner(14);
-      j.facts.pod.spec!.containers[0]!.image = `registry.example/evil@sha256:${'ee'.repeat(32)}`;
-      return j.token;
-    }, 403, 'image', /registry.example\/evil/],
-    ['node without the hardened label', (p) => {
-      const j = p.cluster.addJoiner(15);
-      delete j.facts.nodeLabels![LABELS.hardened];
-      return j.token;
-    }, 403, 'node-not-hardened', /node lacks label/],
-    ['token of a deleted-and-recreated pod (uid mismatch)', (p) => {
-      const j = p.cluster.addJoiner(16);
-      j.facts.pod.metadata!.uid = 'new-uid';
-      return j.token;
-    }, 403, 'pod-identity', /token is bound to pod uid/],
-    ['privileged joiner', (p) => {
-      const j = p.cluster.addJoiner(17);
-      j.facts.pod.spec!.containers[0]!.securityContext!.privileged = true;
-      return j.token;
-    }, 403, 'security-context', /is privileged/],
-    ['terminating pod', (p) => {
-      const j = p.cluster.addJoiner(18);
-      j.facts.pod.metadata!.deletionTimestamp = '2024-01-01T00:00:00Z';
-      return j.token;
-    }, 403, 'terminating', /terminating/],
-    ['pod not found', (p) => {
-      const j = p.cluster.addJoiner(19);
-      p.cluster.pods.clear();
-      return j.token;
-    }, 403, 'pod-not-found', /was not found/],
+    [
+      'wrong audience',
+      (p) => {
+        const j = p.cluster.addJoiner(10);
+        j.tokenFacts.audiences = ['https://kubernetes.default.svc'];
+        return j.token;
+      },
+      403,
+      'audience',
+      /token audience is https:\/\/kubernetes.default.svc, want celula.io\/join/,
+    ],
+    [
+      'replayed token (same JTI)',
+      async (p) => {
+        const j = p.cluster.addJoiner(11);
+        const first = await rawJoin(p, j.token);
+        expect(first.answer.status).toBe(200);
+        return j.token;
+      },
+      403,
+      'replay',
+      /was already used/,
+    ],
+    [
+      'pod of a cell in another colony',
+      (p) => {
+        const j = p.cluster.addJoiner(12);
+        j.facts.cell!.metadata!.ownerReferences![0]!.uid = 'another-colony-uid';
+        return j.token;
+      },
+      403,
+      'not-a-cell',
+      /belongs to colony uid another-colony-uid/,
+    ],
+    [
+      'pod that is not a cell',
+      (p) => {
+        const j = p.cluster.addJoiner(13);
+        j.facts.pod.metadata!.ownerReferences = [];
+        return j.token;
+      },
+      403,
+      'not-a-cell',
+      /no controller owner of kind Cell/,
+    ],
+    [
+      'different image digest',
+      (p) => {
+        const j = p.cluster.addJoiner(14);
+        j.facts.pod.spec!.containers[0]!.image = `registry.example/evil@sha256:${'ee'.repeat(32)}`;
+        return j.token;
+      },
+      403,
+      'image',
+      /registry.example\/evil/,
+    ],
+    [
+      'node without the hardened label',
+      (p) => {
+        const j = p.cluster.addJoiner(15);
+        delete j.facts.nodeLabels![LABELS.hardened];
+        return j.token;
+      },
+      403,
+      'node-not-hardened',
+      /node lacks label/,
+    ],
+    [
+      'token of a deleted-and-recreated pod (uid mismatch)',
+      (p) => {
+        const j = p.cluster.addJoiner(16);
+        j.facts.pod.metadata!.uid = 'new-uid';
+        return j.token;
+      },
+      403,
+      'pod-identity',
+      /token is bound to pod uid/,
+    ],
+    [
+      'privileged joiner',
+      (p) => {
+        const j = p.cluster.addJoiner(17);
+        j.facts.pod.spec!.containers[0]!.securityContext!.privileged = true;
+        return j.token;
+      },
+      403,
+      'security-context',
+      /is privileged/,
+    ],
+    [
+      'terminating pod',
+      (p) => {
+        const j = p.cluster.addJoiner(18);
+        j.facts.pod.metadata!.deletionTimestamp = '2024-01-01T00:00:00Z';
+        return j.token;
+      },
+      403,
+      'terminating',
+      /terminating/,
+    ],
+    [
+      'pod not found',
+      (p) => {
+        const j = p.cluster.addJoiner(19);
+        p.cluster.pods.clear();
+        return j.token;
+      },
+      403,
+      'pod-not-found',
+      /was not found/,
+    ],
   ];
 
+  // eslint-disable-next-line max-params -- table row
   it.each(cases)('%s', async (_name, setup, status, code, reason) => {
     // The token's JTI was registered before the mutation for some cases; mutations go to the
     // stored objects (FakeCluster clones on read).
@@ -163,9 +231,16 @@ describe('attacks are refused with a clear reason and no secret bytes', () => {
   it('the client surfaces the refusal', async () => {
     const j = peer.cluster.addJoiner(20);
     j.tokenFacts.audiences = ['wrong'];
-    const join = joinColony({ peers: [peer.url], colonyUID: COLONY.uid, expectedPublicKey: peer.secret.publicKey, token: () => j.token });
+    const join = joinColony({
+      peers: [peer.url],
+      colonyUID: COLONY.uid,
+      expectedPublicKey: peer.secret.publicKey,
+      token: () => j.token,
+    });
     await expect(join).rejects.toThrow(JoinFailed);
-    await expect(join).rejects.toMatchObject({ attempts: [{ code: 'audience', reason: expect.stringMatching(/want celula.io\/join/) }] });
+    await expect(join).rejects.toMatchObject({
+      attempts: [{ code: 'audience', reason: expect.stringMatching(/want celula.io\/join/) }],
+    });
   });
 });
 
@@ -184,7 +259,14 @@ describe('forged peer and tampering (joiner side)', () => {
         return token;
       },
     });
-    await expect(join).rejects.toMatchObject({ attempts: [{ code: 'peer-not-authentic', reason: expect.stringMatching(/does not verify with the colony public key/) }] });
+    await expect(join).rejects.toMatchObject({
+      attempts: [
+        {
+          code: 'peer-not-authentic',
+          reason: expect.stringMatching(/does not verify with the colony public key/),
+        },
+      ],
+    });
     expect(tokenReads).toBe(0);
     expect(forged.cluster.verified).toEqual([]);
     expect(forged.server.sessionCount).toBe(1); // it got a hello, never a proof
@@ -247,13 +329,44 @@ describe('malformed and oversized input', () => {
     ['empty body', '/join/proof', '', 400, /empty/],
     ['array', '/join/hello', [], 400, /hello must be a JSON object/],
     ['wrong version', '/join/hello', { ...hello(), v: 2 }, 400, /hello.v must be 1/],
-    ['short ephemeral key', '/join/hello', { ...hello(), ephemeralPub: Buffer.alloc(31).toString('base64') }, 400, /ephemeralPub must/],
-    ['non-base64 nonce', '/join/hello', { ...hello(), nonce: '!'.repeat(44) }, 400, /nonce must be a base64 string of 32 bytes/],
-    ['bad uid', '/join/hello', { ...hello(), colonyUID: '../../etc' }, 400, /colonyUID must be a Kubernetes uid/],
+    [
+      'short ephemeral key',
+      '/join/hello',
+      { ...hello(), ephemeralPub: Buffer.alloc(31).toString('base64') },
+      400,
+      /ephemeralPub must/,
+    ],
+    [
+      'non-base64 nonce',
+      '/join/hello',
+      { ...hello(), nonce: '!'.repeat(44) },
+      400,
+      /nonce must be a base64 string of 32 bytes/,
+    ],
+    [
+      'bad uid',
+      '/join/hello',
+      { ...hello(), colonyUID: '../../etc' },
+      400,
+      /colonyUID must be a Kubernetes uid/,
+    ],
     ['wrong colony', '/join/hello', { ...hello(), colonyUID: 'another-colony' }, 403, /serves colony uid/],
-    ['unknown session', '/join/proof', { v: 1, sessionId: randomBytes(16).toString('base64'), tokenBox: randomBytes(64).toString('base64') }, 404, /unknown or already used session/],
-    ['huge token box', '/join/proof', { v: 1, sessionId: randomBytes(16).toString('base64'), tokenBox: randomBytes(9000).toString('base64') }, 400, /tokenBox must/],
+    [
+      'unknown session',
+      '/join/proof',
+      { v: 1, sessionId: randomBytes(16).toString('base64'), tokenBox: randomBytes(64).toString('base64') },
+      404,
+      /unknown or already used session/,
+    ],
+    [
+      'huge token box',
+      '/join/proof',
+      { v: 1, sessionId: randomBytes(16).toString('base64'), tokenBox: randomBytes(9000).toString('base64') },
+      400,
+      /tokenBox must/,
+    ],
     ['attest without nonce', '/attest', {}, 400, /nonce must/],
+    // eslint-disable-next-line max-params -- table row
   ])('%s → %i', async (_n, path, body, status, reason) => {
     const r = await post(`${peer.url}${path}`, body);
     expect(r.status).toBe(status);
@@ -281,7 +394,11 @@ describe('malformed and oversized input', () => {
     const { hello: h } = createHello(COLONY.uid);
     const challenge = parseChallenge((await post(`${peer.url}/join/hello`, h)).json);
     const before = peer.cluster.verified.length;
-    const r = await post(`${peer.url}/join/proof`, { v: 1, sessionId: challenge.sessionId, tokenBox: randomBytes(100).toString('base64') });
+    const r = await post(`${peer.url}/join/proof`, {
+      v: 1,
+      sessionId: challenge.sessionId,
+      tokenBox: randomBytes(100).toString('base64'),
+    });
     expect(r.status).toBe(400);
     expect(r.text).toMatch(/does not decrypt/);
     expect(peer.cluster.verified.length).toBe(before);
@@ -313,7 +430,12 @@ describe('malformed and oversized input', () => {
 describe('readiness, identity and attestation', () => {
   it('readyz is 503 until the cell holds the secret; identity and attest need it', async () => {
     const cluster = new FakeCluster();
-    const server = new CellServer({ colony: COLONY, verifier: cluster, inspector: cluster, self: { node: 'node-b', hardened: 'true' } });
+    const server = new CellServer({
+      colony: COLONY,
+      verifier: cluster,
+      inspector: cluster,
+      self: { node: 'node-b', hardened: 'true' },
+    });
     const addr = await server.listen(0, '127.0.0.1');
     peers.push(server);
     const url = `http://127.0.0.1:${addr.port}`;
@@ -326,14 +448,29 @@ describe('readiness, identity and attestation', () => {
     server.setSecret(secret);
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
     const id = (await (await fetch(`${url}/identity`)).json()) as Record<string, unknown>;
-    expect(id).toEqual({ colony: 'lottery', namespace: 'prod', colonyUID: COLONY.uid, algorithm: 'ed25519', publicKey: secret.publicKey, fingerprint: secret.fingerprint });
+    expect(id).toEqual({
+      colony: 'lottery',
+      namespace: 'prod',
+      colonyUID: COLONY.uid,
+      algorithm: 'ed25519',
+      publicKey: secret.publicKey,
+      fingerprint: secret.fingerprint,
+    });
 
     const nonce = randomBytes(32).toString('base64');
     const att = (await post(`${url}/attest`, { nonce })).json as SignedAttestation;
-    expect(att.statement).toMatchObject({ colonyUID: COLONY.uid, node: 'node-b', hardened: 'true', nonce, imageDigest: COLONY.image.split('@')[1] });
+    expect(att.statement).toMatchObject({
+      colonyUID: COLONY.uid,
+      node: 'node-b',
+      hardened: 'true',
+      nonce,
+      imageDigest: COLONY.image.split('@')[1],
+    });
     expect(verifyAttestation(att, secret.publicKey, nonce)).toBe(true);
     expect(verifyAttestation(att, secret.publicKey, 'other-nonce')).toBe(false);
-    expect(verifyAttestation({ ...att, statement: { ...att.statement, node: 'node-x' } }, secret.publicKey)).toBe(false);
+    expect(
+      verifyAttestation({ ...att, statement: { ...att.statement, node: 'node-x' } }, secret.publicKey),
+    ).toBe(false);
     expect(verifyAttestation(att, ColonySecret.generate('ed25519').publicKey)).toBe(false);
 
     secret.zero();
