@@ -1,0 +1,417 @@
+// The admission lock-down (DESIGN.md §4.2, docs/lockdown.md): ValidatingAdmissionPolicies and their
+// bindings that deny every way into cell pods and hardened nodes, for every principal including
+// system:masters, plus the parameter ConfigMap that tells the policies which nodes are hardened and
+// which pods are locked. Pure and deterministic: same options and inputs => byte-identical objects.
+//
+// CEL cannot look other objects up, so the policies read one ConfigMap (`paramRef`) whose keys are
+// `node.<node>` and `pod.<namespace>.<pod>` (ConfigMap keys allow [-._a-zA-Z0-9], and node, namespace
+// and pod names are DNS names, so keys are unambiguous: a namespace has no dots). Every binding
+// says `parameterNotFoundAction: Deny` and every policy `failurePolicy: Fail`: a missing or
+// unreadable ConfigMap denies instead of allowing.
+import { createHash } from 'node:crypto';
+import type {
+  V1ConfigMap,
+  V1MatchCondition,
+  V1NamedRuleWithOperations,
+  V1ValidatingAdmissionPolicy,
+  V1ValidatingAdmissionPolicyBinding,
+  V1Validation,
+  V1Variable,
+} from '@kubernetes/client-node';
+import yaml from 'js-yaml';
+import { LABELS, MANAGER } from '../api/types.js';
+
+export const ADMISSION_API_VERSION = 'admissionregistration.k8s.io/v1';
+export const DEFAULT_OPERATOR_NAMESPACE = 'celula-system';
+export const DEFAULT_OPERATOR_SERVICE_ACCOUNT = MANAGER;
+/** Name of the parameter ConfigMap (in the operator namespace). */
+export const LOCKDOWN_PARAMS = 'celula-lockdown';
+/** sha256 of the object's spec (policies, bindings) or data (the ConfigMap): what tamper checks compare. */
+export const HASH_ANNOTATION = 'celula.io/lockdown-hash';
+/** Marks every lock-down object, so informers can select them. */
+export const LOCKDOWN_LABEL = 'celula.io/lockdown';
+
+export interface LockdownOptions {
+  operatorNamespace: string;
+  operatorServiceAccount: string;
+}
+
+export interface PodRef {
+  namespace: string;
+  name: string;
+}
+
+export type LockdownPolicy = V1ValidatingAdmissionPolicy & { kind: 'ValidatingAdmissionPolicy' };
+export type LockdownBinding = V1ValidatingAdmissionPolicyBinding & {
+  kind: 'ValidatingAdmissionPolicyBinding';
+};
+export type LockdownObject = LockdownPolicy | LockdownBinding;
+
+/** Policy names (each policy has one binding of the same name). */
+export const POLICY = {
+  podConnect: 'celula-lockdown-pod-connect',
+  nodeProxy: 'celula-lockdown-node-proxy',
+  ephemeral: 'celula-lockdown-ephemeral-containers',
+  podSpec: 'celula-lockdown-pod-spec-frozen',
+  nodePods: 'celula-lockdown-hardened-node-pods',
+  nodeBinding: 'celula-lockdown-hardened-node-binding',
+  paramsGuard: 'celula-lockdown-params-guard',
+  operatorToken: 'celula-lockdown-operator-token',
+} as const;
+
+export function nodeKey(node: string): string {
+  return `node.${node}`;
+}
+
+export function podKey(namespace: string, name: string): string {
+  return `pod.${namespace}.${name}`;
+}
+
+export function operatorUsername(opts: LockdownOptions): string {
+  return `system:serviceaccount:${opts.operatorNamespace}:${opts.operatorServiceAccount}`;
+}
+
+/**
+ * The denial messages, as TypeScript mirrors of the policies' messageExpressions (tests assert the
+ * API server's answer contains exactly these).
+ */
+export const MESSAGES = {
+  podConnect: (sub: string, ns: string, pod: string): string =>
+    `celula: ${sub} into locked pod ${ns}/${pod} is forbidden for everyone`,
+  nodeProxy: (node: string): string => `celula: proxy to hardened node ${node} is forbidden for everyone`,
+  ephemeral: (ns: string, pod: string): string =>
+    `celula: ephemeral (debug) containers in locked pod ${ns}/${pod} are forbidden for everyone`,
+  podSpec: (ns: string, pod: string): string => `celula: the spec of locked pod ${ns}/${pod} cannot change`,
+  nodePodNotCell: (node: string): string =>
+    `celula: only the operator's cell pods may be placed on hardened node ${node}`,
+  nodePodHostAccess: (node: string): string =>
+    `celula: privileged, host-namespace, hostPath or added-capability pods are forbidden on hardened node ${node}`,
+  lockedPodName: (ns: string, pod: string): string =>
+    `celula: pod ${ns}/${pod} is reserved for a cell; only the operator creates it`,
+  nodeBinding: (node: string): string => `celula: binding pods to hardened node ${node} is forbidden`,
+  paramsGuard: (ns: string): string =>
+    `celula: the lock-down parameters ${ns}/${LOCKDOWN_PARAMS} are written only by the operator`,
+  operatorToken: (ns: string, sa: string): string =>
+    `celula: tokens for the operator service account ${ns}/${sa} are issued only to its pod`,
+} as const;
+
+/** A CEL string literal (single-quoted; names are DNS names, but escape anyway). */
+function lit(s: string): string {
+  return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+// CEL fragments shared by the policies. `params.data` is absent on an empty ConfigMap.
+const HAS_DATA = 'has(params.data)';
+const POD_KEY_FROM_REQUEST = `'pod.' + request.namespace + '.' + request.name`;
+const POD_REF = `request.namespace + '/' + request.name`;
+const locked = (keyExpr: string): string => `(${HAS_DATA} && (${keyExpr}) in params.data)`;
+
+/** Anything that reaches past the pod's own sandbox: denied on hardened nodes even for the operator. */
+const HOST_ACCESS = [
+  '(has(object.spec.hostNetwork) && object.spec.hostNetwork)',
+  '(has(object.spec.hostPID) && object.spec.hostPID)',
+  '(has(object.spec.hostIPC) && object.spec.hostIPC)',
+  '(has(object.spec.volumes) && object.spec.volumes.exists(v, has(v.hostPath)))',
+  '(object.spec.containers + (has(object.spec.initContainers) ? object.spec.initContainers : [])).exists(c, ' +
+    'has(c.securityContext) && (' +
+    '(has(c.securityContext.privileged) && c.securityContext.privileged) || ' +
+    '(has(c.securityContext.capabilities) && has(c.securityContext.capabilities.add) && ' +
+    'size(c.securityContext.capabilities.add) > 0)))',
+].join(' || ');
+
+function rule(operations: string[], resources: string[], group = ''): V1NamedRuleWithOperations {
+  return { apiGroups: [group], apiVersions: ['*'], operations, resources };
+}
+
+interface PolicyDef {
+  name: string;
+  params: boolean;
+  rules: V1NamedRuleWithOperations[];
+  matchConditions?: V1MatchCondition[];
+  variables?: V1Variable[];
+  validations: V1Validation[];
+}
+
+function deny(expression: string, messageExpression: string, reason = 'Forbidden'): V1Validation {
+  return { expression, messageExpression, reason, message: 'celula: forbidden by the lock-down' };
+}
+
+function podConnect(): PolicyDef {
+  return {
+    name: POLICY.podConnect,
+    params: true,
+    // Connect subresources must be named: `pods/*` does not match them.
+    rules: [rule(['CONNECT'], ['pods/attach', 'pods/exec', 'pods/portforward', 'pods/proxy'])],
+    validations: [
+      deny(
+        `!${locked(POD_KEY_FROM_REQUEST)}`,
+        `'celula: ' + request.subResource + ' into locked pod ' + ${POD_REF} + ' is forbidden for everyone'`,
+      ),
+    ],
+  };
+}
+
+function nodeProxy(): PolicyDef {
+  return {
+    name: POLICY.nodeProxy,
+    params: true,
+    rules: [rule(['CONNECT'], ['nodes/proxy'])],
+    validations: [
+      deny(
+        `!${locked(`'node.' + request.name`)}`,
+        `'celula: proxy to hardened node ' + request.name + ' is forbidden for everyone'`,
+      ),
+    ],
+  };
+}
+
+/** Locked by key, by the cell label (before the key exists), or because it sits on a hardened node. */
+function ephemeral(): PolicyDef {
+  return {
+    name: POLICY.ephemeral,
+    params: true,
+    rules: [rule(['UPDATE'], ['pods/ephemeralcontainers'])],
+    validations: [
+      deny(
+        `!(${locked(POD_KEY_FROM_REQUEST)} || ` +
+          `(has(object.metadata.labels) && ${lit(LABELS.cell)} in object.metadata.labels) || ` +
+          `(has(object.spec.nodeName) && ${locked(`'node.' + object.spec.nodeName`)}))`,
+        `'celula: ephemeral (debug) containers in locked pod ' + ${POD_REF} + ' are forbidden for everyone'`,
+      ),
+    ],
+  };
+}
+
+/** `kubectl set image` and friends: a locked pod's spec never changes (subresources are not matched). */
+function podSpec(): PolicyDef {
+  return {
+    name: POLICY.podSpec,
+    params: true,
+    rules: [rule(['UPDATE'], ['pods'])],
+    validations: [
+      deny(
+        `!${locked(POD_KEY_FROM_REQUEST)} || object.spec == oldObject.spec`,
+        `'celula: the spec of locked pod ' + ${POD_REF} + ' cannot change'`,
+      ),
+    ],
+  };
+}
+
+/** Pods created with spec.nodeName (what `kubectl debug node/…` does), or with a locked name. */
+function nodePods(opts: LockdownOptions): PolicyDef {
+  const node = `object.spec.nodeName`;
+  return {
+    name: POLICY.nodePods,
+    params: true,
+    rules: [rule(['CREATE'], ['pods'])],
+    variables: [
+      { name: 'hardened', expression: `has(object.spec.nodeName) && ${locked(`'node.' + ${node}`)}` },
+      { name: 'lockedName', expression: locked(POD_KEY_FROM_REQUEST) },
+      { name: 'byOperator', expression: `request.userInfo.username == ${lit(operatorUsername(opts))}` },
+      {
+        name: 'cellLabels',
+        expression:
+          `has(object.metadata.labels) && ${lit(LABELS.cell)} in object.metadata.labels && ` +
+          `${lit(LABELS.managedBy)} in object.metadata.labels && ` +
+          `object.metadata.labels[${lit(LABELS.managedBy)}] == ${lit(MANAGER)}`,
+      },
+      { name: 'hostAccess', expression: HOST_ACCESS },
+    ],
+    validations: [
+      deny(
+        '!variables.hardened || (variables.byOperator && variables.lockedName && variables.cellLabels)',
+        `'celula: only the operator\\'s cell pods may be placed on hardened node ' + ${node}`,
+      ),
+      deny(
+        '!variables.hardened || !variables.hostAccess',
+        `'celula: privileged, host-namespace, hostPath or added-capability pods are forbidden on hardened node ' + ${node}`,
+      ),
+      deny(
+        '!variables.lockedName || variables.byOperator',
+        `'celula: pod ' + ${POD_REF} + ' is reserved for a cell; only the operator creates it'`,
+      ),
+    ],
+  };
+}
+
+/** The scheduler's (or anyone's) binding of a pod to a hardened node. Cells never need one. */
+function nodeBinding(): PolicyDef {
+  return {
+    name: POLICY.nodeBinding,
+    params: true,
+    rules: [rule(['CREATE'], ['pods/binding'])],
+    validations: [
+      deny(
+        `!${locked(`'node.' + object.target.name`)}`,
+        `'celula: binding pods to hardened node ' + object.target.name + ' is forbidden'`,
+      ),
+    ],
+  };
+}
+
+/** The ConfigMap goes through admission (policies and bindings do not): only the operator writes it. */
+function paramsGuard(opts: LockdownOptions): PolicyDef {
+  return {
+    name: POLICY.paramsGuard,
+    params: false,
+    rules: [rule(['CREATE', 'UPDATE', 'DELETE'], ['configmaps'])],
+    matchConditions: [
+      {
+        name: 'lockdown-params',
+        expression: `request.namespace == ${lit(opts.operatorNamespace)} && request.name == ${lit(LOCKDOWN_PARAMS)}`,
+      },
+    ],
+    validations: [
+      deny(
+        `request.userInfo.username == ${lit(operatorUsername(opts))}`,
+        lit(MESSAGES.paramsGuard(opts.operatorNamespace)),
+      ),
+    ],
+  };
+}
+
+/**
+ * Minting the operator's token (`kubectl create token`) would let anyone write the parameters as the
+ * operator; only a kubelet (for the operator pod's projected token) may. Impersonation does not go
+ * through admission: see docs/lockdown.md.
+ */
+function operatorToken(opts: LockdownOptions): PolicyDef {
+  return {
+    name: POLICY.operatorToken,
+    params: false,
+    rules: [rule(['CREATE'], ['serviceaccounts/token'])],
+    matchConditions: [
+      {
+        name: 'operator-service-account',
+        expression:
+          `request.namespace == ${lit(opts.operatorNamespace)} && ` +
+          `request.name == ${lit(opts.operatorServiceAccount)}`,
+      },
+    ],
+    validations: [
+      deny(
+        `request.userInfo.username.startsWith('system:node:')`,
+        lit(MESSAGES.operatorToken(opts.operatorNamespace, opts.operatorServiceAccount)),
+      ),
+    ],
+  };
+}
+
+function definitions(opts: LockdownOptions): PolicyDef[] {
+  return [
+    podConnect(),
+    nodeProxy(),
+    ephemeral(),
+    podSpec(),
+    nodePods(opts),
+    nodeBinding(),
+    paramsGuard(opts),
+    operatorToken(opts),
+  ];
+}
+
+/** Stable JSON (sorted keys) and its sha256: the content hash annotation. */
+export function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const entries = Object.entries(v as Record<string, unknown>)
+      .filter(([, x]) => x !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${stableJson(x)}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+export function contentHash(v: unknown): string {
+  return createHash('sha256').update(stableJson(v)).digest('hex');
+}
+
+function meta(name: string, content: unknown, namespace?: string): V1ConfigMap['metadata'] {
+  return {
+    name,
+    ...(namespace === undefined ? {} : { namespace }),
+    labels: { [LABELS.managedBy]: MANAGER, [LOCKDOWN_LABEL]: 'true' },
+    annotations: { [HASH_ANNOTATION]: contentHash(content) },
+  };
+}
+
+function policy(def: PolicyDef): LockdownPolicy {
+  const spec: NonNullable<V1ValidatingAdmissionPolicy['spec']> = {
+    failurePolicy: 'Fail',
+    ...(def.params ? { paramKind: { apiVersion: 'v1', kind: 'ConfigMap' } } : {}),
+    matchConstraints: { resourceRules: def.rules },
+    ...(def.matchConditions ? { matchConditions: def.matchConditions } : {}),
+    ...(def.variables ? { variables: def.variables } : {}),
+    validations: def.validations,
+  };
+  return {
+    apiVersion: ADMISSION_API_VERSION,
+    kind: 'ValidatingAdmissionPolicy',
+    metadata: meta(def.name, spec),
+    spec,
+  };
+}
+
+function binding(def: PolicyDef, opts: LockdownOptions): LockdownBinding {
+  const paramRef = {
+    name: LOCKDOWN_PARAMS,
+    namespace: opts.operatorNamespace,
+    parameterNotFoundAction: 'Deny',
+  };
+  const spec: NonNullable<V1ValidatingAdmissionPolicyBinding['spec']> = {
+    policyName: def.name,
+    validationActions: ['Deny'],
+    ...(def.params ? { paramRef } : {}),
+  };
+  return {
+    apiVersion: ADMISSION_API_VERSION,
+    kind: 'ValidatingAdmissionPolicyBinding',
+    metadata: meta(def.name, spec),
+    spec,
+  };
+}
+
+const byName = (a: { metadata?: { name?: string } }, b: { metadata?: { name?: string } }): number =>
+  (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? '');
+
+/** Every policy (sorted by name), then every binding (sorted by name). */
+export function lockdownPolicies(opts: LockdownOptions): LockdownObject[] {
+  const defs = definitions(opts);
+  const policies = defs.map(policy).sort(byName);
+  const bindings = defs.map((d) => binding(d, opts)).sort(byName);
+  return [...policies, ...bindings];
+}
+
+/**
+ * The parameter ConfigMap. `lockedPods` are the cell pods AND any other pod already running on a
+ * hardened node (a pre-existing privileged DaemonSet pod there would otherwise be a way in). Add a
+ * cell pod's key BEFORE creating the pod.
+ */
+export function lockdownParams(
+  opts: LockdownOptions,
+  hardenedNodes: string[],
+  lockedPods: PodRef[],
+): V1ConfigMap {
+  const keys = [...hardenedNodes.map(nodeKey), ...lockedPods.map((p) => podKey(p.namespace, p.name))];
+  const data: Record<string, string> = {};
+  for (const key of [...new Set(keys)].sort()) data[key] = '';
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: meta(LOCKDOWN_PARAMS, data, opts.operatorNamespace),
+    data,
+  };
+}
+
+/**
+ * The chart's copy: the (empty) parameter ConfigMap FIRST, then policies and bindings. The
+ * ConfigMap must exist before the bindings, or `parameterNotFoundAction: Deny` refuses every
+ * scheduler binding in the cluster, the operator's own pod included.
+ */
+export function renderLockdownYaml(opts: LockdownOptions): string {
+  const header = '# Generated by src/builders/lockdown.ts (renderLockdownYaml). Do not edit.\n';
+  const docs = [lockdownParams(opts, [], []), ...lockdownPolicies(opts)];
+  return (
+    header + docs.map((d) => `---\n${yaml.dump(d, { sortKeys: true, lineWidth: -1, noRefs: true })}`).join('')
+  );
+}

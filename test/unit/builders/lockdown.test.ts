@@ -1,0 +1,131 @@
+import { describe, expect, it } from '@jest/globals';
+import yaml from 'js-yaml';
+import {
+  HASH_ANNOTATION,
+  LOCKDOWN_PARAMS,
+  MESSAGES,
+  POLICY,
+  contentHash,
+  lockdownParams,
+  lockdownPolicies,
+  renderLockdownYaml,
+  type LockdownObject,
+} from '../../../src/builders/lockdown.js';
+
+const opts = { operatorNamespace: 'celula-system', operatorServiceAccount: 'celula-operator' };
+
+function find(objs: LockdownObject[], kind: string, name: string): LockdownObject {
+  const o = objs.find((x) => x.kind === kind && x.metadata?.name === name);
+  if (!o) throw new Error(`${kind} ${name} not built`);
+  return o;
+}
+
+describe('lockdownPolicies', () => {
+  const objs = lockdownPolicies(opts);
+  const policies = objs.filter((o) => o.kind === 'ValidatingAdmissionPolicy');
+  const bindings = objs.filter((o) => o.kind === 'ValidatingAdmissionPolicyBinding');
+
+  it('builds one policy and one binding per rule, policies first, each sorted by name', () => {
+    const names = Object.values(POLICY).sort();
+    expect(policies.map((p) => p.metadata?.name)).toEqual(names);
+    expect(bindings.map((b) => b.metadata?.name)).toEqual(names);
+    expect(objs.slice(0, names.length)).toEqual(policies);
+  });
+
+  it('is deterministic', () => {
+    expect(lockdownPolicies(opts)).toEqual(objs);
+    expect(renderLockdownYaml(opts)).toEqual(renderLockdownYaml({ ...opts }));
+  });
+
+  it('fails closed: failurePolicy Fail, Deny actions, parameterNotFoundAction Deny on parameterised bindings', () => {
+    for (const p of policies)
+      expect(p.kind === 'ValidatingAdmissionPolicy' && p.spec?.failurePolicy).toBe('Fail');
+    for (const b of bindings) {
+      if (b.kind !== 'ValidatingAdmissionPolicyBinding') continue;
+      expect(b.spec?.validationActions).toEqual(['Deny']);
+      const policy = find(objs, 'ValidatingAdmissionPolicy', b.metadata!.name!);
+      const parameterised =
+        policy.kind === 'ValidatingAdmissionPolicy' && policy.spec?.paramKind !== undefined;
+      expect(b.spec?.paramRef).toEqual(
+        parameterised
+          ? { name: LOCKDOWN_PARAMS, namespace: 'celula-system', parameterNotFoundAction: 'Deny' }
+          : undefined,
+      );
+    }
+  });
+
+  it.each([
+    [POLICY.podConnect, ['CONNECT'], ['pods/attach', 'pods/exec', 'pods/portforward', 'pods/proxy']],
+    [POLICY.nodeProxy, ['CONNECT'], ['nodes/proxy']],
+    [POLICY.ephemeral, ['UPDATE'], ['pods/ephemeralcontainers']],
+    [POLICY.podSpec, ['UPDATE'], ['pods']],
+    [POLICY.nodePods, ['CREATE'], ['pods']],
+    [POLICY.nodeBinding, ['CREATE'], ['pods/binding']],
+    [POLICY.paramsGuard, ['CREATE', 'UPDATE', 'DELETE'], ['configmaps']],
+    [POLICY.operatorToken, ['CREATE'], ['serviceaccounts/token']],
+  ])('%s matches %j on %j (subresources named, no wildcards)', (name, ops, resources) => {
+    const p = find(objs, 'ValidatingAdmissionPolicy', name);
+    expect(p.kind === 'ValidatingAdmissionPolicy' && p.spec?.matchConstraints?.resourceRules).toEqual([
+      { apiGroups: [''], apiVersions: ['*'], operations: ops, resources },
+    ]);
+  });
+
+  it('names the operator service account in the CEL that exempts it', () => {
+    const p = find(objs, 'ValidatingAdmissionPolicy', POLICY.nodePods);
+    const text = JSON.stringify(p.spec);
+    expect(text).toContain("'system:serviceaccount:celula-system:celula-operator'");
+    const other = lockdownPolicies({ operatorNamespace: 'ops', operatorServiceAccount: 'op' });
+    expect(JSON.stringify(other)).toContain("'system:serviceaccount:ops:op'");
+    expect(JSON.stringify(other)).not.toContain('celula-system');
+  });
+
+  it('labels every object and annotates the hash of its spec', () => {
+    for (const o of objs) {
+      expect(o.metadata?.labels?.['app.kubernetes.io/managed-by']).toBe('celula-operator');
+      expect(o.metadata?.annotations?.[HASH_ANNOTATION]).toBe(contentHash(o.spec));
+    }
+  });
+
+  it('keeps the TypeScript message mirrors in step with the CEL message expressions', () => {
+    const guard = find(objs, 'ValidatingAdmissionPolicy', POLICY.paramsGuard);
+    expect(JSON.stringify(guard.spec)).toContain(MESSAGES.paramsGuard('celula-system'));
+    const pods = JSON.stringify(find(objs, 'ValidatingAdmissionPolicy', POLICY.nodePods).spec);
+    expect(pods).toContain("only the operator\\\\'s cell pods may be placed on hardened node");
+  });
+});
+
+describe('lockdownParams', () => {
+  it('keys hardened nodes and locked pods, sorted and de-duplicated', () => {
+    const cm = lockdownParams(
+      opts,
+      ['n2', 'n1', 'n1'],
+      [
+        { namespace: 'b', name: 'p' },
+        { namespace: 'a', name: 'lottery-0' },
+      ],
+    );
+    expect(cm.metadata?.name).toBe('celula-lockdown');
+    expect(cm.metadata?.namespace).toBe('celula-system');
+    expect(Object.keys(cm.data ?? {})).toEqual(['node.n1', 'node.n2', 'pod.a.lottery-0', 'pod.b.p']);
+    expect(cm.metadata?.annotations?.[HASH_ANNOTATION]).toBe(contentHash(cm.data));
+  });
+
+  it('gives the same object for the same set in any order', () => {
+    expect(lockdownParams(opts, ['a', 'b'], [])).toEqual(lockdownParams(opts, ['b', 'a'], []));
+    expect(lockdownParams(opts, ['a'], [])).not.toEqual(lockdownParams(opts, ['a', 'b'], []));
+  });
+
+  it('produces only valid ConfigMap keys for DNS names', () => {
+    const cm = lockdownParams(opts, ['ip-10-0-0-1.ec2.internal'], [{ namespace: 'ns-1', name: 'x.y-0' }]);
+    for (const k of Object.keys(cm.data ?? {})) expect(k).toMatch(/^[-._a-zA-Z0-9]+$/);
+  });
+});
+
+describe('renderLockdownYaml', () => {
+  it('puts the empty parameter ConfigMap before every binding, and parses back to the builders', () => {
+    const docs = yaml.loadAll(renderLockdownYaml(opts)).filter(Boolean) as Array<{ kind: string }>;
+    expect(docs[0]?.kind).toBe('ConfigMap');
+    expect(docs.slice(1)).toEqual(JSON.parse(JSON.stringify(lockdownPolicies(opts))));
+    expect(renderLockdownYaml(opts).startsWith('# Generated by src/builders/lockdown.ts')).toBe(true);
+  });
+});

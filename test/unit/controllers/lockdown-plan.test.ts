@@ -1,0 +1,194 @@
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return --
+   the tamper table edits raw wire JSON, the way a `kubectl edit` would. */
+import { describe, expect, it } from '@jest/globals';
+import { lockdownParams, lockdownPolicies } from '../../../src/builders/lockdown.js';
+import {
+  dataMatches,
+  describePlan,
+  planLockdown,
+  specMatches,
+  type LockdownDesired,
+  type ObservedLockdown,
+} from '../../../src/controllers/lockdown-plan.js';
+
+const opts = { operatorNamespace: 'celula-system', operatorServiceAccount: 'celula-operator' };
+const params = {
+  ...lockdownParams(opts, ['n1'], [{ namespace: 'ns', name: 'c-0' }]),
+  kind: 'ConfigMap' as const,
+};
+const desired: LockdownDesired[] = [params, ...lockdownPolicies(opts)];
+
+const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
+
+/** What the API server hands back: the desired objects with metadata noise and defaults filled in. */
+function served(): ObservedLockdown {
+  const withNoise = (o: LockdownDesired, i: number): any => {
+    const c = clone(o) as any;
+    c.metadata = { ...c.metadata, resourceVersion: String(100 + i), uid: `u${i}`, managedFields: [{}] };
+    if (c.kind === 'ValidatingAdmissionPolicy') {
+      c.spec.matchConstraints.matchPolicy = 'Equivalent';
+      c.spec.matchConstraints.namespaceSelector = {};
+      c.spec.matchConstraints.objectSelector = {};
+      c.spec.matchConstraints.resourceRules = c.spec.matchConstraints.resourceRules.map((r: object) => ({
+        ...r,
+        scope: '*',
+      }));
+      c.status = { observedGeneration: 1 };
+    }
+    return c;
+  };
+  const all = desired.map(withNoise);
+  return {
+    params: all.find((o) => o.kind === 'ConfigMap'),
+    policies: all.filter((o) => o.kind === 'ValidatingAdmissionPolicy'),
+    bindings: all.filter((o) => o.kind === 'ValidatingAdmissionPolicyBinding'),
+  };
+}
+
+describe('planLockdown', () => {
+  it('is intact when everything is there, ignoring metadata noise and server defaults', () => {
+    expect(planLockdown(desired, served())).toEqual({ intact: true, actions: [] });
+    expect(describePlan(planLockdown(desired, served()))).toBe('lock-down intact');
+  });
+
+  it('recreates everything, parameters first, when nothing is there', () => {
+    const plan = planLockdown(desired, { policies: [], bindings: [], params: undefined });
+    expect(plan.intact).toBe(false);
+    expect(plan.actions).toHaveLength(desired.length);
+    expect(plan.actions.every((a) => a.reason === 'Missing')).toBe(true);
+    expect(plan.actions[0]).toMatchObject({
+      kind: 'ConfigMap',
+      name: 'celula-lockdown',
+      namespace: 'celula-system',
+    });
+    const kinds = plan.actions.map((a) => a.kind);
+    expect(kinds.lastIndexOf('ValidatingAdmissionPolicy')).toBeLessThan(
+      kinds.indexOf('ValidatingAdmissionPolicyBinding'),
+    );
+  });
+
+  type Tamper = [string, (o: ObservedLockdown) => void, string, 'Missing' | 'Changed'];
+  const table: Tamper[] = [
+    ['a deleted binding', (o) => o.bindings.splice(0, 1), 'celula-lockdown-ephemeral-containers', 'Missing'],
+    ['a deleted policy', (o) => o.policies.splice(1, 1), 'celula-lockdown-hardened-node-binding', 'Missing'],
+    [
+      'a binding being deleted',
+      (o) => ((o.bindings[0] as any).metadata.deletionTimestamp = 't'),
+      'celula-lockdown-ephemeral-containers',
+      'Missing',
+    ],
+    ['a deleted parameter ConfigMap', (o) => (o.params = undefined), 'celula-lockdown', 'Missing'],
+    [
+      'a binding switched to Warn',
+      (o) => ((o.bindings[0] as any).spec.validationActions = ['Warn']),
+      'celula-lockdown-ephemeral-containers',
+      'Changed',
+    ],
+    [
+      'a binding paramRef switched to Allow',
+      (o) => ((o.bindings[0] as any).spec.paramRef.parameterNotFoundAction = 'Allow'),
+      'celula-lockdown-ephemeral-containers',
+      'Changed',
+    ],
+    [
+      'a binding narrowed by matchResources',
+      (o) =>
+        ((o.bindings[0] as any).spec.matchResources = { namespaceSelector: { matchLabels: { none: 'x' } } }),
+      'celula-lockdown-ephemeral-containers',
+      'Changed',
+    ],
+    [
+      'a policy validation rewritten to true',
+      (o) => ((o.policies[0] as any).spec.validations[0].expression = 'true'),
+      'celula-lockdown-ephemeral-containers',
+      'Changed',
+    ],
+    [
+      'a policy given an excluding rule',
+      (o) =>
+        ((o.policies[0] as any).spec.matchConstraints.excludeResourceRules = [
+          { resources: ['pods/ephemeralcontainers'] },
+        ]),
+      'celula-lockdown-ephemeral-containers',
+      'Changed',
+    ],
+    [
+      'a policy given a never-true matchCondition',
+      (o) => ((o.policies[0] as any).spec.matchConditions = [{ name: 'x', expression: 'false' }]),
+      'celula-lockdown-ephemeral-containers',
+      'Changed',
+    ],
+    [
+      'a policy switched to Ignore',
+      (o) => ((o.policies[0] as any).spec.failurePolicy = 'Ignore'),
+      'celula-lockdown-ephemeral-containers',
+      'Changed',
+    ],
+    [
+      'a rule with a subresource dropped',
+      (o) =>
+        (
+          o.policies.find((p: any) => p.metadata.name === 'celula-lockdown-pod-connect') as any
+        ).spec.matchConstraints.resourceRules[0].resources.pop(),
+      'celula-lockdown-pod-connect',
+      'Changed',
+    ],
+    [
+      'a node key removed from the parameters',
+      (o) => delete (o.params as any).data['node.n1'],
+      'celula-lockdown',
+      'Changed',
+    ],
+    [
+      'a key added to the parameters',
+      (o) => ((o.params as any).data['node.x'] = ''),
+      'celula-lockdown',
+      'Changed',
+    ],
+  ];
+  it.each(table)('detects %s', (_what, tamper, name, reason) => {
+    const observed = served();
+    tamper(observed);
+    const plan = planLockdown(desired, observed);
+    expect(plan.intact).toBe(false);
+    expect(plan.actions.map((a) => [a.name, a.reason])).toEqual([[name, reason]]);
+    const action = plan.actions[0]!;
+    expect(action.desired.metadata?.name).toBe(name);
+    if (reason === 'Changed') expect(action.resourceVersion).toMatch(/^\d+$/);
+    expect(describePlan(plan)).toContain(`${name}: ${reason}`);
+  });
+
+  it('does not trust the hash annotation: an edited spec with the old annotation is changed', () => {
+    const observed = served();
+    (observed.policies[0] as any).spec.validations = [];
+    expect(planLockdown(desired, observed).intact).toBe(false);
+  });
+
+  it('ignores a relabelled object and objects it does not want', () => {
+    const observed = served();
+    (observed.policies[0] as any).metadata.labels = { someone: 'else' };
+    observed.policies.push({ metadata: { name: 'unrelated' }, spec: {} });
+    expect(planLockdown(desired, observed).intact).toBe(true);
+  });
+});
+
+describe('specMatches / dataMatches', () => {
+  it.each([
+    [{ a: 1 }, { a: 1, matchPolicy: 'Equivalent' }, true],
+    [{ a: 1 }, { a: 1, matchPolicy: 'Exact' }, false],
+    [{ a: 1 }, { a: 1, namespaceSelector: {} }, true],
+    [{ a: 1 }, { a: 1, namespaceSelector: { matchLabels: { x: 'y' } } }, false],
+    [{ a: [1, 2] }, { a: [1] }, false],
+    [{ a: [1] }, { a: [1], b: [] }, true],
+    [{ a: 'x' }, { a: 'y' }, false],
+    [{ a: 'x' }, undefined, false],
+  ])('specMatches(%j, %j) = %s', (d, o, want) => expect(specMatches(d, o)).toBe(want));
+
+  it.each([
+    [{}, undefined, true],
+    [{ k: '' }, { k: '' }, true],
+    [{ k: '' }, {}, false],
+    [{}, { k: '' }, false],
+    [{ k: '' }, { k: 'x' }, false],
+  ])('dataMatches(%j, %j) = %s', (d, o, want) => expect(dataMatches(d, o)).toBe(want));
+});
