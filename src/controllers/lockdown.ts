@@ -1,0 +1,88 @@
+// The lock-down reconciler (docs/lockdown.md): one key, level-triggered. Re-reads the world (desired
+// from the builders and the locked targets; observed from the informers), restores what the plan
+// says, and reports whether the lock-down was intact. The lead wires it: informers on
+// validatingadmissionpolicies, validatingadmissionpolicybindings (no label selector: a removed
+// label must not look like a deletion) and the parameter ConfigMap (field selector on its name),
+// plus nodes and pods for the targets, all enqueue LOCKDOWN_KEY.
+import { KubernetesObjectApi, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { lockdownParams, lockdownPolicies, type LockdownOptions, type PodRef } from '../builders/lockdown.js';
+import { isConflict, statusCode } from '../runtime/kube.js';
+import type { ReconcileResult } from '../runtime/controller.js';
+import {
+  describePlan,
+  planLockdown,
+  type LockdownAction,
+  type LockdownDesired,
+  type LockdownPlan,
+} from './lockdown-plan.js';
+import type { ObservedLockdown } from './lockdown-plan.js';
+
+export const LOCKDOWN_KEY = 'celula-system/lockdown';
+/** Re-check even without events: a missed watch event must not leave a hole for long. */
+export const LOCKDOWN_RESYNC_MS = 30_000;
+
+/** Creates a missing object; replaces a changed one whole (PUT), dropping fields anyone added. */
+export interface LockdownWriter {
+  create(obj: LockdownDesired): Promise<void>;
+  replace(obj: LockdownDesired, resourceVersion: string): Promise<void>;
+}
+
+export interface LockdownDeps {
+  opts: LockdownOptions;
+  /** Hardened node names and the pods to lock (cells, and any other pod on a hardened node). */
+  targets(): { nodes: string[]; pods: PodRef[] };
+  observe(): ObservedLockdown;
+  write: LockdownWriter;
+  /** Called with every plan: the lead sets LockdownIntact on colonies, raises the Warning event, counts incidents. */
+  report(plan: LockdownPlan, summary: string): Promise<void>;
+}
+
+export function desiredLockdown(
+  opts: LockdownOptions,
+  targets: { nodes: string[]; pods: PodRef[] },
+): LockdownDesired[] {
+  return [
+    { ...lockdownParams(opts, targets.nodes, targets.pods), kind: 'ConfigMap' },
+    ...lockdownPolicies(opts),
+  ];
+}
+
+async function restore(write: LockdownWriter, action: LockdownAction): Promise<void> {
+  if (action.reason === 'Missing' || action.resourceVersion === undefined) {
+    // 409 AlreadyExists: the informer lagged a create; the next pass compares again.
+    await write.create(action.desired).catch((err: unknown) => {
+      if (!isConflict(err)) throw err;
+    });
+    return;
+  }
+  await write.replace(action.desired, action.resourceVersion);
+}
+
+/**
+ * Plans, reports, then restores in order (parameters, policies, bindings). A failed write throws
+ * (backoff); a plan with actions requeues soon to confirm the restoration landed.
+ */
+export async function reconcileLockdown(deps: LockdownDeps): Promise<ReconcileResult> {
+  const plan = planLockdown(desiredLockdown(deps.opts, deps.targets()), deps.observe());
+  await deps.report(plan, describePlan(plan));
+  for (const action of plan.actions) await restore(deps.write, action);
+  return { requeueAfter: plan.intact ? LOCKDOWN_RESYNC_MS : 1_000 };
+}
+
+/** The writer on a real API server. */
+export function kubeLockdownWriter(kc: KubeConfig): LockdownWriter {
+  const api = kc.makeApiClient(KubernetesObjectApi);
+  return {
+    create: async (obj) => {
+      await api.create(obj, undefined, undefined, 'celula-operator');
+    },
+    replace: async (obj, resourceVersion) => {
+      const body = { ...obj, metadata: { ...obj.metadata, resourceVersion } } as KubernetesObject;
+      await api.replace(body, undefined, undefined, 'celula-operator').catch((err: unknown) => {
+        // Deleted between observe and replace: recreate.
+        if (statusCode(err) === 404) return api.create(obj);
+        throw err;
+      });
+    },
+  };
+}
