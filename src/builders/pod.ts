@@ -1,7 +1,7 @@
 // The cell pod: one pod incarnation of one Cell, pinned to its node. Pure: no I/O, no clock.
 // Every default is the secure one (PSS restricted, read-only root filesystem, no API token but the
 // audience-bound join token, Guaranteed QoS, no restarts: a restarted process has lost the secret).
-import type { V1Container, V1Pod, V1Toleration } from '@kubernetes/client-node';
+import type { V1Container, V1Pod, V1Toleration, V1Volume } from '@kubernetes/client-node';
 import { HARDENED_TAINT, JOIN_AUDIENCE, type Cell, type Colony } from '../api/types.js';
 import { cellServiceAccountName } from './names.js';
 import { controllerRef } from './owner.js';
@@ -10,6 +10,11 @@ export const CELL_PORT = 8443;
 export const CELL_UID = 65532;
 export const JOIN_TOKEN_DIR = '/var/run/secrets/celula.io/join';
 export const JOIN_TOKEN_SECONDS = 3600;
+/** The standard service-account mount path, so client-node's loadFromCluster finds the API credential. */
+export const API_TOKEN_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+export const API_TOKEN_SECONDS = 3607;
+/** A Colony label copied onto its cell pods: `local` tells a test harness to run the cell process. */
+export const CELL_RUNTIME_LABEL = 'celula.io/cell-runtime';
 /** Cells leave a lost node fast; the operator has already surged a replacement. */
 export const NODE_LOSS_TOLERATION_SECONDS = 5;
 export const DEFAULT_RESOURCES = { cpu: '100m', memory: '64Mi' } as const;
@@ -65,8 +70,35 @@ function container(colony: Colony, cell: Cell): V1Container {
       runAsNonRoot: true,
       capabilities: { drop: ['ALL'] },
     },
-    volumeMounts: [{ name: 'join-token', mountPath: JOIN_TOKEN_DIR, readOnly: true }],
+    volumeMounts: [
+      { name: 'join-token', mountPath: JOIN_TOKEN_DIR, readOnly: true },
+      { name: 'kube-api-access', mountPath: API_TOKEN_DIR, readOnly: true },
+    ],
   };
+}
+
+/**
+ * The cell's own API credential: a default-audience token (valid only at the API server, which does
+ * not accept the celula.io/join audience), the cluster CA and the namespace — what the kubelet's
+ * automount would give, spelled out because automountServiceAccountToken is false. It is never sent
+ * to a peer; the join token (separate volume, audience celula.io/join) is never an API credential.
+ */
+function apiAccessVolume(): V1Volume {
+  return {
+    name: 'kube-api-access',
+    projected: {
+      sources: [
+        { serviceAccountToken: { expirationSeconds: API_TOKEN_SECONDS, path: 'token' } },
+        { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+        { downwardAPI: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } },
+      ],
+    },
+  };
+}
+
+function podLabels(colony: Colony, cell: Cell): Record<string, string> {
+  const runtime = colony.metadata.labels?.[CELL_RUNTIME_LABEL];
+  return { ...cell.metadata.labels, ...(runtime === undefined ? {} : { [CELL_RUNTIME_LABEL]: runtime }) };
 }
 
 export function buildCellPod(colony: Colony, cell: Cell): V1Pod {
@@ -77,7 +109,7 @@ export function buildCellPod(colony: Colony, cell: Cell): V1Pod {
     metadata: {
       name: cell.metadata.name,
       namespace: cell.metadata.namespace,
-      labels: { ...cell.metadata.labels },
+      labels: podLabels(colony, cell),
       ownerReferences: [controllerRef(cell)],
     },
     spec: {
@@ -110,6 +142,7 @@ export function buildCellPod(colony: Colony, cell: Cell): V1Pod {
             ],
           },
         },
+        apiAccessVolume(),
       ],
     },
   };

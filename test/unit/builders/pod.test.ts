@@ -38,11 +38,26 @@ describe('buildCellPod', () => {
     expect(pod.spec!.hostPID).toBeUndefined();
   });
 
-  it('mounts no API token except the join-audience projected token', () => {
+  it('mounts the join-audience token and, separately, a default-audience API token (no automount)', () => {
     expect(pod.spec!.automountServiceAccountToken).toBe(false);
-    const sources = pod.spec!.volumes!.flatMap((v) => v.projected?.sources ?? []);
-    expect(sources).toEqual([{ serviceAccountToken: expect.objectContaining({ audience: JOIN_AUDIENCE }) }]);
+    const vol = (name: string) => pod.spec!.volumes!.find((v) => v.name === name)?.projected?.sources ?? [];
+    expect(vol('join-token')).toEqual([{ serviceAccountToken: expect.objectContaining({ audience: JOIN_AUDIENCE }) }]);
+    const api = vol('kube-api-access');
+    expect(api.map((s) => s.serviceAccountToken?.audience)).toEqual([undefined, undefined, undefined]);
+    expect(api.filter((s) => s.serviceAccountToken)).toHaveLength(1);
+    expect(ctr.volumeMounts!.map((m) => [m.mountPath, m.readOnly])).toEqual([
+      ['/var/run/secrets/celula.io/join', true],
+      ['/var/run/secrets/kubernetes.io/serviceaccount', true],
+    ]);
     expect(pod.spec!.volumes!.every((v) => v.secret === undefined && v.hostPath === undefined)).toBe(true);
+  });
+
+  it('copies the celula.io/cell-runtime label from the colony (and nothing else of its labels)', () => {
+    expect(pod.metadata!.labels!['celula.io/cell-runtime']).toBeUndefined();
+    const local = colony((x) => (x.metadata.labels = { 'celula.io/cell-runtime': 'local', team: 'a' }));
+    const labels = buildCellPod(local, cell(local, 0, 'node-a', undefined, true)).metadata!.labels!;
+    expect(labels['celula.io/cell-runtime']).toBe('local');
+    expect(labels.team).toBeUndefined();
   });
 
   it('has Guaranteed resources (requests equal limits)', () => {
