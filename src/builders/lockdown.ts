@@ -136,16 +136,27 @@ function deny(expression: string, messageExpression: string, reason = 'Forbidden
   return { expression, messageExpression, reason, message: 'celula: forbidden by the lock-down' };
 }
 
+/**
+ * Proxy names may carry a scheme and a port (`https:pod:8443`, `node:10250`; the API server splits
+ * `[scheme:]name[:port]`, and DNS names have no colon): key on the bare name, or `pods/p:8443/proxy`
+ * would slip past.
+ */
+const BARE_NAME: V1Variable = {
+  name: 'target',
+  expression: "size(request.name.split(':')) == 3 ? request.name.split(':')[1] : request.name.split(':')[0]",
+};
+
 function podConnect(): PolicyDef {
   return {
     name: POLICY.podConnect,
     params: true,
     // Connect subresources must be named: `pods/*` does not match them.
     rules: [rule(['CONNECT'], ['pods/attach', 'pods/exec', 'pods/portforward', 'pods/proxy'])],
+    variables: [BARE_NAME],
     validations: [
       deny(
-        `!${locked(POD_KEY_FROM_REQUEST)}`,
-        `'celula: ' + request.subResource + ' into locked pod ' + ${POD_REF} + ' is forbidden for everyone'`,
+        `!${locked(`'pod.' + request.namespace + '.' + variables.target`)}`,
+        `'celula: ' + request.subResource + ' into locked pod ' + request.namespace + '/' + variables.target + ' is forbidden for everyone'`,
       ),
     ],
   };
@@ -156,10 +167,11 @@ function nodeProxy(): PolicyDef {
     name: POLICY.nodeProxy,
     params: true,
     rules: [rule(['CONNECT'], ['nodes/proxy'])],
+    variables: [BARE_NAME],
     validations: [
       deny(
-        `!${locked(`'node.' + request.name`)}`,
-        `'celula: proxy to hardened node ' + request.name + ' is forbidden for everyone'`,
+        `!${locked(`'node.' + variables.target`)}`,
+        `'celula: proxy to hardened node ' + variables.target + ' is forbidden for everyone'`,
       ),
     ],
   };

@@ -1,0 +1,716 @@
+// The admission lock-down on the real control plane, driven with the real kubectl: every way into a
+// locked (cell) pod or a hardened node, tried as a system:masters admin and as an ordinary user
+// whose RBAC allows each action, must be denied with the policy's own message; the same action on a
+// plain pod / plain node must not be (positive controls). Prints a table of attempts.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {
+  AdmissionregistrationV1Api,
+  AppsV1Api,
+  CoreV1Api,
+  KubernetesObjectApi,
+  RbacAuthorizationV1Api,
+  type KubeConfig,
+  type KubernetesObject,
+  type V1Pod,
+} from '@kubernetes/client-node';
+import { LABELS, MANAGER } from '../../src/api/types.js';
+import {
+  LOCKDOWN_PARAMS,
+  MESSAGES,
+  POLICY,
+  lockdownParams,
+  lockdownPolicies,
+  type LockdownOptions,
+} from '../../src/builders/lockdown.js';
+import { kubeLockdownWriter, reconcileLockdown } from '../../src/controllers/lockdown.js';
+import {
+  planLockdown,
+  type LockdownDesired,
+  type ObservedLockdown,
+} from '../../src/controllers/lockdown-plan.js';
+import { cacheDir } from '../cluster/controlplane.js';
+import {
+  clusterInfo,
+  controlPlane,
+  createNamespace,
+  deleteNamespace,
+  kubeConfig,
+  kubeConfigFromFile,
+  waitFor,
+} from './support/cluster.js';
+
+const KUBECTL = path.join(cacheDir(), 'bin', 'kubectl');
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const tag = process.pid.toString(36);
+const HARD = `lk-${tag}-hard`;
+const PLAIN = `lk-${tag}-plain`;
+const ROLE_LABEL = 'celula.io/lockdown-test-role';
+const CELL = 'cell-0';
+const CELL_PRIV = 'cell-priv';
+const PLAIN_POD = 'plain-0';
+const IMAGE = 'registry.example/debug:1';
+
+let kc: KubeConfig;
+let core: CoreV1Api;
+let ns: string;
+let opNs: string;
+let opts: LockdownOptions;
+let adminCfg: string;
+let userCfg: string;
+let operatorCfg: string;
+let desired: LockdownDesired[];
+
+interface Attempt {
+  who: string;
+  path: string;
+  expect: 'denied' | 'allowed';
+  result: string;
+}
+const attempts: Attempt[] = [];
+
+interface Run {
+  code: number;
+  out: string;
+}
+
+function kubectl(kubeconfig: string, args: string[], timeoutMs = 15_000): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      KUBECTL,
+      ['--kubeconfig', kubeconfig, ...args],
+      { timeout: timeoutMs },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+        resolve({ code, out: `${stdout}${stderr}`.trim() });
+      },
+    );
+  });
+}
+
+const short = (s: string): string => s.replace(/\s+/g, ' ').slice(0, 140);
+
+/** Runs kubectl and asserts the policy denied it with exactly `message`. */
+// eslint-disable-next-line max-params -- one attempt row: who, what, kubeconfig, args, expectation
+async function denied(
+  who: string,
+  what: string,
+  cfg: string,
+  args: string[],
+  message: string,
+): Promise<void> {
+  const r = await kubectl(cfg, args);
+  const ok = r.code !== 0 && r.out.includes(message);
+  attempts.push({
+    who,
+    path: what,
+    expect: 'denied',
+    result: ok ? 'DENIED by policy' : `NOT denied: ${short(r.out)}`,
+  });
+  expect({ what, out: r.out, code: r.code !== 0 }).toEqual({
+    what,
+    out: expect.stringContaining(message),
+    code: true,
+  });
+}
+
+/** Runs kubectl and asserts the lock-down did not deny it (it may still fail later, e.g. at the kubelet). */
+// eslint-disable-next-line max-params -- one attempt row: who, what, kubeconfig, args, expectation
+async function notDenied(
+  who: string,
+  what: string,
+  cfg: string,
+  args: string[],
+  mustSucceed = false,
+): Promise<void> {
+  const r = await kubectl(cfg, args, 10_000);
+  const byPolicy = r.out.includes('celula:') || r.out.includes('ValidatingAdmissionPolicy');
+  const ok = !byPolicy && (!mustSucceed || r.code === 0);
+  const outcome = r.code === 0 ? 'succeeded' : `failed past admission: ${short(r.out)}`;
+  attempts.push({
+    who,
+    path: what,
+    expect: 'allowed',
+    result: ok ? `not denied (${outcome})` : `WRONG: ${short(r.out)}`,
+  });
+  expect({ what, byPolicy, code: mustSucceed ? r.code : 0 }).toEqual({ what, byPolicy: false, code: 0 });
+}
+
+function podManifest(name: string, spec: Partial<V1Pod['spec']>, labels: Record<string, string> = {}): V1Pod {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: ns, labels },
+    spec: { restartPolicy: 'Never', containers: [{ name: 'main', image: IMAGE }], ...spec },
+  };
+}
+
+const cellLabels = (name: string): Record<string, string> => ({
+  [LABELS.managedBy]: MANAGER,
+  [LABELS.cell]: name,
+  [LABELS.colony]: 'lottery',
+});
+
+/** Writes a manifest to a temp file for `kubectl create -f`. */
+function manifestFile(obj: object): string {
+  const file = path.join(os.tmpdir(), `lockdown-${tag}-${Math.random().toString(36).slice(2)}.json`);
+  fs.writeFileSync(file, JSON.stringify(obj));
+  return file;
+}
+
+async function observe(): Promise<ObservedLockdown> {
+  const adm = kc.makeApiClient(AdmissionregistrationV1Api);
+  const policies = (await adm.listValidatingAdmissionPolicy()).items;
+  const bindings = (await adm.listValidatingAdmissionPolicyBinding()).items;
+  const params = await core
+    .readNamespacedConfigMap({ name: LOCKDOWN_PARAMS, namespace: opNs })
+    .catch(() => undefined);
+  return { policies, bindings, params };
+}
+
+async function createAll(objs: object[]): Promise<void> {
+  const api = kc.makeApiClient(KubernetesObjectApi);
+  for (const o of objs) await api.create(o);
+}
+
+async function setupRbac(): Promise<void> {
+  const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+  await core.createNamespacedServiceAccount({ namespace: opNs, body: { metadata: { name: MANAGER } } });
+  const operator = { kind: 'ServiceAccount', name: MANAGER, namespace: opNs };
+  const grants: Array<[string, string[]]> = [
+    [ns, ['pods']],
+    [opNs, ['configmaps']],
+  ];
+  for (const [namespace, resources] of grants) {
+    const name = `celula-operator-${resources[0]}`;
+    await rbac.createNamespacedRole({
+      namespace,
+      body: { metadata: { name }, rules: [{ apiGroups: [''], resources, verbs: ['*'] }] },
+    });
+    await rbac.createNamespacedRoleBinding({
+      namespace,
+      body: {
+        metadata: { name },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+        subjects: [operator],
+      },
+    });
+  }
+  // An ordinary user (not system:masters) that RBAC lets do every one of the actions tried.
+  const broad = `celula-lockdown-test-broad-${tag}`;
+  await rbac.createClusterRole({
+    body: {
+      metadata: { name: broad },
+      rules: [
+        {
+          apiGroups: [''],
+          resources: [
+            'pods',
+            'pods/exec',
+            'pods/attach',
+            'pods/portforward',
+            'pods/proxy',
+            'pods/ephemeralcontainers',
+            'pods/binding',
+            'nodes',
+            'nodes/proxy',
+            'configmaps',
+            'serviceaccounts',
+            'serviceaccounts/token',
+            'events',
+          ],
+          verbs: ['*'],
+        },
+        { apiGroups: ['apps'], resources: ['daemonsets'], verbs: ['*'] },
+      ],
+    },
+  });
+  await rbac.createClusterRoleBinding({
+    body: {
+      metadata: { name: broad },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: broad },
+      subjects: [{ kind: 'User', name: 'mallory', apiGroup: 'rbac.authorization.k8s.io' }],
+    },
+  });
+}
+
+/** Policies take effect through the API server's informers: poll a dry-run that must be denied. */
+async function waitEnforced(): Promise<void> {
+  const probe = manifestFile(podManifest('probe', { nodeName: HARD }));
+  await waitFor(
+    async () =>
+      (await kubectl(adminCfg, ['create', '--dry-run=server', '-n', ns, '-f', probe])).out.includes(
+        'celula:',
+      ),
+    'lock-down policies enforced',
+    30_000,
+    250,
+  );
+}
+
+beforeAll(async () => {
+  kc = await kubeConfig();
+  core = kc.makeApiClient(CoreV1Api);
+  adminCfg = clusterInfo().kubeconfig;
+  ns = await createNamespace('lockdown');
+  opNs = await createNamespace('lockdown-op');
+  opts = { operatorNamespace: opNs, operatorServiceAccount: MANAGER };
+  await setupRbac();
+  // Tokens first: minting the operator's token is one of the things the lock-down forbids.
+  operatorCfg = await controlPlane().kubeconfigForServiceAccount(opNs, MANAGER);
+  userCfg = controlPlane().kubeconfigForUser('mallory');
+  await controlPlane().addNode(HARD, {
+    labels: { [ROLE_LABEL]: 'hardened' },
+    taints: [{ key: 'celula.io/hardened', effect: 'NoSchedule' }],
+  });
+  await controlPlane().addNode(PLAIN, { labels: { [ROLE_LABEL]: 'plain' } });
+
+  // Parameters first (the operator adds a cell's key BEFORE creating the pod), then policies, bindings.
+  const locked = [CELL, CELL_PRIV].map((name) => ({ namespace: ns, name }));
+  desired = [{ ...lockdownParams(opts, [HARD], locked), kind: 'ConfigMap' }, ...lockdownPolicies(opts)];
+  await createAll(desired);
+  await waitEnforced();
+
+  // The cell pod, created by the operator's service account (not admin).
+  const cell = podManifest(
+    CELL,
+    { nodeName: HARD, containers: [{ name: 'cell', image: IMAGE }] },
+    cellLabels(CELL),
+  );
+  await kubeConfigFromFile(operatorCfg)
+    .makeApiClient(CoreV1Api)
+    .createNamespacedPod({ namespace: ns, body: cell });
+  await core.createNamespacedPod({ namespace: ns, body: podManifest(PLAIN_POD, { nodeName: PLAIN }) });
+  for (const name of [CELL, PLAIN_POD]) {
+    await waitFor(
+      async () => (await core.readNamespacedPod({ name, namespace: ns })).status?.phase === 'Running',
+      `pod ${name} Running`,
+    );
+  }
+}, 180_000);
+
+afterAll(async () => {
+  const rows = attempts.map((a) => ({ ...a, result: a.result.slice(0, 110) }));
+  console.log(
+    `lock-down attempts: ${attempts.length} tried; ${attempts.filter((a) => a.expect === 'denied').length} expected denied, ` +
+      `${attempts.filter((a) => a.result === 'DENIED by policy').length} denied by policy; ` +
+      `${attempts.filter((a) => a.expect === 'allowed').length} positive controls, ` +
+      `${attempts.filter((a) => a.result.startsWith('not denied')).length} not denied\n` +
+      rows.map((r) => `${r.who.padEnd(9)} ${r.expect.padEnd(7)} ${r.path.padEnd(58)} ${r.result}`).join('\n'),
+  );
+  // Bindings before the parameters: with the guard bound, nobody but the operator could delete them.
+  const adm = kc.makeApiClient(AdmissionregistrationV1Api);
+  for (const name of Object.values(POLICY)) {
+    await adm.deleteValidatingAdmissionPolicyBinding({ name }).catch(() => undefined);
+    await adm.deleteValidatingAdmissionPolicy({ name }).catch(() => undefined);
+  }
+  const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+  await rbac.deleteClusterRoleBinding({ name: `celula-lockdown-test-broad-${tag}` }).catch(() => undefined);
+  await rbac.deleteClusterRole({ name: `celula-lockdown-test-broad-${tag}` }).catch(() => undefined);
+  await kc
+    .makeApiClient(AppsV1Api)
+    .deleteNamespacedDaemonSet({ name: 'everywhere', namespace: ns })
+    .catch(() => undefined);
+  await deleteNamespace(ns);
+  await deleteNamespace(opNs);
+  for (const n of [HARD, PLAIN])
+    await controlPlane()
+      .deleteNode(n)
+      .catch(() => undefined);
+}, 60_000);
+
+describe('admission lock-down, on the real API server with the real kubectl', () => {
+  it('reads back intact: the server-defaulted objects match the builders (no false tamper alarm)', async () => {
+    expect(planLockdown(desired, await observe())).toEqual({ intact: true, actions: [] });
+  });
+
+  describe.each([
+    ['admin', () => adminCfg],
+    ['user', () => userCfg],
+  ])('as %s', (who, cfg) => {
+    const n = (): string[] => ['-n', ns];
+
+    it('denies exec, attach, port-forward and proxy into the cell pod; not into a plain pod', async () => {
+      const connect: Array<[string, string, string[]]> = [
+        ['exec', 'exec', ['exec', CELL, '-c', 'cell', '--', 'true']],
+        ['attach', 'attach', ['attach', CELL, '-c', 'cell']],
+        ['port-forward', 'portforward', ['port-forward', `pod/${CELL}`, '18443:8443']],
+      ];
+      for (const [label, sub, args] of connect) {
+        await denied(
+          who,
+          `kubectl ${label} cell pod`,
+          cfg(),
+          [...args, ...n()],
+          MESSAGES.podConnect(sub, ns, CELL),
+        );
+      }
+      for (const suffix of ['', ':8443', 'https:', 'http:']) {
+        const name = suffix.endsWith(':') ? `${suffix}${CELL}:8443` : `${CELL}${suffix}`;
+        await denied(
+          who,
+          `get --raw pods/${name}/proxy/`,
+          cfg(),
+          ['get', '--raw', `/api/v1/namespaces/${ns}/pods/${name}/proxy/`],
+          MESSAGES.podConnect('proxy', ns, CELL),
+        );
+      }
+      await notDenied(who, 'kubectl exec plain pod (control)', cfg(), [
+        'exec',
+        PLAIN_POD,
+        '--',
+        'true',
+        ...n(),
+      ]);
+      await notDenied(who, 'get --raw plain pod proxy (control)', cfg(), [
+        'get',
+        '--raw',
+        `/api/v1/namespaces/${ns}/pods/${PLAIN_POD}/proxy/`,
+      ]);
+    });
+
+    it('denies an ephemeral debug container in the cell pod; allows it in a plain pod', async () => {
+      await denied(
+        who,
+        'kubectl debug cell pod (ephemeral)',
+        cfg(),
+        ['debug', CELL, `--image=${IMAGE}`, ...n()],
+        MESSAGES.ephemeral(ns, CELL),
+      );
+      await notDenied(
+        who,
+        'kubectl debug plain pod (control)',
+        cfg(),
+        ['debug', PLAIN_POD, `--image=${IMAGE}`, ...n()],
+        true,
+      );
+    });
+
+    it('denies changing the cell pod spec (set image)', async () => {
+      await denied(
+        who,
+        'kubectl set image cell pod',
+        cfg(),
+        ['set', 'image', `pod/${CELL}`, `cell=${IMAGE}`, ...n()],
+        MESSAGES.podSpec(ns, CELL),
+      );
+      await notDenied(
+        who,
+        'kubectl set image plain pod (control)',
+        cfg(),
+        ['set', 'image', `pod/${PLAIN_POD}`, `main=${IMAGE}`, ...n()],
+        true,
+      );
+    });
+
+    it('denies node proxy to the hardened node (with and without a port); not to a plain node', async () => {
+      for (const name of [HARD, `${HARD}:10250`, `https:${HARD}:10250`]) {
+        await denied(
+          who,
+          `get --raw nodes/${name.replace(HARD, '<hard>')}/proxy/`,
+          cfg(),
+          ['get', '--raw', `/api/v1/nodes/${name}/proxy/healthz`],
+          MESSAGES.nodeProxy(HARD),
+        );
+      }
+      await notDenied(who, 'get --raw nodes/<plain>/proxy (control)', cfg(), [
+        'get',
+        '--raw',
+        `/api/v1/nodes/${PLAIN}/proxy/healthz`,
+      ]);
+    });
+
+    it('denies kubectl debug node/<hardened> and a privileged pod there; allows them on a plain node', async () => {
+      await denied(
+        who,
+        'kubectl debug node/<hard>',
+        cfg(),
+        ['debug', `node/${HARD}`, `--image=${IMAGE}`, ...n()],
+        MESSAGES.nodePodNotCell(HARD),
+      );
+      const priv = manifestFile(
+        podManifest(`priv-${who}`, {
+          nodeName: HARD,
+          containers: [{ name: 'c', image: IMAGE, securityContext: { privileged: true } }],
+        }),
+      );
+      await denied(
+        who,
+        'privileged pod with nodeName <hard>',
+        cfg(),
+        ['create', '-f', priv],
+        MESSAGES.nodePodNotCell(HARD),
+      );
+      const plain = manifestFile(podManifest(`plain-pod-${who}`, { nodeName: HARD }));
+      await denied(
+        who,
+        'plain pod with nodeName <hard>',
+        cfg(),
+        ['create', '-f', plain],
+        MESSAGES.nodePodNotCell(HARD),
+      );
+      await notDenied(
+        who,
+        'kubectl debug node/<plain> (control)',
+        cfg(),
+        ['debug', `node/${PLAIN}`, `--image=${IMAGE}`, ...n()],
+        true,
+      );
+      const privPlain = manifestFile(
+        podManifest(`priv-plain-${who}`, {
+          nodeName: PLAIN,
+          containers: [{ name: 'c', image: IMAGE, securityContext: { privileged: true } }],
+        }),
+      );
+      await notDenied(
+        who,
+        'privileged pod with nodeName <plain> (control)',
+        cfg(),
+        ['create', '-f', privPlain],
+        true,
+      );
+    });
+
+    it('denies binding a pod to the hardened node directly', async () => {
+      const name = `unbound-${who}`;
+      await core.createNamespacedPod({ namespace: ns, body: podManifest(name, { schedulerName: 'nobody' }) });
+      const binding = manifestFile({
+        apiVersion: 'v1',
+        kind: 'Binding',
+        metadata: { name },
+        target: { kind: 'Node', name: HARD },
+      });
+      await denied(
+        who,
+        'POST pods/<p>/binding target <hard>',
+        cfg(),
+        ['create', '--raw', `/api/v1/namespaces/${ns}/pods/${name}/binding`, '-f', binding],
+        MESSAGES.nodeBinding(HARD),
+      );
+      const ok = manifestFile({
+        apiVersion: 'v1',
+        kind: 'Binding',
+        metadata: { name },
+        target: { kind: 'Node', name: PLAIN },
+      });
+      await notDenied(
+        who,
+        'POST pods/<p>/binding target <plain> (control)',
+        cfg(),
+        ['create', '--raw', `/api/v1/namespaces/${ns}/pods/${name}/binding`, '-f', ok],
+        true,
+      );
+    });
+
+    it('denies writing or deleting the parameters and minting the operator token', async () => {
+      const params = ['-n', opNs, `configmap/${LOCKDOWN_PARAMS}`];
+      await denied(
+        who,
+        'kubectl delete lock-down ConfigMap',
+        cfg(),
+        ['delete', ...params],
+        MESSAGES.paramsGuard(opNs),
+      );
+      await denied(
+        who,
+        'kubectl patch lock-down ConfigMap (drop node)',
+        cfg(),
+        [
+          'patch',
+          ...params,
+          '--type=json',
+          '-p',
+          JSON.stringify([{ op: 'remove', path: `/data/node.${HARD}` }]),
+        ],
+        MESSAGES.paramsGuard(opNs),
+      );
+      await denied(
+        who,
+        'kubectl create token <operator SA>',
+        cfg(),
+        ['create', 'token', MANAGER, '-n', opNs],
+        MESSAGES.operatorToken(opNs, MANAGER),
+      );
+      await notDenied(
+        who,
+        'kubectl create token default (control)',
+        cfg(),
+        ['create', 'token', 'default', '-n', opNs],
+        true,
+      );
+    });
+  });
+
+  it('denies a cell pod name squatted by an admin, and host access even to the operator', async () => {
+    const squat = manifestFile(podManifest(CELL_PRIV, {}));
+    await denied(
+      'admin',
+      'pod with a locked (cell) name',
+      adminCfg,
+      ['create', '-f', squat],
+      MESSAGES.lockedPodName(ns, CELL_PRIV),
+    );
+    const priv = manifestFile(
+      podManifest(
+        CELL_PRIV,
+        { nodeName: HARD, hostPID: true, containers: [{ name: 'cell', image: IMAGE }] },
+        cellLabels(CELL_PRIV),
+      ),
+    );
+    await denied(
+      'operator',
+      'hostPID cell pod on <hard>',
+      operatorCfg,
+      ['create', '-f', priv],
+      MESSAGES.nodePodHostAccess(HARD),
+    );
+  });
+
+  it('keeps the scheduler from binding a pod there (nodeSelector), for admin and user pods', async () => {
+    for (const [who, cfg] of [
+      ['admin', adminCfg],
+      ['user', userCfg],
+    ] as const) {
+      const pod = manifestFile(
+        podManifest(`sched-${who}`, {
+          nodeSelector: { [ROLE_LABEL]: 'hardened' },
+          tolerations: [{ operator: 'Exists' }],
+        }),
+      );
+      expect((await kubectl(cfg, ['create', '-f', pod])).code).toBe(0);
+      await schedulerRefused(who, `sched-${who}`, `scheduler binds nodeSelector pod to <hard>`);
+    }
+  });
+
+  it('keeps a DaemonSet tolerating everything off the hardened node (it lands on the plain one)', async () => {
+    const apps = kc.makeApiClient(AppsV1Api);
+    const labels = { app: 'everywhere' };
+    await apps.createNamespacedDaemonSet({
+      namespace: ns,
+      body: {
+        metadata: { name: 'everywhere' },
+        spec: {
+          selector: { matchLabels: labels },
+          template: {
+            metadata: { labels },
+            spec: {
+              tolerations: [{ operator: 'Exists' }],
+              hostPID: true,
+              containers: [{ name: 'agent', image: IMAGE, securityContext: { privileged: true } }],
+            },
+          },
+        },
+      },
+    });
+    const dsPod = (node: string) => async () =>
+      (await core.listNamespacedPod({ namespace: ns, labelSelector: 'app=everywhere' })).items.find((p) =>
+        JSON.stringify(p.spec?.affinity ?? {}).includes(`"${node}"`),
+      );
+    const onPlain = await waitFor(dsPod(PLAIN), 'DaemonSet pod for the plain node');
+    await waitFor(
+      async () =>
+        (await core.readNamespacedPod({ name: onPlain.metadata!.name!, namespace: ns })).spec?.nodeName ===
+        PLAIN,
+      'DaemonSet pod bound to the plain node',
+    );
+    attempts.push({
+      who: 'ds-ctrl',
+      path: 'DaemonSet pod for <plain> (control)',
+      expect: 'allowed',
+      result: 'not denied (bound)',
+    });
+    const onHard = await waitFor(dsPod(HARD), 'DaemonSet pod for the hardened node');
+    await schedulerRefused('ds-ctrl', onHard.metadata!.name!, 'DaemonSet (tolerates all) pod to <hard>');
+  });
+
+  it('lets an admin delete a binding (no admission for policies); the tamper plan sees it and restores it', async () => {
+    const adm = kc.makeApiClient(AdmissionregistrationV1Api);
+    const del = await kubectl(adminCfg, ['delete', 'validatingadmissionpolicybinding', POLICY.podConnect]);
+    attempts.push({
+      who: 'admin',
+      path: 'delete a lock-down binding',
+      expect: 'allowed',
+      result:
+        del.code === 0 ? 'not denied (succeeded: API server skips admission)' : `failed: ${short(del.out)}`,
+    });
+    expect(del.code).toBe(0);
+    const plan = planLockdown(desired, await observe());
+    expect(plan.actions.map((a) => [a.name, a.reason])).toEqual([[POLICY.podConnect, 'Missing']]);
+    // Also an edit that would neuter a policy: Warn instead of Deny.
+    await adm.patchValidatingAdmissionPolicyBinding({
+      name: POLICY.ephemeral,
+      body: [{ op: 'replace', path: '/spec/validationActions', value: ['Warn'] }],
+    });
+    const reports: string[] = [];
+    const t0 = Date.now();
+    // In the operator observe() reads informer caches; here: read the API, then reconcile.
+    const observed = await observe();
+    await reconcileLockdown({
+      opts,
+      targets: () => ({ nodes: [HARD], pods: [CELL, CELL_PRIV].map((name) => ({ namespace: ns, name })) }),
+      observe: () => observed,
+      write: kubeLockdownWriter(kc),
+      report: (_p, summary) => Promise.resolve(void reports.push(summary)),
+    });
+    expect(reports.at(-1)).toContain(`${POLICY.podConnect}: Missing`);
+    expect(reports.at(-1)).toContain(`${POLICY.ephemeral}: Changed`);
+    expect(planLockdown(desired, await observe()).intact).toBe(true);
+    await waitFor(
+      async () =>
+        (await kubectl(adminCfg, ['exec', CELL, '-n', ns, '--', 'true'])).out.includes(
+          MESSAGES.podConnect('exec', ns, CELL),
+        ),
+      'exec denied again',
+    );
+    console.log(`restored in ${Date.now() - t0} ms`);
+  });
+
+  it('fails closed when the parameters are gone (parameterNotFoundAction: Deny)', async () => {
+    const opCore = kubeConfigFromFile(operatorCfg).makeApiClient(CoreV1Api);
+    await opCore.deleteNamespacedConfigMap({ name: LOCKDOWN_PARAMS, namespace: opNs });
+    try {
+      const r = await waitFor(async () => {
+        const run = await kubectl(adminCfg, ['exec', PLAIN_POD, '-n', ns, '--', 'true']);
+        return run.out.includes(POLICY.podConnect) ? run : undefined;
+      }, 'exec into a plain pod denied while the parameters are missing');
+      attempts.push({
+        who: 'admin',
+        path: 'exec plain pod while parameters deleted',
+        expect: 'denied',
+        result: `DENIED by policy (${short(r.out).slice(0, 60)})`,
+      });
+      console.log(`with the parameters missing: ${r.out}`);
+    } finally {
+      const cm = desired.find((d) => d.kind === 'ConfigMap')!;
+      await opCore.createNamespacedConfigMap({ namespace: opNs, body: cm });
+    }
+  });
+});
+
+/** Waits until the scheduler has tried (event) and asserts the pod is still unbound with the policy's message. */
+async function schedulerRefused(who: string, pod: string, what: string): Promise<void> {
+  const message = MESSAGES.nodeBinding(HARD);
+  const events = async (): Promise<string> =>
+    (await core.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.name=${pod}` })).items
+      .map((e) => e.message ?? '')
+      .join('\n');
+  const seen = await waitFor(
+    async () => ((await events()).includes(message) ? true : undefined),
+    `scheduler event for ${pod}`,
+    30_000,
+    500,
+  ).catch(() => false);
+  await sleep(500);
+  const bound = (await core.readNamespacedPod({ name: pod, namespace: ns })).spec?.nodeName;
+  const ok = seen === true && !bound;
+  attempts.push({
+    who,
+    path: what,
+    expect: 'denied',
+    result: ok ? 'DENIED by policy' : `NOT denied: node=${bound ?? '-'} events=${short(await events())}`,
+  });
+  expect({ pod, bound, seen }).toEqual({ pod, bound: undefined, seen: true });
+}
