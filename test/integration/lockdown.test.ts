@@ -14,7 +14,6 @@ import {
   KubernetesObjectApi,
   RbacAuthorizationV1Api,
   type KubeConfig,
-  type KubernetesObject,
   type V1Pod,
 } from '@kubernetes/client-node';
 import { LABELS, MANAGER } from '../../src/api/types.js';
