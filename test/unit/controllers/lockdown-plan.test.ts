@@ -10,6 +10,11 @@ import {
   type LockdownDesired,
   type ObservedLockdown,
 } from '../../../src/controllers/lockdown-plan.js';
+import {
+  LOCKDOWN_RESYNC_MS,
+  reconcileLockdown,
+  type LockdownWriter,
+} from '../../../src/controllers/lockdown.js';
 
 const opts = { operatorNamespace: 'celula-system', operatorServiceAccount: 'celula-operator' };
 const params = {
@@ -191,4 +196,71 @@ describe('specMatches / dataMatches', () => {
     [{}, { k: '' }, false],
     [{ k: '' }, { k: 'x' }, false],
   ])('dataMatches(%j, %j) = %s', (d, o, want) => expect(dataMatches(d, o)).toBe(want));
+});
+
+describe('reconcileLockdown', () => {
+  function fakeWriter() {
+    const calls: string[] = [];
+    const write: LockdownWriter = {
+      create: (o) => Promise.resolve(void calls.push(`create ${o.kind} ${o.metadata?.name}`)),
+      replace: (o, rv) => Promise.resolve(void calls.push(`replace ${o.kind} ${o.metadata?.name} @${rv}`)),
+    };
+    return { calls, write };
+  }
+  const targets = () => ({ nodes: ['n1'], pods: [{ namespace: 'ns', name: 'c-0' }] });
+
+  it('reports intact, writes nothing and resyncs slowly when nothing drifted', async () => {
+    const { calls, write } = fakeWriter();
+    const reports: boolean[] = [];
+    const res = await reconcileLockdown({
+      opts,
+      targets,
+      observe: served,
+      write,
+      report: (p) => Promise.resolve(void reports.push(p.intact)),
+    });
+    expect({ calls, reports, res }).toEqual({
+      calls: [],
+      reports: [true],
+      res: { requeueAfter: LOCKDOWN_RESYNC_MS },
+    });
+  });
+
+  it('reports, then recreates a deleted binding and replaces an edited policy, checking back soon', async () => {
+    const { calls, write } = fakeWriter();
+    const observed = served();
+    observed.bindings.splice(0, 1);
+    (observed.policies[0] as any).spec.failurePolicy = 'Ignore';
+    const summaries: string[] = [];
+    const res = await reconcileLockdown({
+      opts,
+      targets,
+      observe: () => observed,
+      write,
+      report: (_p, s) => Promise.resolve(void summaries.push(s)),
+    });
+    expect(summaries).toEqual([
+      'ValidatingAdmissionPolicy celula-lockdown-ephemeral-containers: Changed; ' +
+        'ValidatingAdmissionPolicyBinding celula-lockdown-ephemeral-containers: Missing',
+    ]);
+    expect(calls).toEqual([
+      'replace ValidatingAdmissionPolicy celula-lockdown-ephemeral-containers @101',
+      'create ValidatingAdmissionPolicyBinding celula-lockdown-ephemeral-containers',
+    ]);
+    expect(res.requeueAfter).toBeLessThan(LOCKDOWN_RESYNC_MS);
+  });
+
+  it('tolerates AlreadyExists on create (stale cache) but throws other write errors', async () => {
+    const observed = served();
+    observed.params = undefined;
+    const conflict = Object.assign(new Error('exists'), { code: 409 });
+    const base = { opts, targets, observe: () => observed, report: () => Promise.resolve() };
+    const ok: LockdownWriter = { create: () => Promise.reject(conflict), replace: () => Promise.resolve() };
+    await expect(reconcileLockdown({ ...base, write: ok })).resolves.toBeDefined();
+    const boom: LockdownWriter = {
+      create: () => Promise.reject(new Error('boom')),
+      replace: () => Promise.resolve(),
+    };
+    await expect(reconcileLockdown({ ...base, write: boom })).rejects.toThrow('boom');
+  });
 });
