@@ -393,14 +393,14 @@ describe('admission lock-down, on the real API server with the real kubectl', ()
         who,
         'kubectl set image cell pod',
         cfg(),
-        ['set', 'image', `pod/${CELL}`, `cell=${IMAGE}`, ...n()],
+        ['set', 'image', `pod/${CELL}`, 'cell=registry.example/evil:1', ...n()],
         MESSAGES.podSpec(ns, CELL),
       );
       await notDenied(
         who,
         'kubectl set image plain pod (control)',
         cfg(),
-        ['set', 'image', `pod/${PLAIN_POD}`, `main=${IMAGE}`, ...n()],
+        ['set', 'image', `pod/${PLAIN_POD}`, 'main=registry.example/other:1', ...n()],
         true,
       );
     });
