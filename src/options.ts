@@ -49,7 +49,8 @@ function addr(name: string, v: string): string {
 
 function positiveInt(name: string, v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`--${name}: want a whole number 1..64, got "${v}"`);
+  if (!Number.isInteger(n) || n < 1 || n > 64)
+    throw new UsageError(`--${name}: want a whole number 1..64, got "${v}"`);
   return n;
 }
 
@@ -75,17 +76,20 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): OperatorOp
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const level = values['log-level'] ?? env.LOG_LEVEL ?? 'info';
-  if (!LEVELS.includes(level)) throw new UsageError(`--log-level: want one of ${LEVELS.join('|')}, got "${level}"`);
+  const pick = (flag: keyof typeof values, envName: string, dflt: string): string =>
+    (values[flag] as string | undefined) ?? env[envName] ?? dflt;
+  const level = pick('log-level', 'LOG_LEVEL', 'info');
+  if (!LEVELS.includes(level))
+    throw new UsageError(`--log-level: want one of ${LEVELS.join('|')}, got "${level}"`);
   return {
-    kubeconfig: values.kubeconfig ?? env.KUBECONFIG,
-    namespace: values.namespace ?? (env.CELULA_NAMESPACE || undefined),
+    kubeconfig: pick('kubeconfig', 'KUBECONFIG', '') || undefined,
+    namespace: pick('namespace', 'CELULA_NAMESPACE', '') || undefined,
     logLevel: level as LevelWithSilent,
-    metricsAddr: addr('metrics-addr', values['metrics-addr'] ?? env.CELULA_METRICS_ADDR ?? '127.0.0.1:8080'),
-    healthAddr: addr('health-addr', values['health-addr'] ?? env.CELULA_HEALTH_ADDR ?? '127.0.0.1:8081'),
-    leaderElect: bool('leader-elect', values['leader-elect'] ?? env.CELULA_LEADER_ELECT ?? 'true'),
-    leaderNamespace: values['leader-namespace'] ?? env.POD_NAMESPACE ?? 'celula-system',
-    workers: positiveInt('workers', values.workers ?? env.CELULA_WORKERS ?? '4'),
-    help: values.help ?? false,
+    metricsAddr: addr('metrics-addr', pick('metrics-addr', 'CELULA_METRICS_ADDR', '127.0.0.1:8080')),
+    healthAddr: addr('health-addr', pick('health-addr', 'CELULA_HEALTH_ADDR', '127.0.0.1:8081')),
+    leaderElect: bool('leader-elect', pick('leader-elect', 'CELULA_LEADER_ELECT', 'true')),
+    leaderNamespace: pick('leader-namespace', 'POD_NAMESPACE', 'celula-system'),
+    workers: positiveInt('workers', pick('workers', 'CELULA_WORKERS', '4')),
+    help: values.help === true,
   };
 }

@@ -4,7 +4,12 @@ export function colonyLabels(colony: string): Record<string, string> {
   return { [LABELS.managedBy]: MANAGER, [LABELS.colony]: colony };
 }
 
-export function cellLabels(colony: string, cell: string, index: number, genesis: boolean): Record<string, string> {
+export function cellLabels(
+  colony: string,
+  cell: string,
+  index: number,
+  genesis: boolean,
+): Record<string, string> {
   return {
     ...colonyLabels(colony),
     [LABELS.cell]: cell,

@@ -28,7 +28,10 @@ export function controllerUID(meta: V1ObjectMeta | undefined): string | undefine
 }
 
 /** True when `child` is controlled by `owner` (matching uid): we never adopt what we do not own. */
-export function isControlledBy(child: { metadata?: V1ObjectMeta }, owner: { metadata: V1ObjectMeta }): boolean {
+export function isControlledBy(
+  child: { metadata?: V1ObjectMeta },
+  owner: { metadata: V1ObjectMeta },
+): boolean {
   const uid = owner.metadata.uid;
   return uid !== undefined && controllerUID(child.metadata) === uid;
 }

@@ -23,14 +23,12 @@ function tolerations(): V1Toleration[] {
   return [
     { key: HARDENED_TAINT, operator: 'Exists', effect: 'NoSchedule' },
     { key: HARDENED_TAINT, operator: 'Exists', effect: 'NoExecute' },
-    ...['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable'].map(
-      (key): V1Toleration => ({
-        key,
-        operator: 'Exists',
-        effect: 'NoExecute',
-        tolerationSeconds: NODE_LOSS_TOLERATION_SECONDS,
-      }),
-    ),
+    ...['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable'].map((key): V1Toleration => ({
+      key,
+      operator: 'Exists',
+      effect: 'NoExecute',
+      tolerationSeconds: NODE_LOSS_TOLERATION_SECONDS,
+    })),
   ];
 }
 
@@ -90,7 +88,11 @@ function apiAccessVolume(): V1Volume {
       sources: [
         { serviceAccountToken: { expirationSeconds: API_TOKEN_SECONDS, path: 'token' } },
         { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
-        { downwardAPI: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } },
+        {
+          downwardAPI: {
+            items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }],
+          },
+        },
       ],
     },
   };

@@ -30,22 +30,38 @@ function terminatedMessage(pod: V1Pod): string {
   return t ? `container exited ${t.exitCode}${t.reason ? ` (${t.reason})` : ''}` : 'pod ended';
 }
 
-/** Reasons the cell's memory is gone for good, or undefined. */
-function death(w: CellWorld): Observation | undefined {
-  const { cell, pod, node } = w;
+/** The pod the cell had is gone or another took its name. */
+function incarnationDeath(cell: Cell, pod: V1Pod | undefined): Observation | undefined {
   const podUID = cell.status?.podUID;
-  if (!pod) {
-    return podUID ? { phase: 'Dead', reason: 'PodVanished', message: `pod ${podUID} no longer exists` } : undefined;
-  }
-  if (podUID && pod.metadata?.uid !== podUID) {
+  if (!podUID) return undefined;
+  if (!pod) return { phase: 'Dead', reason: 'PodVanished', message: `pod ${podUID} no longer exists` };
+  if (pod.metadata?.uid !== podUID)
     return { phase: 'Dead', reason: 'PodReplaced', message: `pod ${podUID} was replaced by another` };
-  }
-  if (pod.metadata?.deletionTimestamp) return { phase: 'Dead', reason: 'PodDeleted', message: 'pod is being deleted' };
-  const p = pod.status?.phase;
-  if (p === 'Failed' || p === 'Succeeded') return { phase: 'Dead', reason: 'PodEnded', message: terminatedMessage(pod) };
-  if (!node) return { phase: 'Dead', reason: 'NodeGone', message: `node ${cell.spec.node} no longer exists` };
-  if (!nodeReady(node)) return { phase: 'Dead', reason: 'NodeLost', message: `node ${cell.spec.node} is not Ready` };
   return undefined;
+}
+
+/** Reasons the pod (not the node) says the cell's memory is gone, or undefined. */
+function podDeath(cell: Cell, pod: V1Pod | undefined): Observation | undefined {
+  const gone = incarnationDeath(cell, pod);
+  if (gone || !pod) return gone;
+  if (pod.metadata?.deletionTimestamp)
+    return { phase: 'Dead', reason: 'PodDeleted', message: 'pod is being deleted' };
+  const p = pod.status?.phase;
+  if (p === 'Failed' || p === 'Succeeded')
+    return { phase: 'Dead', reason: 'PodEnded', message: terminatedMessage(pod) };
+  return undefined;
+}
+
+/** A cell whose pod exists dies with its node: gone, or not Ready (the operator does not wait minutes). */
+function nodeDeath(cell: Cell, node: V1Node | undefined): Observation | undefined {
+  if (!node) return { phase: 'Dead', reason: 'NodeGone', message: `node ${cell.spec.node} no longer exists` };
+  if (!nodeReady(node))
+    return { phase: 'Dead', reason: 'NodeLost', message: `node ${cell.spec.node} is not Ready` };
+  return undefined;
+}
+
+function death(w: CellWorld): Observation | undefined {
+  return podDeath(w.cell, w.pod) ?? (w.pod ? nodeDeath(w.cell, w.node) : undefined);
 }
 
 function observe(w: CellWorld): Observation {
@@ -53,10 +69,15 @@ function observe(w: CellWorld): Observation {
   if (dead) return dead;
   const { cell, pod } = w;
   if (w.foreignPod) {
-    return { phase: 'Pending', reason: 'PodNameTaken', message: `a pod named ${cell.metadata.name} exists that this cell does not own` };
+    return {
+      phase: 'Pending',
+      reason: 'PodNameTaken',
+      message: `a pod named ${cell.metadata.name} exists that this cell does not own`,
+    };
   }
   if (!pod) return { phase: 'Pending', reason: 'PodCreating', message: 'creating the cell pod' };
-  if (podReady(pod) !== undefined) return { phase: 'Alive', reason: 'HoldsSecret', message: 'the cell holds the secret' };
+  if (podReady(pod) !== undefined)
+    return { phase: 'Alive', reason: 'HoldsSecret', message: 'the cell holds the secret' };
   if (pod.status?.phase === 'Running') {
     return cell.spec.genesis
       ? { phase: 'Starting', reason: 'Seeding', message: 'the genesis cell is generating the secret' }
@@ -65,27 +86,33 @@ function observe(w: CellWorld): Observation {
   return { phase: 'Starting', reason: 'PodStarting', message: 'the pod is starting' };
 }
 
+/** First-seen timestamps: kept once set; diedAt is when death was first observed. */
+function timestamps(w: CellWorld, old: CellStatus, phase: CellPhase): Partial<CellStatus> {
+  const t: Partial<CellStatus> = {};
+  const started = w.pod?.status?.startTime;
+  if (!old.startedAt && started) t.startedAt = new Date(started).toISOString();
+  if (!old.aliveAt && phase === 'Alive') t.aliveAt = (w.pod && podReady(w.pod)) || w.now.toISOString();
+  if (phase === 'Dead') t.diedAt = w.now.toISOString();
+  return t;
+}
+
+function podRef(pod: V1Pod | undefined, phase: CellPhase): Partial<CellStatus> {
+  return pod && phase !== 'Dead' ? { pod: pod.metadata?.name, podUID: pod.metadata?.uid } : {};
+}
+
 /** The new status; a Dead cell is never revived, and first-seen timestamps are kept. */
 export function cellStatus(w: CellWorld): CellStatus {
   const old = w.cell.status ?? {};
   if (old.phase === 'Dead') return old;
   const o = observe(w);
-  const readyAt = w.pod ? podReady(w.pod) : undefined;
-  const status: CellStatus = {
+  return {
     ...old,
     phase: o.phase,
     reason: o.reason,
     message: o.message,
     node: w.cell.spec.node,
     observedGeneration: w.cell.metadata.generation,
+    ...podRef(w.pod, o.phase),
+    ...timestamps(w, old, o.phase),
   };
-  if (w.pod && o.phase !== 'Dead') {
-    status.pod = w.pod.metadata?.name;
-    status.podUID = w.pod.metadata?.uid;
-  }
-  const started = w.pod?.status?.startTime;
-  if (!old.startedAt && started) status.startedAt = new Date(started).toISOString();
-  if (!old.aliveAt && o.phase === 'Alive') status.aliveAt = readyAt || w.now.toISOString();
-  if (o.phase === 'Dead') status.diedAt = w.now.toISOString();
-  return status;
 }

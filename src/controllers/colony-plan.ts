@@ -52,7 +52,8 @@ function nextIndex(cells: readonly Cell[]): number {
 /** The public identity recorded once, from the genesis cell when it is Alive. */
 function publicIdentity(w: ColonyWorld): Pick<ColonyStatus, 'publicKey' | 'fingerprint' | 'genesisCell'> {
   const old = w.colony.status ?? {};
-  if (old.publicKey) return { publicKey: old.publicKey, fingerprint: old.fingerprint, genesisCell: old.genesisCell };
+  if (old.publicKey)
+    return { publicKey: old.publicKey, fingerprint: old.fingerprint, genesisCell: old.genesisCell };
   const genesis = w.cells.find((c) => c.spec.genesis && isAlive(c) && c.status?.publicKey);
   if (!genesis) return {};
   return {
@@ -74,7 +75,11 @@ function needs(w: ColonyWorld, seeded: boolean, lost: boolean): Needs {
   if (seeded) return { count: Math.max(0, w.colony.spec.replicas - live.length), genesis: false };
   if (live.some((c) => c.spec.genesis)) return { count: 0, genesis: true, waiting: 'genesis' };
   if (!w.lockdownIntact) {
-    return { count: 0, genesis: true, waiting: 'lock-down admission policies are missing; the secret is not seeded' };
+    return {
+      count: 0,
+      genesis: true,
+      waiting: 'lock-down admission policies are missing; the secret is not seeded',
+    };
   }
   return { count: 1, genesis: true };
 }
@@ -99,20 +104,38 @@ function place(w: ColonyWorld, n: Needs): { create: CellPlacement[]; shortfall?:
   }
   if (create.length === n.count) return { create };
   const kind = requiresHardenedNodes(w.colony) ? 'hardened, Ready' : 'Ready';
-  return { create, shortfall: `need ${n.count} more ${kind} node(s) with a free spread slot; found ${create.length}` };
+  return {
+    create,
+    shortfall: `need ${n.count} more ${kind} node(s) with a free spread slot; found ${create.length}`,
+  };
 }
 
 function oldDead(cells: readonly Cell[]): string[] {
-  const dead = cells.filter(isDead).sort((a, b) => cellIndexOf(b.metadata.labels) - cellIndexOf(a.metadata.labels));
+  const dead = cells
+    .filter(isDead)
+    .sort((a, b) => cellIndexOf(b.metadata.labels) - cellIndexOf(a.metadata.labels));
   return dead.slice(DEAD_CELL_HISTORY).map((c) => c.metadata.name ?? '');
 }
 
 type Cond = Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>;
 
 function secretCondition(seeded: boolean, lost: boolean, alive: number, waiting?: string): Cond {
-  if (lost) return { type: C.SecretHeld, status: 'False', reason: 'SecretLost', message: 'every cell died; the secret is gone' };
-  if (seeded) return { type: C.SecretHeld, status: 'True', reason: 'Held', message: `${alive} cell(s) hold the secret` };
-  if (waiting && waiting !== 'genesis') return { type: C.SecretHeld, status: 'False', reason: 'LockdownMissing', message: waiting };
+  if (lost)
+    return {
+      type: C.SecretHeld,
+      status: 'False',
+      reason: 'SecretLost',
+      message: 'every cell died; the secret is gone',
+    };
+  if (seeded)
+    return {
+      type: C.SecretHeld,
+      status: 'True',
+      reason: 'Held',
+      message: `${alive} cell(s) hold the secret`,
+    };
+  if (waiting && waiting !== 'genesis')
+    return { type: C.SecretHeld, status: 'False', reason: 'LockdownMissing', message: waiting };
   return {
     type: C.SecretHeld,
     status: 'False',
@@ -121,26 +144,98 @@ function secretCondition(seeded: boolean, lost: boolean, alive: number, waiting?
   };
 }
 
-function conditions(w: ColonyWorld, s: { seeded: boolean; lost: boolean; alive: number; n: Needs; shortfall?: string }): Cond[] {
-  const { replicas, minReplicas } = w.colony.spec;
-  const secret = secretCondition(s.seeded, s.lost, s.alive, s.n.waiting);
-  const ready: Cond = s.seeded && !s.lost && s.alive >= replicas
-    ? { type: C.Ready, status: 'True', reason: 'AllCellsAlive', message: `${s.alive}/${replicas} cells alive` }
-    : { type: C.Ready, status: 'False', reason: s.seeded ? (s.shortfall ? 'InsufficientNodes' : 'CellsStarting') : secret.reason, message: s.shortfall ?? (s.seeded ? `${s.alive}/${replicas} cells alive` : secret.message) };
-  const floor = s.alive >= minReplicas;
+interface Facts {
+  seeded: boolean;
+  lost: boolean;
+  alive: number;
+  n: Needs;
+  shortfall?: string;
+}
+
+function readyCondition(w: ColonyWorld, f: Facts, secret: Cond): Cond {
+  const { replicas } = w.colony.spec;
+  const counts = `${f.alive}/${replicas} cells alive`;
+  if (f.seeded && !f.lost && f.alive >= replicas)
+    return { type: C.Ready, status: 'True', reason: 'AllCellsAlive', message: counts };
+  if (!f.seeded) return { type: C.Ready, status: 'False', reason: secret.reason, message: secret.message };
+  if (f.shortfall)
+    return { type: C.Ready, status: 'False', reason: 'InsufficientNodes', message: f.shortfall };
+  return { type: C.Ready, status: 'False', reason: f.lost ? 'SecretLost' : 'CellsStarting', message: counts };
+}
+
+function floorConditions(w: ColonyWorld, f: Facts): Cond[] {
+  const { minReplicas } = w.colony.spec;
+  const met = f.alive >= minReplicas;
+  const floor: Cond = {
+    type: C.FloorMet,
+    status: met ? 'True' : 'False',
+    reason: met ? 'FloorMet' : 'BelowFloor',
+    message: `${f.alive} alive, floor ${minReplicas}`,
+  };
+  if (f.seeded && !f.lost && !met) {
+    return [
+      floor,
+      {
+        type: C.Degraded,
+        status: 'True',
+        reason: 'BelowFloor',
+        message: `${f.alive} alive, below the floor of ${minReplicas}; replacing cells`,
+      },
+    ];
+  }
+  const calm = f.lost ? 'SecretLost' : 'AtOrAboveFloor';
   return [
-    ready,
+    floor,
+    {
+      type: C.Degraded,
+      status: 'False',
+      reason: calm,
+      message: f.lost ? 'nothing left to degrade' : `floor ${minReplicas}`,
+    },
+  ];
+}
+
+function lostCondition(f: Facts): Cond {
+  if (f.lost) {
+    return {
+      type: C.Lost,
+      status: 'True',
+      reason: 'AllCellsDied',
+      message: 'every cell holding the secret died; it cannot be recovered and will not be regenerated',
+    };
+  }
+  return {
+    type: C.Lost,
+    status: 'False',
+    reason: 'SecretAlive',
+    message: f.seeded ? 'at least one cell holds the secret' : 'not seeded yet',
+  };
+}
+
+function lockdownCondition(intact: boolean): Cond {
+  return intact
+    ? {
+        type: C.LockdownIntact,
+        status: 'True',
+        reason: 'PoliciesPresent',
+        message: 'lock-down admission policies are in place',
+      }
+    : {
+        type: C.LockdownIntact,
+        status: 'False',
+        reason: 'PoliciesMissing',
+        message: 'lock-down admission policies are missing or altered; the operator is restoring them',
+      };
+}
+
+function conditions(w: ColonyWorld, f: Facts): Cond[] {
+  const secret = secretCondition(f.seeded, f.lost, f.alive, f.n.waiting);
+  return [
+    readyCondition(w, f, secret),
     secret,
-    { type: C.FloorMet, status: floor ? 'True' : 'False', reason: floor ? 'FloorMet' : 'BelowFloor', message: `${s.alive} alive, floor ${minReplicas}` },
-    s.seeded && !s.lost && !floor
-      ? { type: C.Degraded, status: 'True', reason: 'BelowFloor', message: `${s.alive} alive, below the floor of ${minReplicas}; surging` }
-      : { type: C.Degraded, status: 'False', reason: s.lost ? 'SecretLost' : 'AtOrAboveFloor', message: s.lost ? 'nothing left to degrade' : `floor ${minReplicas}` },
-    s.lost
-      ? { type: C.Lost, status: 'True', reason: 'AllCellsDied', message: 'every cell holding the secret died; it cannot be recovered and will not be regenerated' }
-      : { type: C.Lost, status: 'False', reason: 'SecretAlive', message: s.seeded ? 'at least one cell holds the secret' : 'not seeded yet' },
-    w.lockdownIntact
-      ? { type: C.LockdownIntact, status: 'True', reason: 'PoliciesPresent', message: 'lock-down admission policies are in place' }
-      : { type: C.LockdownIntact, status: 'False', reason: 'PoliciesMissing', message: 'lock-down admission policies are missing or altered; the operator is restoring them' },
+    ...floorConditions(w, f),
+    lostCondition(f),
+    lockdownCondition(w.lockdownIntact),
   ];
 }
 

@@ -24,15 +24,21 @@ export function requiresHardenedNodes(colony: Colony): boolean {
   return (colony.spec.nodes?.provider ?? 'adopt') !== 'unhardened';
 }
 
-/** Why a node cannot take a cell of this colony, or undefined when it can. */
-export function ineligibility(colony: Colony, node: V1Node): string | undefined {
+/** Why a node cannot take any cell at all, or undefined. */
+function unusable(node: V1Node): string | undefined {
   if (node.metadata?.deletionTimestamp) return 'being deleted';
   if (!nodeReady(node)) return 'not Ready';
   if (node.spec?.unschedulable) return 'unschedulable';
+  const taint = node.spec?.taints?.find(blockingTaint);
+  return taint ? `tainted ${taint.key}:${taint.effect}` : undefined;
+}
+
+/** Why a node cannot take a cell of this colony, or undefined when it can. */
+export function ineligibility(colony: Colony, node: V1Node): string | undefined {
+  const why = unusable(node);
+  if (why) return why;
   if (!matchesSelector(node, colony.spec.placement?.nodeSelector)) return 'does not match nodeSelector';
   if (requiresHardenedNodes(colony) && !isHardened(node)) return 'not hardened';
-  const taint = node.spec?.taints?.find(blockingTaint);
-  if (taint) return `tainted ${taint.key}:${taint.effect}`;
   return undefined;
 }
 
@@ -45,5 +51,7 @@ export function eligibleNodes(colony: Colony, nodes: readonly V1Node[]): V1Node[
 /** The value cells are spread by: one live cell per distinct value. */
 export function spreadValue(colony: Colony, node: V1Node): string {
   const key = colony.spec.placement?.spreadKey ?? 'kubernetes.io/hostname';
-  return node.metadata?.labels?.[key] ?? (key === 'kubernetes.io/hostname' ? (node.metadata?.name ?? '') : '');
+  return (
+    node.metadata?.labels?.[key] ?? (key === 'kubernetes.io/hostname' ? (node.metadata?.name ?? '') : '')
+  );
 }

@@ -15,15 +15,30 @@ interface Rule extends V1PolicyRule {
 
 /** Cluster-wide rules of the operator (colonies may live in any namespace). */
 export const OPERATOR_RULES: Rule[] = [
-  { why: 'colony controller: watch colonies', apiGroups: [GROUP], resources: ['colonies'], verbs: ['get', 'list', 'watch'] },
-  { why: 'colony controller: the only writer of colony status', apiGroups: [GROUP], resources: ['colonies/status'], verbs: ['get', 'patch', 'update'] },
+  {
+    why: 'colony controller: watch colonies',
+    apiGroups: [GROUP],
+    resources: ['colonies'],
+    verbs: ['get', 'list', 'watch'],
+  },
+  {
+    why: 'colony controller: the only writer of colony status',
+    apiGroups: [GROUP],
+    resources: ['colonies/status'],
+    verbs: ['get', 'patch', 'update'],
+  },
   {
     why: 'colony controller: creates cells by server-side apply (create+patch), deletes dead ones',
     apiGroups: [GROUP],
     resources: ['cells'],
     verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'],
   },
-  { why: 'cell controller: mirrors the pod into cell status', apiGroups: [GROUP], resources: ['cells/status'], verbs: ['get', 'patch', 'update'] },
+  {
+    why: 'cell controller: mirrors the pod into cell status',
+    apiGroups: [GROUP],
+    resources: ['cells/status'],
+    verbs: ['get', 'patch', 'update'],
+  },
   {
     why: 'cell controller: one pod per cell by server-side apply; deletes the pod of a dead cell',
     apiGroups: [''],
@@ -36,8 +51,18 @@ export const OPERATOR_RULES: Rule[] = [
     resources: ['serviceaccounts'],
     verbs: ['get', 'list', 'watch', 'create', 'patch'],
   },
-  { why: 'placement and loss detection: node readiness and labels', apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch'] },
-  { why: 'events on colonies and cells (Lost, node loss, tamper)', apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+  {
+    why: 'placement and loss detection: node readiness and labels',
+    apiGroups: [''],
+    resources: ['nodes'],
+    verbs: ['get', 'list', 'watch'],
+  },
+  {
+    why: 'events on colonies and cells (Lost, node loss, tamper)',
+    apiGroups: [''],
+    resources: ['events'],
+    verbs: ['create', 'patch'],
+  },
 ];
 
 /** Namespace-scoped rules in the operator's own namespace: leader election. */
@@ -59,11 +84,36 @@ export const OPERATOR_NAMESPACE_RULES: Rule[] = [
 
 /** What a cell process needs: verify a joiner's token and look the joiner up. Bound per colony namespace. */
 export const CELL_RULES: Rule[] = [
-  { why: "verify a joiner's projected token", apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
-  { why: "check the joiner's pod: owner, image digest, node, security context", apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] },
-  { why: 'find live peers and check the owner chain', apiGroups: [GROUP], resources: ['cells', 'colonies'], verbs: ['get', 'list'] },
-  { why: "report the cell's public identity (an admission policy limits it to its own cell)", apiGroups: [GROUP], resources: ['cells/status'], verbs: ['patch'] },
-  { why: "check the joiner's node carries the hardened label", apiGroups: [''], resources: ['nodes'], verbs: ['get'] },
+  {
+    why: "verify a joiner's projected token",
+    apiGroups: ['authentication.k8s.io'],
+    resources: ['tokenreviews'],
+    verbs: ['create'],
+  },
+  {
+    why: "check the joiner's pod: owner, image digest, node, security context",
+    apiGroups: [''],
+    resources: ['pods'],
+    verbs: ['get', 'list'],
+  },
+  {
+    why: 'find live peers and check the owner chain',
+    apiGroups: [GROUP],
+    resources: ['cells', 'colonies'],
+    verbs: ['get', 'list'],
+  },
+  {
+    why: "report the cell's public identity (an admission policy limits it to its own cell)",
+    apiGroups: [GROUP],
+    resources: ['cells/status'],
+    verbs: ['patch'],
+  },
+  {
+    why: "check the joiner's node carries the hardened label",
+    apiGroups: [''],
+    resources: ['nodes'],
+    verbs: ['get'],
+  },
 ];
 
 /** The rules without their comments, as the API server takes them. */

@@ -68,18 +68,21 @@ export const STATUS_CONFLICT_RETRIES = 3;
  * Writes `desired` as the status of `current` only when it differs (conditions keep their
  * lastTransitionTime when their status did not change). The merge patch carries
  * metadata.resourceVersion, so a concurrent writer yields 409; then the object is re-read and the
- * same desired status is compared and patched again, at most `retries` more times.
+ * desired status (recomputed against it when `desired` is a function) is compared and patched
+ * again, at most `retries` more times.
  */
 export async function patchStatus<T extends WithStatus<object>>(
   client: StatusClient<T>,
   current: T,
-  desired: NonNullable<T['status']>,
+  desired: NonNullable<T['status']> | ((live: T) => NonNullable<T['status']>),
   retries = STATUS_CONFLICT_RETRIES,
 ): Promise<PatchStatusResult<T>> {
   const { namespace, name } = nameOf(current);
   let live = current;
   for (let attempt = 1; ; attempt++) {
-    const body = statusPatchBody(live, desired);
+    // A function recomputes the status against each live read, so fields another writer owns
+    // (e.g. the identity a cell reports for itself) are carried over rather than erased.
+    const body = statusPatchBody(live, typeof desired === 'function' ? desired(live) : desired);
     if (!body) return { changed: false, object: live, attempts: attempt };
     try {
       return { changed: true, object: await client.patchStatus(namespace, name, body), attempts: attempt };

@@ -17,7 +17,10 @@ describe('parseOptions', () => {
   });
 
   it('prefers flags over the environment', () => {
-    const o = parseOptions(['--namespace', 'a', '--leader-elect=false'], { CELULA_NAMESPACE: 'b', LOG_LEVEL: 'debug' });
+    const o = parseOptions(['--namespace', 'a', '--leader-elect=false'], {
+      CELULA_NAMESPACE: 'b',
+      LOG_LEVEL: 'debug',
+    });
     expect(o).toMatchObject({ namespace: 'a', leaderElect: false, logLevel: 'debug' });
   });
 

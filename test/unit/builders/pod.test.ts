@@ -26,7 +26,10 @@ describe('buildCellPod', () => {
   });
 
   it('meets Pod Security restricted with a read-only root filesystem', () => {
-    expect(pod.spec!.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(pod.spec!.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
     expect(ctr.securityContext).toEqual({
       allowPrivilegeEscalation: false,
       privileged: false,
@@ -41,7 +44,9 @@ describe('buildCellPod', () => {
   it('mounts the join-audience token and, separately, a default-audience API token (no automount)', () => {
     expect(pod.spec!.automountServiceAccountToken).toBe(false);
     const vol = (name: string) => pod.spec!.volumes!.find((v) => v.name === name)?.projected?.sources ?? [];
-    expect(vol('join-token')).toEqual([{ serviceAccountToken: expect.objectContaining({ audience: JOIN_AUDIENCE }) }]);
+    expect(vol('join-token')).toEqual([
+      { serviceAccountToken: expect.objectContaining({ audience: JOIN_AUDIENCE }) },
+    ]);
     const api = vol('kube-api-access');
     expect(api.map((s) => s.serviceAccountToken?.audience)).toEqual([undefined, undefined, undefined]);
     expect(api.filter((s) => s.serviceAccountToken)).toHaveLength(1);
@@ -63,7 +68,10 @@ describe('buildCellPod', () => {
   it('has Guaranteed resources (requests equal limits)', () => {
     expect(ctr.resources!.requests).toEqual(ctr.resources!.limits);
     expect(ctr.resources!.limits).toEqual({ cpu: '100m', memory: '64Mi' });
-    const big = buildCellPod(colony((x) => (x.spec.resources = { memory: '1Gi' })), c);
+    const big = buildCellPod(
+      colony((x) => (x.spec.resources = { memory: '1Gi' })),
+      c,
+    );
     expect(big.spec!.containers[0]!.resources!.limits).toEqual({ cpu: '100m', memory: '1Gi' });
   });
 

@@ -19,15 +19,53 @@ interface Row {
 const rows: Row[] = [
   { name: 'no pod yet', pod: () => undefined, want: { phase: 'Pending', reason: 'PodCreating' } },
   { name: 'pod pending', pod: (c) => pod(c), want: { phase: 'Starting', reason: 'PodStarting' } },
-  { name: 'genesis running', genesis: true, pod: (c) => pod(c, running), want: { phase: 'Starting', reason: 'Seeding' } },
+  {
+    name: 'genesis running',
+    genesis: true,
+    pod: (c) => pod(c, running),
+    want: { phase: 'Starting', reason: 'Seeding' },
+  },
   { name: 'joiner running', pod: (c) => pod(c, running), want: { phase: 'Joining' } },
-  { name: 'ready', pod: (c) => pod(c, ready), want: { phase: 'Alive', aliveAt: '2026-01-01T00:00:02.000Z', startedAt: '2026-01-01T00:00:01.000Z' } },
-  { name: 'pod failed', pod: (c) => pod(c, failed), want: { phase: 'Dead', reason: 'PodEnded', message: expect.stringContaining('137') as unknown as string } },
-  { name: 'pod vanished', old: { phase: 'Alive', podUID: 'pod-uid-lottery-0' }, pod: () => undefined, want: { phase: 'Dead', reason: 'PodVanished', diedAt: now.toISOString() } },
-  { name: 'pod replaced', old: { phase: 'Alive', podUID: 'old' }, pod: (c) => pod(c, ready), want: { phase: 'Dead', reason: 'PodReplaced' } },
-  { name: 'node lost', pod: (c) => pod(c, ready), node: node('n1', notReady), want: { phase: 'Dead', reason: 'NodeLost' } },
-  { name: 'node gone', pod: (c) => pod(c, ready), node: undefined, want: { phase: 'Dead', reason: 'NodeGone' } },
-  { name: 'dead stays dead', old: { phase: 'Dead', reason: 'PodEnded' }, pod: (c) => pod(c, ready), want: { phase: 'Dead', reason: 'PodEnded' } },
+  {
+    name: 'ready',
+    pod: (c) => pod(c, ready),
+    want: { phase: 'Alive', aliveAt: '2026-01-01T00:00:02.000Z', startedAt: '2026-01-01T00:00:01.000Z' },
+  },
+  {
+    name: 'pod failed',
+    pod: (c) => pod(c, failed),
+    want: { phase: 'Dead', reason: 'PodEnded', message: expect.stringContaining('137') as unknown as string },
+  },
+  {
+    name: 'pod vanished',
+    old: { phase: 'Alive', podUID: 'pod-uid-lottery-0' },
+    pod: () => undefined,
+    want: { phase: 'Dead', reason: 'PodVanished', diedAt: now.toISOString() },
+  },
+  {
+    name: 'pod replaced',
+    old: { phase: 'Alive', podUID: 'old' },
+    pod: (c) => pod(c, ready),
+    want: { phase: 'Dead', reason: 'PodReplaced' },
+  },
+  {
+    name: 'node lost',
+    pod: (c) => pod(c, ready),
+    node: node('n1', notReady),
+    want: { phase: 'Dead', reason: 'NodeLost' },
+  },
+  {
+    name: 'node gone',
+    pod: (c) => pod(c, ready),
+    node: undefined,
+    want: { phase: 'Dead', reason: 'NodeGone' },
+  },
+  {
+    name: 'dead stays dead',
+    old: { phase: 'Dead', reason: 'PodEnded' },
+    pod: (c) => pod(c, ready),
+    want: { phase: 'Dead', reason: 'PodEnded' },
+  },
 ];
 
 describe('cellStatus', () => {
@@ -41,6 +79,9 @@ describe('cellStatus', () => {
 
   it('reports a foreign pod with the cell name instead of adopting it', () => {
     const c = cell(col, 0, 'n1');
-    expect(cellStatus({ cell: c, foreignPod: true, node: node('n1'), now })).toMatchObject({ phase: 'Pending', reason: 'PodNameTaken' });
+    expect(cellStatus({ cell: c, foreignPod: true, node: node('n1'), now })).toMatchObject({
+      phase: 'Pending',
+      reason: 'PodNameTaken',
+    });
   });
 });

@@ -36,7 +36,12 @@ describe('planColony', () => {
     const g = cell(col, 0, 'n2', 'Alive', true);
     g.status = { phase: 'Alive', publicKey: 'PK', fingerprint: 'FP' };
     const plan = planColony(world({ colony: col, cells: [g] }));
-    expect(plan.status).toMatchObject({ publicKey: 'PK', fingerprint: 'FP', genesisCell: 'lottery-0', alive: 1 });
+    expect(plan.status).toMatchObject({
+      publicKey: 'PK',
+      fingerprint: 'FP',
+      genesisCell: 'lottery-0',
+      alive: 1,
+    });
     expect(plan.create).toEqual([
       { index: 1, node: 'n1', genesis: false },
       { index: 2, node: 'n3', genesis: false },
@@ -91,7 +96,9 @@ describe('planColony', () => {
 
   it('says when there are not enough nodes', () => {
     const col = colony((c) => (c.status = { ...seededStatus }));
-    const plan = planColony(world({ colony: col, cells: [cell(col, 0, 'n1', 'Alive', true)], nodes: [node('n1'), node('n2')] }));
+    const plan = planColony(
+      world({ colony: col, cells: [cell(col, 0, 'n1', 'Alive', true)], nodes: [node('n1'), node('n2')] }),
+    );
     expect(plan.create).toHaveLength(1);
     expect(cond(plan.status, 'Ready')).toMatchObject({ status: 'False', reason: 'InsufficientNodes' });
   });
@@ -105,7 +112,11 @@ describe('planColony', () => {
 
   it('keeps lastTransitionTime when a condition does not change', () => {
     const first = planColony(world({}));
-    const later = planColony(world({ colony: colony((c) => (c.status = first.status)), now: new Date('2026-01-02T00:00:00Z') }));
-    expect(cond(later.status, 'Ready')!.lastTransitionTime).toBe(cond(first.status, 'Ready')!.lastTransitionTime);
+    const later = planColony(
+      world({ colony: colony((c) => (c.status = first.status)), now: new Date('2026-01-02T00:00:00Z') }),
+    );
+    expect(cond(later.status, 'Ready')!.lastTransitionTime).toBe(
+      cond(first.status, 'Ready')!.lastTransitionTime,
+    );
   });
 });

@@ -1,0 +1,61 @@
+// What reconcilers need from the world: cache-backed readers and a writer. The operator wires these
+// to informers and the API server (src/operator.ts); reconcilers never list from the API directly.
+import type { V1Node, V1Pod, V1ServiceAccount } from '@kubernetes/client-node';
+import type { Cell, Colony } from '../api/types.js';
+import type { Logger } from '../observability/logger.js';
+
+export interface Reader<T> {
+  get(namespace: string | undefined, name: string): T | undefined;
+  list(namespace?: string): T[];
+}
+
+export type Kind = 'Colony' | 'Cell' | 'Pod' | 'ServiceAccount';
+
+export interface EventRef {
+  kind: 'Colony' | 'Cell';
+  namespace: string;
+  name: string;
+  uid: string;
+}
+
+export interface Writer {
+  /** Server-side apply with the operator's field manager. */
+  apply(obj: { apiVersion?: string; kind?: string; metadata?: object }): Promise<void>;
+  delete(kind: Kind, namespace: string, name: string, uid?: string): Promise<void>;
+  /**
+   * Patches status only when it changed, with optimistic locking. Returns true when written.
+   * Top-level status fields listed in `keep` belong to another writer: their live values are kept.
+   */
+  patchStatus(
+    kind: 'Colony' | 'Cell',
+    current: Colony | Cell,
+    status: object,
+    keep?: readonly string[],
+  ): Promise<boolean>;
+  event(ref: EventRef, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
+}
+
+export interface ControllerContext {
+  colonies: Reader<Colony>;
+  cells: Reader<Cell>;
+  pods: Reader<V1Pod>;
+  nodes: Reader<V1Node>;
+  serviceAccounts: Reader<V1ServiceAccount>;
+  write: Writer;
+  /** False while the lock-down admission policies are missing (set by the lockdown controller). */
+  lockdownIntact(): boolean;
+  now(): Date;
+  log: Logger;
+}
+
+export type { ReconcileResult } from '../runtime/controller.js';
+export { splitKey } from '../runtime/kube.js';
+
+export function eventRef(obj: Colony | Cell, kind: 'Colony' | 'Cell'): EventRef {
+  return {
+    kind,
+    namespace: obj.metadata.namespace ?? '',
+    name: obj.metadata.name ?? '',
+    uid: obj.metadata.uid ?? '',
+  };
+}

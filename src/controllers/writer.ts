@@ -1,0 +1,106 @@
+// The operator's writes to the API server: server-side apply, guarded deletes, status patches that
+// are sent only when changed, and events.
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  KubernetesObjectApi,
+  type CoreV1Event,
+  type KubeConfig,
+} from '@kubernetes/client-node';
+import {
+  API_VERSION,
+  CELL_PLURAL,
+  COLONY_PLURAL,
+  GROUP,
+  MANAGER,
+  VERSION,
+  type Cell,
+  type Colony,
+} from '../api/types.js';
+import { applyObject, customStatusClient, patchStatus, type StatusClient } from '../runtime/apply.js';
+import { isNotFound } from '../runtime/kube.js';
+import type { EventRef, Kind, Writer } from './context.js';
+
+const API_VERSIONS: Record<Kind, string> = {
+  Colony: API_VERSION,
+  Cell: API_VERSION,
+  Pod: 'v1',
+  ServiceAccount: 'v1',
+};
+
+export class ApiWriter implements Writer {
+  private readonly objects: KubernetesObjectApi;
+  private readonly core: CoreV1Api;
+  private readonly status: Record<'Colony' | 'Cell', StatusClient<Colony | Cell>>;
+  private eventSeq = 0;
+
+  constructor(
+    kc: KubeConfig,
+    private readonly now: () => Date,
+  ) {
+    this.objects = KubernetesObjectApi.makeApiClient(kc);
+    this.core = kc.makeApiClient(CoreV1Api);
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    this.status = {
+      Colony: customStatusClient(custom, { group: GROUP, version: VERSION, plural: COLONY_PLURAL }),
+      Cell: customStatusClient(custom, { group: GROUP, version: VERSION, plural: CELL_PLURAL }),
+    };
+  }
+
+  async apply(obj: { apiVersion?: string; kind?: string; metadata?: object }): Promise<void> {
+    await applyObject(this.objects, obj);
+  }
+
+  /** Deletes by name; with a uid, only that incarnation (a precondition). Already gone is fine. */
+  async delete(kind: Kind, namespace: string, name: string, uid?: string): Promise<void> {
+    const spec = { apiVersion: API_VERSIONS[kind], kind, metadata: { name, namespace } };
+    const body = uid ? { preconditions: { uid } } : undefined;
+    try {
+      await this.objects.delete(spec, undefined, undefined, undefined, undefined, 'Background', body);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  async patchStatus(
+    kind: 'Colony' | 'Cell',
+    current: Colony | Cell,
+    status: object,
+    keep: readonly string[] = [],
+  ): Promise<boolean> {
+    const desired = (live: Colony | Cell): object => {
+      const liveStatus = (live.status ?? {}) as Record<string, unknown>;
+      const out: Record<string, unknown> = { ...status };
+      for (const k of keep) out[k] = liveStatus[k];
+      return out;
+    };
+    const result = await patchStatus(this.status[kind], current, desired);
+    return result.changed;
+  }
+
+  async event(ref: EventRef, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    const now = this.now();
+    const body: CoreV1Event = {
+      metadata: {
+        name: `${ref.name}.${now.getTime().toString(16)}${(this.eventSeq++).toString(16)}`,
+        namespace: ref.namespace,
+      },
+      involvedObject: {
+        apiVersion: API_VERSION,
+        kind: ref.kind,
+        namespace: ref.namespace,
+        name: ref.name,
+        uid: ref.uid,
+      },
+      reason,
+      message,
+      type,
+      source: { component: MANAGER },
+      reportingComponent: MANAGER,
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
+    };
+    await this.core.createNamespacedEvent({ namespace: ref.namespace, body });
+  }
+}

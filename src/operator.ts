@@ -1,0 +1,173 @@
+// Assembles the operator: informers (the cache reconcilers read), controllers (one per kind), the
+// writer, and optional leader election. Used by src/main.ts and, in process, by integration tests.
+import {
+  CoordinationV1Api,
+  type KubeConfig,
+  type V1Node,
+  type V1Pod,
+  type V1ServiceAccount,
+} from '@kubernetes/client-node';
+import { hostname } from 'node:os';
+import { Registry } from 'prom-client';
+import {
+  CELL_PLURAL,
+  COLONY_PLURAL,
+  GROUP,
+  LABELS,
+  MANAGER,
+  VERSION,
+  type Cell,
+  type Colony,
+} from './api/types.js';
+import { reconcileCell } from './controllers/cell.js';
+import { reconcileColony } from './controllers/colony.js';
+import type { ControllerContext } from './controllers/context.js';
+import { LEADER_LEASE } from './controllers/rbac.js';
+import { ApiWriter } from './controllers/writer.js';
+import type { Logger } from './observability/logger.js';
+import { Controller, mapToOwner, mapToSelf } from './runtime/controller.js';
+import { Informer } from './runtime/informer.js';
+import { coordinationLeaseClient, LeaderElector } from './runtime/leader.js';
+
+export interface OperatorConfig {
+  kubeConfig: KubeConfig;
+  logger: Logger;
+  /** Watch one namespace only; undefined = all. */
+  namespace?: string;
+  leaderElect?: boolean;
+  leaderNamespace?: string;
+  workers?: number;
+  registry?: Registry;
+  /** Injected clock for reconcilers; defaults to the wall clock. */
+  now?: () => Date;
+  /** Called when this replica loses the leader lease (main exits: another replica may act now). */
+  onLostLeadership?: () => void;
+}
+
+export interface Operator {
+  /** True once every informer has listed, and (with leader election) this replica leads. */
+  ready(): boolean;
+  readonly registry: Registry;
+  stop(): Promise<void>;
+}
+
+function collection(group: string, plural: string, namespace?: string): string {
+  const base = group === '' ? '/api/v1' : `/apis/${group}`;
+  return namespace ? `${base}/namespaces/${namespace}/${plural}` : `${base}/${plural}`;
+}
+
+const MANAGED = `${LABELS.managedBy}=${MANAGER}`;
+
+interface Informers {
+  colonies: Informer<Colony>;
+  cells: Informer<Cell>;
+  pods: Informer<V1Pod>;
+  serviceAccounts: Informer<V1ServiceAccount>;
+  nodes: Informer<V1Node>;
+}
+
+interface Lifecycle {
+  start(): void;
+  stop(): Promise<void>;
+  waitForSync(): Promise<void>;
+  hasSynced(): boolean;
+}
+
+function informers(cfg: OperatorConfig): Informers {
+  const ns = cfg.namespace;
+  const common = { kubeConfig: cfg.kubeConfig, logger: cfg.logger };
+  return {
+    colonies: new Informer<Colony>({ ...common, path: collection(`${GROUP}/${VERSION}`, COLONY_PLURAL, ns) }),
+    cells: new Informer<Cell>({ ...common, path: collection(`${GROUP}/${VERSION}`, CELL_PLURAL, ns) }),
+    pods: new Informer<V1Pod>({ ...common, path: collection('', 'pods', ns), labelSelector: MANAGED }),
+    serviceAccounts: new Informer<V1ServiceAccount>({
+      ...common,
+      path: collection('', 'serviceaccounts', ns),
+      labelSelector: MANAGED,
+    }),
+    nodes: new Informer<V1Node>({ ...common, path: collection('', 'nodes') }),
+  };
+}
+
+function controllers(cfg: OperatorConfig, inf: Informers, ctx: ControllerContext): Controller[] {
+  const common = { logger: cfg.logger, concurrency: cfg.workers ?? 4, registry: cfg.registry };
+  const colony = new Controller({
+    ...common,
+    name: 'colony',
+    reconcile: (req) => reconcileColony({ ...ctx, log: req.log }, req.key),
+  });
+  colony
+    .watch(inf.colonies, mapToSelf)
+    .watch(inf.cells, mapToOwner('Colony'))
+    .watch(inf.serviceAccounts, mapToOwner('Colony'))
+    // Node changes (readiness, labels, taints) can change placement for every colony.
+    .watch(inf.nodes, () => inf.colonies.list().map(mapToSelf));
+
+  const cell = new Controller({
+    ...common,
+    name: 'cell',
+    reconcile: (req) => reconcileCell({ ...ctx, log: req.log }, req.key),
+  });
+  cell
+    .watch(inf.cells, mapToSelf)
+    .watch(inf.pods, mapToOwner('Cell'))
+    .watch(inf.nodes, (node) =>
+      inf.cells
+        .list()
+        .filter((c) => c.spec.node === node.metadata?.name)
+        .map(mapToSelf),
+    );
+  return [colony, cell];
+}
+
+export async function startOperator(cfg: OperatorConfig): Promise<Operator> {
+  const registry = cfg.registry ?? new Registry();
+  const now = cfg.now ?? (() => new Date());
+  const inf = informers({ ...cfg, registry });
+  const ctx: ControllerContext = {
+    ...inf,
+    write: new ApiWriter(cfg.kubeConfig, now),
+    lockdownIntact: () => true,
+    now,
+    log: cfg.logger,
+  };
+  const ctrls = controllers({ ...cfg, registry }, inf, ctx);
+  const all: Lifecycle[] = [inf.colonies, inf.cells, inf.pods, inf.serviceAccounts, inf.nodes];
+  all.forEach((i) => i.start());
+  await Promise.all(all.map((i) => i.waitForSync()));
+  cfg.logger.info({ namespace: cfg.namespace ?? '(all)' }, 'caches synced');
+
+  let leading = !cfg.leaderElect;
+  const startControllers = (): void => ctrls.forEach((c) => c.start());
+  const elector = cfg.leaderElect
+    ? new LeaderElector({
+        client: coordinationLeaseClient(cfg.kubeConfig.makeApiClient(CoordinationV1Api)),
+        namespace: cfg.leaderNamespace ?? 'celula-system',
+        name: LEADER_LEASE,
+        identity: `${hostname()}-${process.pid}`,
+        logger: cfg.logger,
+        onStartedLeading: () => {
+          leading = true;
+          startControllers();
+        },
+        onStoppedLeading: () => {
+          // Another replica may now act on the same objects: stop at once, as client-go does.
+          const wasLeading = leading;
+          leading = false;
+          void Promise.all(ctrls.map((c) => c.stop())).then(() => wasLeading && cfg.onLostLeadership?.());
+        },
+      })
+    : undefined;
+  if (elector) elector.start();
+  else startControllers();
+
+  return {
+    registry,
+    ready: () => leading && all.every((i) => i.hasSynced()),
+    stop: async () => {
+      await Promise.all(ctrls.map((c) => c.stop()));
+      await elector?.stop();
+      await Promise.all(all.map((i) => i.stop()));
+    },
+  };
+}
