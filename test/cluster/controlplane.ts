@@ -47,7 +47,11 @@ export interface ControlPlaneOptions {
   nodeLeaseDurationSeconds?: number;
   /** kube-controller-manager --node-monitor-grace-period (default 40s). */
   nodeMonitorGracePeriod?: string;
-  /** --api-audiences (default: the issuer and celula.io/join). */
+  /**
+   * --api-audiences (default: the issuer only). celula.io/join must NOT be an API audience: a peer
+   * that receives a joiner's join token could otherwise call the API as the joiner. TokenReview
+   * with spec.audiences [celula.io/join] still authenticates join tokens.
+   */
   apiAudiences?: string[];
   /** Kill the cluster when this process exits or gets SIGINT/SIGTERM/SIGHUP (default true). */
   stopOnExit?: boolean;
@@ -240,7 +244,7 @@ async function planState(opts: ControlPlaneOptions, stateDir: string, binDir: st
     scheduler: opts.scheduler ?? true,
     nodeLeaseDurationSeconds: opts.nodeLeaseDurationSeconds ?? 8,
     nodeMonitorGracePeriod: opts.nodeMonitorGracePeriod ?? '40s',
-    apiAudiences: opts.apiAudiences ?? [SERVICE_ACCOUNT_ISSUER, JOIN_AUDIENCE],
+    apiAudiences: opts.apiAudiences ?? [SERVICE_ACCOUNT_ISSUER],
     readyTimeoutMs: opts.readyTimeoutMs ?? 60_000,
     ownerPid: process.pid,
     createdAt: new Date().toISOString(),

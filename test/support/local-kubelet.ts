@@ -1,0 +1,325 @@
+// A test harness that plays the kubelet for cell pods on loopback.
+//
+// It watches pods labelled celula.io/cell-runtime=local (kwok leaves those alone) and, for each pod
+// bound to a node, does what a kubelet would:
+//   - mints the pod-bound join token (TokenRequest, audience celula.io/join, boundObjectRef = the pod)
+//     into a file, and a pod-bound default-audience API token into a kubeconfig file (the projected
+//     kube-api-access volume); by default with the NODE's identity (system:node:<node>), so the Node
+//     authorizer and NodeRestriction check it exactly as they check a kubelet;
+//   - starts `node dist/src/cell/main.js` with the container's env (fieldRefs resolved), a distinct
+//     loopback address 127.x.y.z and nothing else from the test's environment;
+//   - reports pod status: Running, podIP, containerStatuses[].imageID carrying the image digest, and
+//     a Ready condition that mirrors the process's /readyz;
+//   - process exit → pod Failed (terminated state with the exit code); pod deleted → process killed.
+// Every stdout/stderr line of every process is kept for scanning (lines()).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { createInterface } from 'node:readline';
+import {
+  CoreV1Api,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+  type V1EnvVar,
+  type V1Pod,
+  type V1PodCondition,
+} from '@kubernetes/client-node';
+
+import { JOIN_AUDIENCE } from '../../src/api/types.js';
+import { CELL_RUNTIME_LABEL } from '../../src/builders/pod.js';
+import { Informer } from '../../src/runtime/informer.js';
+import { writeKubeconfig } from '../cluster/kubeconfig.js';
+
+export interface LocalKubeletOptions {
+  /** Watches pods and writes their status (a kubelet writes status with its node identity; admin here). */
+  admin: KubeConfig;
+  server: string;
+  caFile: string;
+  namespace: string;
+  /** Identity that mints a pod's tokens; default the admin. Pass the node's identity to be realistic. */
+  tokenIdentity?: (node: string) => KubeConfig;
+  /** The cell entry point (default dist/src/cell/main.js under the repository root). */
+  cellMain?: string;
+  /** Extra env for every cell process (e.g. LOG_LEVEL). */
+  env?: Record<string, string>;
+}
+
+export interface LocalCell {
+  pod: string;
+  uid: string;
+  node: string;
+  ip: string;
+  port: number;
+  process: ChildProcess;
+  dir: string;
+  lines: string[];
+  exitCode: number | null | undefined;
+  ready: boolean;
+}
+
+/** Pods with this label (value `manual`) are left alone: a test drives their status itself. */
+export const MANUAL_LABEL = 'celula.io/harness';
+
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+/** Loopback block per harness instance: 127.<rand>.<hi>.<lo>, so concurrent runs rarely collide. */
+function loopbackAllocator(): () => string {
+  const second = 100 + Math.floor(Math.random() * 150);
+  let n = 0;
+  return () => {
+    n += 1;
+    return `127.${second}.${Math.floor(n / 250)}.${(n % 250) + 2}`;
+  };
+}
+
+function fieldValue(pod: V1Pod, fieldPath: string): string {
+  const values: Record<string, string | undefined> = {
+    'metadata.name': pod.metadata?.name,
+    'metadata.namespace': pod.metadata?.namespace,
+    'metadata.uid': pod.metadata?.uid,
+    'spec.nodeName': pod.spec?.nodeName,
+    'spec.serviceAccountName': pod.spec?.serviceAccountName,
+  };
+  const v = values[fieldPath];
+  if (v === undefined) throw new Error(`local-kubelet: unsupported fieldRef ${fieldPath}`);
+  return v;
+}
+
+/** The container's env with fieldRefs resolved (other valueFrom kinds are not used by cell pods). */
+export function resolveEnv(pod: V1Pod, env: V1EnvVar[] = []): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of env) {
+    const ref = e.valueFrom?.fieldRef?.fieldPath;
+    out[e.name] = ref !== undefined ? fieldValue(pod, ref) : (e.value ?? '');
+  }
+  return out;
+}
+
+function condition(type: string, ok: boolean, now: string): V1PodCondition {
+  return { type, status: ok ? 'True' : 'False', lastTransitionTime: now as unknown as Date };
+}
+
+export class LocalKubelet {
+  readonly #opts: LocalKubeletOptions;
+  readonly #core: CoreV1Api;
+  readonly #informer: Informer<V1Pod>;
+  readonly #cells = new Map<string, LocalCell>();
+  readonly #nextIP = loopbackAllocator();
+  readonly #allLines: string[] = [];
+  #poll: NodeJS.Timeout | undefined;
+  #queue: Promise<void> = Promise.resolve();
+
+  constructor(opts: LocalKubeletOptions) {
+    this.#opts = opts;
+    this.#core = opts.admin.makeApiClient(CoreV1Api);
+    this.#informer = new Informer<V1Pod>({
+      kubeConfig: opts.admin,
+      path: `/api/v1/namespaces/${opts.namespace}/pods`,
+      labelSelector: `${CELL_RUNTIME_LABEL}=local`,
+    });
+    this.#informer.onChange((pod) => this.#enqueue(() => this.#sync(pod)));
+  }
+
+  async start(): Promise<void> {
+    this.#informer.start();
+    await this.#informer.waitForSync(30_000);
+    for (const pod of this.#informer.list()) this.#enqueue(() => this.#sync(pod));
+    this.#poll = setInterval(() => void this.#probeAll(), 200);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#poll);
+    await this.#informer.stop();
+    for (const c of this.#cells.values()) this.#killProcess(c, 'SIGKILL');
+    await this.#queue;
+  }
+
+  cells(): LocalCell[] {
+    return [...this.#cells.values()];
+  }
+
+  cell(pod: string): LocalCell | undefined {
+    return this.#cells.get(pod);
+  }
+
+  /** Every captured line, prefixed `<pod>: `. */
+  lines(): string[] {
+    return [...this.#allLines];
+  }
+
+  url(pod: string): string {
+    const c = this.#cells.get(pod);
+    if (!c) throw new Error(`no local cell for pod ${pod}`);
+    return `http://${c.ip}:${c.port}`;
+  }
+
+  /** Kills a cell's process (as a crash would): the pod turns Failed. */
+  kill(pod: string, signal: NodeJS.Signals = 'SIGKILL'): void {
+    const c = this.#cells.get(pod);
+    if (c) this.#killProcess(c, signal);
+  }
+
+  /** Mints a fresh pod-bound token for a pod (the way the harness does for the cell itself). */
+  async mintToken(pod: V1Pod, audiences: string[], expirationSeconds = 3600): Promise<string> {
+    const node = pod.spec?.nodeName ?? '';
+    const kc = this.#opts.tokenIdentity?.(node) ?? this.#opts.admin;
+    const res = await kc.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
+      name: pod.spec?.serviceAccountName ?? 'default',
+      namespace: pod.metadata?.namespace ?? '',
+      body: {
+        spec: {
+          audiences,
+          expirationSeconds,
+          boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata?.name, uid: pod.metadata?.uid },
+        },
+      },
+    });
+    const token = res.status?.token;
+    if (!token) throw new Error(`TokenRequest for pod ${pod.metadata?.name} returned no token`);
+    return token;
+  }
+
+  #enqueue(fn: () => Promise<void>): void {
+    this.#queue = this.#queue.then(fn).catch((err: unknown) => {
+      this.#allLines.push(`local-kubelet: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+    });
+  }
+
+  async #sync(seen: V1Pod): Promise<void> {
+    const name = seen.metadata?.name ?? '';
+    const live = this.#informer.get(this.#opts.namespace, name);
+    const known = this.#cells.get(name);
+    if (known && (live === undefined || live.metadata?.uid !== known.uid || live.metadata?.deletionTimestamp)) {
+      this.#killProcess(known, 'SIGKILL');
+      return;
+    }
+    if (known || live === undefined || live.metadata?.deletionTimestamp) return;
+    if (live.metadata?.labels?.[MANUAL_LABEL] === 'manual') return;
+    const phase = live.status?.phase;
+    if (!live.spec?.nodeName || phase === 'Failed' || phase === 'Succeeded' || phase === 'Running') return;
+    await this.#launch(live);
+  }
+
+  async #launch(pod: V1Pod): Promise<void> {
+    const name = pod.metadata?.name ?? '';
+    const container = pod.spec?.containers[0];
+    if (!container) return;
+    const dir = mkdtempSync(path.join(tmpdir(), `celula-cell-${name}-`));
+    const joinFile = path.join(dir, 'join-token');
+    writeFileSync(joinFile, await this.mintToken(pod, [JOIN_AUDIENCE]), { mode: 0o600 });
+    const kubeconfig = writeKubeconfig(path.join(dir, 'kubeconfig'), {
+      server: this.#opts.server,
+      caFile: this.#opts.caFile,
+      userName: 'cell',
+      user: { token: await this.mintToken(pod, []) },
+    });
+    const ip = this.#nextIP();
+    const env: Record<string, string> = {
+      ...resolveEnv(pod, container.env),
+      CELULA_JOIN_TOKEN: joinFile,
+      CELULA_LISTEN: ip,
+      KUBECONFIG: kubeconfig,
+      ...this.#opts.env,
+    };
+    const main = this.#opts.cellMain ?? path.resolve('dist/src/cell/main.js');
+    const child = spawn(process.execPath, [main], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const cell: LocalCell = {
+      pod: name,
+      uid: pod.metadata?.uid ?? '',
+      node: pod.spec?.nodeName ?? '',
+      ip,
+      port: Number(env.CELULA_PORT ?? '8443'),
+      process: child,
+      dir,
+      lines: [],
+      exitCode: undefined,
+      ready: false,
+    };
+    this.#cells.set(name, cell);
+    for (const stream of [child.stdout, child.stderr]) {
+      createInterface({ input: stream }).on('line', (line) => {
+        cell.lines.push(line);
+        this.#allLines.push(`${name}: ${line}`);
+      });
+    }
+    child.on('exit', (code, signal) => {
+      cell.exitCode = code ?? (signal ? 128 + 9 : null);
+      cell.ready = false;
+      rmSync(dir, { recursive: true, force: true });
+      this.#enqueue(() => this.#reportExit(pod, cell, signal));
+    });
+    await this.#patchStatus(pod, this.#runningStatus(pod, cell));
+  }
+
+  #killProcess(cell: LocalCell, signal: NodeJS.Signals): void {
+    if (cell.exitCode === undefined) cell.process.kill(signal);
+  }
+
+  #containerStatus(pod: V1Pod, cell: LocalCell, state: object): object {
+    const image = pod.spec?.containers[0]?.image ?? '';
+    return {
+      name: pod.spec?.containers[0]?.name ?? 'cell',
+      image,
+      imageID: `docker-pullable://${image}`,
+      containerID: `local://${cell.process.pid ?? 0}`,
+      ready: cell.ready,
+      started: cell.exitCode === undefined,
+      restartCount: 0,
+      state,
+    };
+  }
+
+  #runningStatus(pod: V1Pod, cell: LocalCell): object {
+    const now = new Date().toISOString();
+    return {
+      phase: 'Running',
+      hostIP: cell.ip,
+      podIP: cell.ip,
+      podIPs: [{ ip: cell.ip }],
+      startTime: now,
+      conditions: [
+        condition('PodScheduled', true, now),
+        condition('Initialized', true, now),
+        condition('ContainersReady', cell.ready, now),
+        condition('Ready', cell.ready, now),
+      ],
+      containerStatuses: [this.#containerStatus(pod, cell, { running: { startedAt: now } })],
+    };
+  }
+
+  async #reportExit(pod: V1Pod, cell: LocalCell, signal: NodeJS.Signals | null): Promise<void> {
+    const now = new Date().toISOString();
+    const terminated = {
+      exitCode: cell.exitCode ?? 137,
+      reason: signal ? `Killed (${signal})` : cell.exitCode === 0 ? 'Completed' : 'Error',
+      finishedAt: now,
+    };
+    await this.#patchStatus(pod, {
+      phase: cell.exitCode === 0 && !signal ? 'Succeeded' : 'Failed',
+      conditions: [condition('Ready', false, now), condition('ContainersReady', false, now)],
+      containerStatuses: [this.#containerStatus(pod, cell, { terminated })],
+    }).catch(() => undefined); // the pod may be gone already
+  }
+
+  async #probeAll(): Promise<void> {
+    for (const cell of this.#cells.values()) {
+      if (cell.exitCode !== undefined) continue;
+      const ready = await fetch(`http://${cell.ip}:${cell.port}/readyz`, { signal: AbortSignal.timeout(500) })
+        .then((r) => r.status === 200)
+        .catch(() => false);
+      if (ready === cell.ready || cell.exitCode !== undefined) continue;
+      cell.ready = ready;
+      const pod = this.#informer.get(this.#opts.namespace, cell.pod);
+      if (pod && pod.metadata?.uid === cell.uid) this.#enqueue(() => this.#patchStatus(pod, this.#runningStatus(pod, cell)));
+    }
+  }
+
+  async #patchStatus(pod: V1Pod, status: object): Promise<void> {
+    await this.#core.patchNamespacedPodStatus(
+      { name: pod.metadata?.name ?? '', namespace: pod.metadata?.namespace ?? '', body: { status } },
+      mergePatch,
+    );
+  }
+}
