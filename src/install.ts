@@ -1,0 +1,32 @@
+// Installs what the operator needs into a cluster without Helm: CRDs, the operator namespace,
+// service account and RBAC. Used by the local demo and the integration tests; the Helm chart ships
+// the same objects (rendered from the same builders).
+import { ApiextensionsV1Api, KubernetesObjectApi, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { loadCrds } from './api/crds.js';
+import { operatorRbac } from './builders/rbac.js';
+import { applyObject } from './runtime/apply.js';
+
+export const DEFAULT_OPERATOR_NAMESPACE = 'celula-system';
+
+async function waitEstablished(kc: KubeConfig, names: string[], timeoutMs = 30_000): Promise<void> {
+  const ext = kc.makeApiClient(ApiextensionsV1Api);
+  const deadline = Date.now() + timeoutMs;
+  for (const name of names) {
+    for (;;) {
+      const crd = await ext.readCustomResourceDefinition({ name });
+      if (crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) break;
+      if (Date.now() > deadline) throw new Error(`CRD ${name} not Established after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/** Applies CRDs, namespace, service account, roles and bindings (idempotent, server-side apply). */
+export async function installOperatorPrerequisites(kc: KubeConfig, namespace = DEFAULT_OPERATOR_NAMESPACE): Promise<void> {
+  const api = KubernetesObjectApi.makeApiClient(kc);
+  const crds = loadCrds();
+  for (const crd of crds) await applyObject(api, { ...crd, apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition' } as KubernetesObject, { force: true });
+  await waitEstablished(kc, crds.map((c) => c.metadata?.name ?? ''));
+  await applyObject(api, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
+  for (const obj of Object.values(operatorRbac(namespace))) await applyObject(api, obj as KubernetesObject, { force: true });
+}

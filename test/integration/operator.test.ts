@@ -1,0 +1,156 @@
+// The operator against the real control plane, running as its own service account:
+// Colony → genesis Cell → pod bound to a node in a PSS-restricted namespace; status explains the
+// wait for the public key; deletion cascades; a restarted API server does not stop reconciliation;
+// the service account's permissions are exactly the declared ones.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { execFileSync } from 'node:child_process';
+import { CELL_PLURAL, COLONY_PLURAL, GROUP, LABELS, VERSION, type Cell, type Colony } from '../../src/api/types.js';
+import { OPERATOR_NAME } from '../../src/controllers/rbac.js';
+import { runOperator, type TestOperator } from '../support/operator.js';
+import { clusterInfo, controlPlane, createNamespace, deleteNamespace, kubeConfig, waitFor } from './support/cluster.js';
+
+const POOL = `op-${process.pid.toString(36)}`;
+const NODES = [0, 1, 2, 3].map((i) => `${POOL}-n${i}`);
+const IMAGE = `registry.example/lottery@sha256:${'b'.repeat(64)}`;
+
+let kc: KubeConfig;
+let core: CoreV1Api;
+let custom: CustomObjectsApi;
+let ns: string;
+let op: TestOperator;
+
+const res = (plural: string) => ({ group: GROUP, version: VERSION, namespace: ns, plural });
+
+function colony(name: string, replicas = 3): Colony {
+  return {
+    apiVersion: `${GROUP}/${VERSION}`,
+    kind: 'Colony',
+    metadata: { name },
+    spec: {
+      image: IMAGE,
+      replicas,
+      minReplicas: 2,
+      secret: { algorithm: 'ed25519' },
+      nodes: { provider: 'unhardened' },
+      placement: { nodeSelector: { 'celula.test/pool': POOL } },
+    },
+  };
+}
+
+async function cells(colonyName: string): Promise<Cell[]> {
+  const list = (await custom.listNamespacedCustomObject({ ...res(CELL_PLURAL), labelSelector: `${LABELS.colony}=${colonyName}` })) as { items: Cell[] };
+  return list.items;
+}
+
+async function getColony(name: string): Promise<Colony> {
+  return (await custom.getNamespacedCustomObject({ ...res(COLONY_PLURAL), name })) as Colony;
+}
+
+async function pods(colonyName: string): Promise<V1Pod[]> {
+  return (await core.listNamespacedPod({ namespace: ns, labelSelector: `${LABELS.colony}=${colonyName}` })).items;
+}
+
+function kubectl(args: string[], kubeconfig = clusterInfo().kubeconfig): string {
+  const bin = `${controlPlane().state.binDir}/kubectl`;
+  return execFileSync(bin, ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8' });
+}
+
+beforeAll(async () => {
+  kc = await kubeConfig();
+  core = kc.makeApiClient(CoreV1Api);
+  custom = kc.makeApiClient(CustomObjectsApi);
+  ns = await createNamespace('operator');
+  const n = await core.readNamespace({ name: ns });
+  n.metadata!.labels = { ...n.metadata!.labels, 'pod-security.kubernetes.io/enforce': 'restricted' };
+  await core.replaceNamespace({ name: ns, body: n });
+  await Promise.all(NODES.map((n) => controlPlane().addNode(n, { labels: { 'celula.test/pool': POOL } })));
+  op = await runOperator({ leaderElect: true });
+});
+
+afterAll(async () => {
+  await op?.stop();
+  await Promise.all(NODES.map((n) => controlPlane().deleteNode(n).catch(() => undefined)));
+  if (ns) await deleteNamespace(ns);
+});
+
+describe('operator', () => {
+  it('enforces Pod Security restricted in the test namespace', async () => {
+    const n = await core.readNamespace({ name: ns });
+    expect(n.metadata?.labels?.['pod-security.kubernetes.io/enforce']).toBe('restricted');
+  });
+
+  it('creates one genesis cell with a bound pod and says it waits for the public key', async () => {
+    await custom.createNamespacedCustomObject({ ...res(COLONY_PLURAL), body: colony('lottery') });
+    const [genesis] = await waitFor(async () => {
+      const c = await cells('lottery');
+      return c.length > 0 && c;
+    }, 'genesis cell');
+    expect(genesis!.spec.genesis).toBe(true);
+    expect(NODES).toContain(genesis!.spec.node);
+
+    const pod = await waitFor(async () => (await pods('lottery')).find((p) => p.status?.phase === 'Running'), 'genesis pod running');
+    expect(pod.spec?.nodeName).toBe(genesis!.spec.node);
+    expect(pod.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'Cell', name: genesis!.metadata.name, controller: true });
+
+    const col = await waitFor(async () => {
+      const c = await getColony('lottery');
+      return c.status?.conditions?.some((x) => x.type === 'SecretHeld') && c;
+    }, 'colony status');
+    const held = col.status!.conditions!.find((c) => c.type === 'SecretHeld')!;
+    expect(held).toMatchObject({ status: 'False', reason: 'WaitingForPublicKey' });
+    expect(held.message).toMatch(/public key/);
+    expect(col.status!.conditions!.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False' });
+    expect(col.status!.observedGeneration).toBe(col.metadata.generation);
+    expect(col.status!.publicKey).toBeUndefined();
+
+    // No other cell is made while there is no public key.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await cells('lottery')).toHaveLength(1);
+  });
+
+  it('shows printer columns in kubectl get colonies,cells', () => {
+    const out = kubectl(['get', 'colonies,cells', '-n', ns]);
+    expect(out).toMatch(/NAME\s+DESIRED\s+ALIVE\s+READY\s+FINGERPRINT\s+AGE/);
+    expect(out).toMatch(/colony\.celula\.io\/lottery\s+3\s+0\s+False/);
+    expect(out).toMatch(/NAME\s+COLONY\s+NODE\s+PHASE\s+GENESIS\s+AGE/);
+    expect(out).toMatch(/cell\.celula\.io\/lottery-0\s+lottery\s+\S+\s+\w+\s+true/);
+  });
+
+  it('documents every spec field in kubectl explain', () => {
+    const out = kubectl(['explain', 'colony.spec', '--recursive=false']);
+    for (const field of ['image', 'replicas', 'minReplicas', 'secret', 'placement', 'nodes', 'resources', 'args']) {
+      expect(out).toMatch(new RegExp(`^\\s+${field}\\s`, 'm'));
+    }
+    expect(kubectl(['explain', 'colony.spec.image'])).toMatch(/digest/i);
+  });
+
+  it('keeps reconciling after the API server restarts (dropped watches)', async () => {
+    await controlPlane().restartApiServer();
+    await custom.createNamespacedCustomObject({ ...res(COLONY_PLURAL), body: colony('after-restart', 2) });
+    const made = await waitFor(async () => {
+      const c = await cells('after-restart');
+      return c.length === 1 && c[0];
+    }, 'cell of a colony created after the API server restart', 30_000);
+    expect(made.spec.genesis).toBe(true);
+    await waitFor(async () => (await pods('after-restart')).length === 1, 'pod after restart', 30_000);
+  });
+
+  it('removes cells and pods when the colony is deleted', async () => {
+    await custom.deleteNamespacedCustomObject({ ...res(COLONY_PLURAL), name: 'lottery' });
+    await waitFor(async () => (await cells('lottery')).length === 0 && (await pods('lottery')).length === 0, 'cascade delete', 60_000);
+  });
+
+  it("grants the operator's service account exactly the declared permissions, no wildcard", () => {
+    const out = kubectl(['auth', 'can-i', '--list', `--as=system:serviceaccount:celula-system:${OPERATOR_NAME}`, '-n', 'celula-system']);
+    const rows = out.split('\n').slice(1).filter((l) => l.trim());
+    expect(rows.some((r) => /(^|\s)\*(\s|\.|$)|\[\*\]/.test(r))).toBe(false);
+    const text = rows.join('\n');
+    for (const r of ['colonies.celula.io', 'colonies.celula.io/status', 'cells.celula.io', 'cells.celula.io/status', 'pods', 'serviceaccounts', 'nodes', 'events', 'leases.coordination.k8s.io']) {
+      expect(text).toMatch(new RegExp(`^${r.replace(/\./g, '\\.')}\\s`, 'm'));
+    }
+    expect(text).not.toMatch(/^secrets\s/m);
+    expect(text).not.toMatch(/^pods\/exec\s/m);
+    expect(kubectl(['auth', 'can-i', 'get', 'secrets', '-A', `--as=system:serviceaccount:celula-system:${OPERATOR_NAME}`]).trim()).toBe('no');
+  });
+});

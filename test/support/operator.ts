@@ -1,0 +1,33 @@
+// Runs the operator in process for a test, as its own service account with exactly the RBAC the
+// chart grants (src/controllers/rbac.ts), never as admin.
+import type { KubeConfig } from '@kubernetes/client-node';
+import { DEFAULT_OPERATOR_NAMESPACE, installOperatorPrerequisites } from '../../src/install.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { OPERATOR_NAME } from '../../src/controllers/rbac.js';
+import { startOperator, type Operator } from '../../src/operator.js';
+import { kubeConfig, serviceAccountKubeConfig } from '../integration/support/cluster.js';
+import type { LevelWithSilent } from 'pino';
+
+export interface TestOperator {
+  operator: Operator;
+  /** The operator's own credentials (service account token). */
+  kubeConfig: KubeConfig;
+  logs: string[];
+  stop(): Promise<void>;
+}
+
+export async function runOperator(opts: { namespace?: string; leaderElect?: boolean; level?: LevelWithSilent } = {}): Promise<TestOperator> {
+  await installOperatorPrerequisites(await kubeConfig());
+  const kc = await serviceAccountKubeConfig(DEFAULT_OPERATOR_NAMESPACE, OPERATOR_NAME);
+  const logs: string[] = [];
+  const destination = { write: (line: string): boolean => logs.push(line) > 0 } as unknown as NodeJS.WritableStream;
+  const logger = createLogger({ level: opts.level ?? 'debug', destination });
+  const operator = await startOperator({
+    kubeConfig: kc,
+    logger,
+    namespace: opts.namespace,
+    leaderElect: opts.leaderElect ?? false,
+    leaderNamespace: DEFAULT_OPERATOR_NAMESPACE,
+  });
+  return { operator, kubeConfig: kc, logs, stop: () => operator.stop() };
+}
