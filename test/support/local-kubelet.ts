@@ -161,8 +161,23 @@ export class LocalKubelet {
     if (c) this.#killProcess(c, signal);
   }
 
-  /** Mints a fresh pod-bound token for a pod (the way the harness does for the cell itself). */
+  /**
+   * Mints a fresh pod-bound token for a pod (the way the harness does for the cell itself). Retries
+   * 403s for a few seconds: the Node authorizer learns a new pod → service account edge from its own
+   * informer, a moment after the pod is created.
+   */
   async mintToken(pod: V1Pod, audiences: string[], expirationSeconds = 3600): Promise<string> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#mint(pod, audiences, expirationSeconds);
+      } catch (err) {
+        if ((err as { code?: number }).code !== 403 || attempt >= 50) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+
+  async #mint(pod: V1Pod, audiences: string[], expirationSeconds: number): Promise<string> {
     const node = pod.spec?.nodeName ?? '';
     const kc = this.#opts.tokenIdentity?.(node) ?? this.#opts.admin;
     const res = await kc.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
