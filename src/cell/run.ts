@@ -159,6 +159,7 @@ export async function runCell(cfg: CellConfig, deps: CellDeps): Promise<RunningC
     log.info({ fingerprint: secret.fingerprint }, 'holding the colony secret; ready');
     await reportIdentity(api, secret, log, max);
   });
+  ready.catch(() => undefined); // the caller handles failure; never an unhandled rejection meanwhile
   return {
     server,
     address,

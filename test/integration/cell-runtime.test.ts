@@ -206,6 +206,18 @@ async function namespaceObjectsText(): Promise<{ text: string; kinds: string[] }
   return { text: parts.join('\n'), kinds };
 }
 
+const nodeConfigs = new Map<string, KubeConfig>();
+
+/** The node's own identity (what a kubelet uses to request its pods' tokens). */
+function nodeIdentity(node: string): KubeConfig {
+  let kc = nodeConfigs.get(node);
+  if (!kc) {
+    kc = kubeConfigFromFile(controlPlane().kubeconfigForUser(`system:node:${node}`, ['system:nodes']));
+    nodeConfigs.set(node, kc);
+  }
+  return kc;
+}
+
 // ---------- setup ----------
 
 beforeAll(async () => {
@@ -243,7 +255,7 @@ beforeAll(async () => {
     server: info.server,
     caFile: controlPlane().caFile,
     namespace: ns,
-    tokenIdentity: (node) => kubeConfigFromFile(controlPlane().kubeconfigForUser(`system:node:${node}`, ['system:nodes'])),
+    tokenIdentity: nodeIdentity,
     env: { LOG_LEVEL: 'trace' },
   });
   await kubelet.start();
