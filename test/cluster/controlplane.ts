@@ -105,10 +105,13 @@ function repoRoot(): string {
 }
 
 /** Builds missing binaries with build.sh (idempotent; serialized by a lock file). */
-export function ensureBinaries(log: (l: string) => void = () => undefined): string {
+export function ensureBinaries(
+  log: (l: string) => void = () => undefined,
+  needed: string[] = CORE_BINARIES,
+): string {
   const bin = path.join(cacheDir(), 'bin');
   const stages = path.join(cacheDir(), 'kwok-stages.yaml');
-  const missing = CORE_BINARIES.filter((b) => !fs.existsSync(path.join(bin, b)));
+  const missing = needed.filter((b) => !fs.existsSync(path.join(bin, b)));
   if (missing.length === 0 && fs.existsSync(stages)) return bin;
   log(
     `building control-plane binaries (missing: ${missing.join(', ') || 'kwok-stages.yaml'}); see test/cluster/build.sh`,
@@ -334,7 +337,10 @@ export class ControlPlane {
    */
   static async start(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
     const log = opts.log ?? ((): void => undefined);
-    const binDir = ensureBinaries(log);
+    const needed = ['etcd', 'kube-apiserver', 'kwok'];
+    if (opts.controllerManager ?? true) needed.push('kube-controller-manager');
+    if (opts.scheduler ?? true) needed.push('kube-scheduler');
+    const binDir = ensureBinaries(log, needed);
     const stateDir = path.resolve(opts.stateDir ?? defaultStateDir());
     await stopStateDir(stateDir);
     fs.rmSync(stateDir, { recursive: true, force: true });

@@ -7,7 +7,7 @@ import {
   AuthenticationV1Api,
   CoordinationV1Api,
   CoreV1Api,
-  type KubeConfig,
+  KubeConfig,
   type V1Pod,
 } from '@kubernetes/client-node';
 import { httpsGet } from '../cluster/procs.js';
@@ -115,6 +115,23 @@ describe('local control plane', () => {
     expect(extra['authentication.kubernetes.io/pod-uid']).toEqual([created.metadata!.uid]);
     expect(extra['authentication.kubernetes.io/node-name']).toEqual([node]);
     expect(extra['authentication.kubernetes.io/credential-id']?.[0]).toMatch(/^JTI=/);
+
+    // A join token is not an API credential (celula.io/join is not an --api-audiences entry).
+    const asJoiner = new KubeConfig();
+    asJoiner.loadFromOptions({
+      clusters: [{ name: 'c', server: clusterInfo().server, caFile: `${clusterInfo().stateDir}/pki/ca.crt` }],
+      users: [{ name: 'u', token: tr.status!.token! }],
+      contexts: [{ name: 'c', cluster: 'c', user: 'u' }],
+      currentContext: 'c',
+    });
+    const denied = await asJoiner
+      .makeApiClient(CoreV1Api)
+      .listNamespacedPod({ namespace: ns })
+      .then(
+        () => 0,
+        (e: ApiException<unknown>) => e.code,
+      );
+    expect(denied).toBe(401);
 
     // A token for another audience is not accepted as a join token.
     const other = await core.createNamespacedServiceAccountToken({
