@@ -394,6 +394,7 @@ export class ControlPlane {
       waits.push(this.waitHealthz('kube-scheduler', this.state.ports.scheduler));
     }
     await Promise.all(waits);
+    log(`controllers healthy in ${Date.now() - t0} ms`);
     if (this.state.controllerManager) await this.waitDefaultServiceAccount();
     log(`control plane ready in ${Date.now() - t0} ms`);
   }
@@ -500,9 +501,13 @@ export class ControlPlane {
     return kc;
   }
 
-  /** Stops and starts kube-apiserver with the same flags and port; resolves when it is ready. */
+  /**
+   * Stops kube-apiserver (SIGTERM, SIGKILL after 1 s) and starts it again with the same flags and
+   * port; resolves when it is ready. Clients see their watches dropped.
+   */
   async restartApiServer(): Promise<void> {
-    await stopComponent(this.stateDir, 'kube-apiserver');
+    // Its graceful shutdown lingers ~5 s on open watches; after 1 s a SIGKILL (a crash) it is.
+    await stopComponent(this.stateDir, 'kube-apiserver', 1000);
     this.spawn('kube-apiserver', apiserverArgs(this.state, this.pki));
     await this.waitApiServerReady();
   }
