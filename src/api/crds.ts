@@ -4,7 +4,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { V1CustomResourceDefinition } from '@kubernetes/client-node';
+import { loadAllYaml, type V1CustomResourceDefinition } from '@kubernetes/client-node';
 import yaml from 'js-yaml';
 import { GROUP } from './types.js';
 
@@ -22,20 +22,40 @@ export function crdDir(): string {
   }
 }
 
-/** Every CustomResourceDefinition in `dir` (default: the repository's crds/), sorted by file name. */
+/**
+ * Every CustomResourceDefinition in `dir` (default: the repository's crds/), sorted by file name, as
+ * client-node model objects ready to send (`ApiextensionsV1Api.createCustomResourceDefinition`).
+ * Deserialized through client-node, so schema keys are its property names (`_default`, `_enum`,
+ * `x_kubernetes_validations`): plain YAML objects would lose those keys when client-node serializes them.
+ */
 export function loadCrds(dir: string = crdDir()): V1CustomResourceDefinition[] {
-  const files = readdirSync(dir)
+  return crdFiles(dir).flatMap((f) =>
+    checked(f, loadAllYaml(readFileSync(f, 'utf8')) as V1CustomResourceDefinition[]),
+  );
+}
+
+/** The same CRDs as plain YAML documents (schema keys as written: `default`, `enum`, `x-kubernetes-validations`). */
+export function loadCrdDocuments(dir: string = crdDir()): V1CustomResourceDefinition[] {
+  return crdFiles(dir).flatMap((f) =>
+    checked(f, yaml.loadAll(readFileSync(f, 'utf8')) as V1CustomResourceDefinition[]),
+  );
+}
+
+function crdFiles(dir: string): string[] {
+  return readdirSync(dir)
     .filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'))
-    .sort();
-  const crds: V1CustomResourceDefinition[] = [];
-  for (const f of files) {
-    for (const doc of yaml.loadAll(readFileSync(resolve(dir, f), 'utf8'))) {
-      if (doc === null || doc === undefined) continue;
-      const obj = doc as V1CustomResourceDefinition;
-      if (obj.kind !== 'CustomResourceDefinition') {
-        throw new Error(`${f}: expected a CustomResourceDefinition, got ${String(obj.kind)}`);
-      }
-      crds.push(obj);
+    .sort()
+    .map((f) => resolve(dir, f));
+}
+
+function checked(
+  file: string,
+  docs: (V1CustomResourceDefinition | null | undefined)[],
+): V1CustomResourceDefinition[] {
+  const crds = docs.filter((d): d is V1CustomResourceDefinition => d !== null && d !== undefined);
+  for (const obj of crds) {
+    if (obj.kind !== 'CustomResourceDefinition') {
+      throw new Error(`${file}: expected a CustomResourceDefinition, got ${String(obj.kind)}`);
     }
   }
   return crds;
