@@ -279,9 +279,22 @@ function writeIdentityKubeconfigs(s: ClusterState, pki: Pki): void {
  * new state dir: each cluster is throwaway, and skipping key generation keeps startup fast.
  */
 function seedPki(target: string): void {
-  const shared = ensurePki(path.join(cacheDir(), 'pki'));
-  for (const [file, user, groups] of IDENTITIES) ensureClientCert(shared, file, user, groups);
-  fs.cpSync(shared.dir, target, { recursive: true });
+  const shared = path.join(cacheDir(), 'pki');
+  if (!fs.existsSync(path.join(shared, 'complete'))) {
+    // Made aside and renamed into place: concurrent first runs must not mix two CAs.
+    const tmp = `${shared}.tmp-${process.pid}`;
+    fs.rmSync(tmp, { recursive: true, force: true });
+    const pki = ensurePki(tmp);
+    for (const [file, user, groups] of IDENTITIES) ensureClientCert(pki, file, user, groups);
+    fs.writeFileSync(path.join(tmp, 'complete'), '');
+    fs.rmSync(shared, { recursive: true, force: true });
+    try {
+      fs.renameSync(tmp, shared);
+    } catch {
+      fs.rmSync(tmp, { recursive: true, force: true }); // another process won the race
+    }
+  }
+  fs.cpSync(shared, target, { recursive: true });
 }
 
 const exitHandlers = new Map<string, () => void>();
