@@ -270,7 +270,11 @@ function paramsGuard(opts: LockdownOptions): PolicyDef {
     matchConditions: [
       {
         name: 'lockdown-params',
-        expression: `request.namespace == ${lit(opts.operatorNamespace)} && request.name == ${lit(LOCKDOWN_PARAMS)}`,
+        // A collection DELETE (`DELETE …/configmaps`) is admitted once, with no name: it would take
+        // the parameters with it, so it matches too.
+        expression:
+          `request.namespace == ${lit(opts.operatorNamespace)} && ` +
+          `(!has(request.name) || request.name == '' || request.name == ${lit(LOCKDOWN_PARAMS)})`,
       },
     ],
     validations: [

@@ -535,6 +535,14 @@ describe('admission lock-down, on the real API server with the real kubectl', ()
       );
       await denied(
         who,
+        'DELETE collection configmaps in the operator ns',
+        cfg(),
+        ['delete', '--raw', `/api/v1/namespaces/${opNs}/configmaps`],
+        MESSAGES.paramsGuard(opNs),
+      );
+      await core.readNamespacedConfigMap({ name: LOCKDOWN_PARAMS, namespace: opNs });
+      await denied(
+        who,
         'kubectl create token <operator SA>',
         cfg(),
         ['create', 'token', MANAGER, '-n', opNs],
