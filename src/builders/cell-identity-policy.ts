@@ -80,13 +80,11 @@ function validations(): V1Validation[] {
       message: `a cell may change only ${CELL_REPORTED_STATUS_FIELDS.join(' and ')} in its status`,
       reason: 'Forbidden',
     },
-    ...CELL_REPORTED_STATUS_FIELDS.map(
-      (f): V1Validation => ({
-        expression: firstWrite(f),
-        message: `status.${f} is written once; a cell may not change it`,
-        reason: 'Forbidden',
-      }),
-    ),
+    ...CELL_REPORTED_STATUS_FIELDS.map((f): V1Validation => ({
+      expression: firstWrite(f),
+      message: `status.${f} is written once; a cell may not change it`,
+      reason: 'Forbidden',
+    })),
   ];
 }
 
@@ -125,7 +123,9 @@ export function buildCellIdentityPolicy(opts: CellIdentityPolicyOptions): V1Vali
   };
 }
 
-export function buildCellIdentityPolicyBinding(name = CELL_IDENTITY_POLICY): V1ValidatingAdmissionPolicyBinding {
+export function buildCellIdentityPolicyBinding(
+  name = CELL_IDENTITY_POLICY,
+): V1ValidatingAdmissionPolicyBinding {
   return {
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'ValidatingAdmissionPolicyBinding',

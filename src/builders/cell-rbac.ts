@@ -7,7 +7,12 @@
 // cells/status) inside the colony's namespace. The cluster-scoped binding cannot carry an owner
 // reference to a namespaced Colony (the garbage collector refuses that), so it carries the colony's
 // namespace, name and uid as labels and the operator deletes bindings whose colony is gone.
-import type { V1ClusterRole, V1ClusterRoleBinding, V1RoleBinding, RbacV1Subject } from '@kubernetes/client-node';
+import type {
+  V1ClusterRole,
+  V1ClusterRoleBinding,
+  V1RoleBinding,
+  RbacV1Subject,
+} from '@kubernetes/client-node';
 
 import { LABELS, MANAGER, type Colony } from '../api/types.js';
 import { CELL_CLUSTER_ROLE, CELL_RULES, policyRules } from '../controllers/rbac.js';
@@ -39,13 +44,27 @@ export function buildCellClusterRoles(): V1ClusterRole[] {
   const { namespaced, cluster } = cellRulesByScope();
   const labels = { [LABELS.managedBy]: MANAGER };
   return [
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: CELL_CLUSTER_ROLE, labels }, rules: namespaced },
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: CELL_CLUSTER_SCOPED_ROLE, labels }, rules: cluster },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: CELL_CLUSTER_ROLE, labels },
+      rules: namespaced,
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: CELL_CLUSTER_SCOPED_ROLE, labels },
+      rules: cluster,
+    },
   ];
 }
 
 function subject(colony: Colony): RbacV1Subject {
-  return { kind: 'ServiceAccount', name: cellServiceAccountName(colony.metadata.name ?? ''), namespace: colony.metadata.namespace };
+  return {
+    kind: 'ServiceAccount',
+    name: cellServiceAccountName(colony.metadata.name ?? ''),
+    namespace: colony.metadata.namespace,
+  };
 }
 
 /** RoleBinding in the colony's namespace: the cell SA gets ClusterRole celula-cell there only. */
@@ -67,7 +86,10 @@ export function buildCellRoleBinding(colony: Colony): V1RoleBinding {
 
 /** Deterministic, bounded name of a colony's ClusterRoleBinding. */
 export function cellClusterRoleBindingName(colony: Colony): string {
-  return boundedName(`${CELL_CLUSTER_ROLE}-${colony.metadata.namespace ?? ''}-${colony.metadata.name ?? ''}`, 'cluster');
+  return boundedName(
+    `${CELL_CLUSTER_ROLE}-${colony.metadata.namespace ?? ''}-${colony.metadata.name ?? ''}`,
+    'cluster',
+  );
 }
 
 /** ClusterRoleBinding: the cell SA may create TokenReviews and get nodes. No owner ref (see header). */

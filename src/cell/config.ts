@@ -67,14 +67,21 @@ function intIn(env: NodeJS.ProcessEnv, name: string, fallback: number, [min, max
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${name} must be an integer in ${min}..${max}`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new UsageError(`${name} must be an integer in ${min}..${max}`);
   return n;
 }
 
-function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, allowed: readonly T[], fallback?: T): T {
+function oneOf<T extends string>(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  allowed: readonly T[],
+  fallback?: T,
+): T {
   const raw = env[name] ?? fallback;
   if (raw === undefined || raw === '') throw new UsageError(`${name} is required`);
-  if (!(allowed as readonly string[]).includes(raw)) throw new UsageError(`${name} must be one of ${allowed.join(', ')}`);
+  if (!(allowed as readonly string[]).includes(raw))
+    throw new UsageError(`${name} must be one of ${allowed.join(', ')}`);
   return raw as T;
 }
 
@@ -85,7 +92,8 @@ function bool(env: NodeJS.ProcessEnv, name: string): boolean {
 export function parseCellEnv(env: NodeJS.ProcessEnv): CellConfig {
   const genesis = bool(env, 'CELULA_GENESIS');
   const joinTokenFile = env.CELULA_JOIN_TOKEN ?? '';
-  if (!genesis && joinTokenFile === '') throw new UsageError('CELULA_JOIN_TOKEN is required for a joining cell');
+  if (!genesis && joinTokenFile === '')
+    throw new UsageError('CELULA_JOIN_TOKEN is required for a joining cell');
   return {
     colony: required(env, 'CELULA_COLONY'),
     colonyUID: required(env, 'CELULA_COLONY_UID'),

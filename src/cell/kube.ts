@@ -80,7 +80,10 @@ function unauthenticated(status: V1TokenReviewStatus | undefined): JoinRefused {
   if (/audience/i.test(error)) {
     return new JoinRefused('audience', `token is not valid for audience ${JOIN_AUDIENCE}`);
   }
-  return new JoinRefused('token-rejected', `TokenReview did not authenticate the token: ${clip(error || 'no reason given')}`);
+  return new JoinRefused(
+    'token-rejected',
+    `TokenReview did not authenticate the token: ${clip(error || 'no reason given')}`,
+  );
 }
 
 /**
@@ -100,7 +103,10 @@ function serviceAccountOf(username: string): { namespace: string; serviceAccount
  * Pure: the facts of an authenticated TokenReview. Throws JoinRefused for an unauthenticated review,
  * a non-service-account user, or a token that is not bound to a pod.
  */
-export function tokenFactsFromReview(status: V1TokenReviewStatus | undefined, expiresAt?: number): TokenFacts {
+export function tokenFactsFromReview(
+  status: V1TokenReviewStatus | undefined,
+  expiresAt?: number,
+): TokenFacts {
   if (status?.authenticated !== true) throw unauthenticated(status);
   const account = serviceAccountOf(status.user?.username ?? '');
   const extra = status.user?.extra;
@@ -218,7 +224,9 @@ export function podAddress(pod: V1Pod | undefined, uid: string | undefined): str
 /** Pure: the Alive cells of the colony other than `self`, oldest alive first. */
 export function liveCells(cells: Cell[], colonyUID: string, self: string): Cell[] {
   return cells
-    .filter((c) => c.status?.phase === 'Alive' && c.metadata.name !== self && isControlledBy(c.metadata, colonyUID))
+    .filter(
+      (c) => c.status?.phase === 'Alive' && c.metadata.name !== self && isControlledBy(c.metadata, colonyUID),
+    )
     .sort((a, b) => (a.status?.aliveAt ?? '').localeCompare(b.status?.aliveAt ?? ''));
 }
 
@@ -310,4 +318,3 @@ export function apiErrorSummary(err: unknown): string {
   const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
   return code === undefined ? clip(message) : `HTTP ${code}: ${clip(message)}`;
 }
-

@@ -24,12 +24,18 @@ async function main(): Promise<void> {
     return;
   }
   const cfg = config();
-  const logger = createLogger({ level: cfg.logLevel, name: 'celula-cell' }).child({ cell: cfg.cell, colony: cfg.colony });
+  const logger = createLogger({ level: cfg.logLevel, name: 'celula-cell' }).child({
+    cell: cfg.cell,
+    colony: cfg.colony,
+  });
   const cell = await runCell(cfg, { kubeConfig: loadCellKubeConfig(), logger });
   installSecretHygiene(() => (cell.server.secret ? [cell.server.secret] : []), logger);
   cell.ready.catch((err: unknown) => {
     const fatal = err instanceof FatalCellError;
-    logger.fatal({ err: fatal ? err.message : apiErrorSummary(err) }, 'the cell cannot become ready; exiting');
+    logger.fatal(
+      { err: fatal ? err.message : apiErrorSummary(err) },
+      'the cell cannot become ready; exiting',
+    );
     cell.server.secret?.zero();
     process.exit(fatal ? 3 : 1);
   });

@@ -51,7 +51,9 @@ class Backoff {
 }
 
 function isLost(colony: Colony): boolean {
-  return colony.status?.conditions?.some((c) => c.type === ColonyConditions.Lost && c.status === 'True') ?? false;
+  return (
+    colony.status?.conditions?.some((c) => c.type === ColonyConditions.Lost && c.status === 'True') ?? false
+  );
 }
 
 async function readColony(api: CellApi, cfg: CellConfig, log: Logger, max: number): Promise<Colony> {
@@ -60,7 +62,9 @@ async function readColony(api: CellApi, cfg: CellConfig, log: Logger, max: numbe
     try {
       const colony = await api.colony();
       if (colony.metadata.uid !== cfg.colonyUID) {
-        throw new FatalCellError(`colony ${cfg.colony} has uid ${colony.metadata.uid ?? '?'}, this cell belongs to ${cfg.colonyUID}`);
+        throw new FatalCellError(
+          `colony ${cfg.colony} has uid ${colony.metadata.uid ?? '?'}, this cell belongs to ${cfg.colonyUID}`,
+        );
       }
       return colony;
     } catch (err) {
@@ -74,14 +78,21 @@ async function readColony(api: CellApi, cfg: CellConfig, log: Logger, max: numbe
 function seed(colony: Colony, cfg: CellConfig, log: Logger): ColonySecret {
   if (colony.status?.publicKey) {
     // A colony's key is set once. A second genesis would silently replace the secret: refuse.
-    throw new FatalCellError('the colony already has a public key; a genesis cell never generates a second secret');
+    throw new FatalCellError(
+      'the colony already has a public key; a genesis cell never generates a second secret',
+    );
   }
   const secret = ColonySecret.generate(cfg.algorithm);
   log.info({ fingerprint: secret.fingerprint, algorithm: cfg.algorithm }, 'generated the colony secret');
   return secret;
 }
 
-async function joinOnce(api: CellApi, cfg: CellConfig, log: Logger, max: number): Promise<ColonySecret | undefined> {
+async function joinOnce(
+  api: CellApi,
+  cfg: CellConfig,
+  log: Logger,
+  max: number,
+): Promise<ColonySecret | undefined> {
   const colony = await readColony(api, cfg, log, max);
   if (isLost(colony)) throw new FatalCellError('the colony is Lost: no cell holds its secret any more');
   const publicKey = colony.status?.publicKey;
@@ -133,7 +144,12 @@ async function reportIdentity(api: CellApi, secret: ColonySecret, log: Logger, m
   }
 }
 
-async function obtainSecret(api: CellApi, cfg: CellConfig, colony: Colony, deps: CellDeps): Promise<ColonySecret> {
+async function obtainSecret(
+  api: CellApi,
+  cfg: CellConfig,
+  colony: Colony,
+  deps: CellDeps,
+): Promise<ColonySecret> {
   const max = deps.maxBackoffMs ?? 5000;
   return cfg.genesis ? seed(colony, cfg, deps.logger) : join(api, cfg, deps.logger, max);
 }
@@ -142,7 +158,13 @@ async function obtainSecret(api: CellApi, cfg: CellConfig, colony: Colony, deps:
 export async function runCell(cfg: CellConfig, deps: CellDeps): Promise<RunningCell> {
   const log = deps.logger;
   const max = deps.maxBackoffMs ?? 5000;
-  const api = new CellApi({ kubeConfig: deps.kubeConfig, namespace: cfg.namespace, colony: cfg.colony, cell: cfg.cell, logger: log });
+  const api = new CellApi({
+    kubeConfig: deps.kubeConfig,
+    namespace: cfg.namespace,
+    colony: cfg.colony,
+    cell: cfg.cell,
+    logger: log,
+  });
   const colony = await readColony(api, cfg, log, max);
   const nodeLabels = await api.nodeLabels(cfg.nodeName).catch(() => undefined);
   const server = new CellServer({

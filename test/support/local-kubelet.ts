@@ -198,7 +198,9 @@ export class LocalKubelet {
 
   #enqueue(fn: () => Promise<void>): void {
     this.#queue = this.#queue.then(fn).catch((err: unknown) => {
-      this.#allLines.push(`local-kubelet: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+      this.#allLines.push(
+        `local-kubelet: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`,
+      );
     });
   }
 
@@ -206,7 +208,10 @@ export class LocalKubelet {
     const name = seen.metadata?.name ?? '';
     const live = this.#informer.get(this.#opts.namespace, name);
     const known = this.#cells.get(name);
-    if (known && (live === undefined || live.metadata?.uid !== known.uid || live.metadata?.deletionTimestamp)) {
+    if (
+      known &&
+      (live === undefined || live.metadata?.uid !== known.uid || live.metadata?.deletionTimestamp)
+    ) {
       this.#killProcess(known, 'SIGKILL');
       return;
     }
@@ -327,7 +332,8 @@ export class LocalKubelet {
       if (ready === cell.ready || cell.exitCode !== undefined) continue;
       cell.ready = ready;
       const pod = this.#informer.get(this.#opts.namespace, cell.pod);
-      if (pod && pod.metadata?.uid === cell.uid) this.#enqueue(() => this.#patchStatus(pod, this.#runningStatus(pod, cell)));
+      if (pod && pod.metadata?.uid === cell.uid)
+        this.#enqueue(() => this.#patchStatus(pod, this.#runningStatus(pod, cell)));
     }
   }
 

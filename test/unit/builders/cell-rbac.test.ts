@@ -32,7 +32,9 @@ describe('cell RBAC', () => {
     const rb = buildCellRoleBinding(col);
     const crb = buildCellClusterRoleBinding(col);
     for (const b of [rb, crb]) {
-      expect(b.subjects).toEqual([{ kind: 'ServiceAccount', name: 'lottery-cell', namespace: col.metadata.namespace }]);
+      expect(b.subjects).toEqual([
+        { kind: 'ServiceAccount', name: 'lottery-cell', namespace: col.metadata.namespace },
+      ]);
     }
     expect(rb.metadata!.namespace).toBe(col.metadata.namespace);
     expect(rb.metadata!.ownerReferences![0]!.uid).toBe(col.metadata.uid);
@@ -45,16 +47,22 @@ describe('cell RBAC', () => {
 describe('cell identity policy', () => {
   it('names every Cell status field of the CRD as operator-owned or cell-reported', () => {
     const crd = load(readFileSync('crds/cells.celula.io.yaml', 'utf8')) as {
-      spec: { versions: Array<{ schema: { openAPIV3Schema: { properties: { status: { properties: object } } } } }> };
+      spec: {
+        versions: Array<{ schema: { openAPIV3Schema: { properties: { status: { properties: object } } } } }>;
+      };
     };
     const fields = Object.keys(crd.spec.versions[0]!.schema.openAPIV3Schema.properties.status.properties);
-    expect(new Set(fields)).toEqual(new Set([...OPERATOR_CELL_STATUS_FIELDS, ...CELL_REPORTED_STATUS_FIELDS]));
+    expect(new Set(fields)).toEqual(
+      new Set([...OPERATOR_CELL_STATUS_FIELDS, ...CELL_REPORTED_STATUS_FIELDS]),
+    );
   });
 
   it('exempts the given usernames and matches only cells/status updates', () => {
     const p = buildCellIdentityPolicy({ exempt: ['system:serviceaccount:celula-system:celula-operator'] });
     expect(p.spec!.matchConstraints!.resourceRules![0]!.resources).toEqual(['cells/status']);
-    expect(p.spec!.matchConditions![1]!.expression).toContain('system:serviceaccount:celula-system:celula-operator');
+    expect(p.spec!.matchConditions![1]!.expression).toContain(
+      'system:serviceaccount:celula-system:celula-operator',
+    );
     expect(p.spec!.failurePolicy).toBe('Fail');
   });
 });

@@ -30,9 +30,20 @@ describe('tokenFactsFromReview', () => {
 
   it.each([
     ['unauthenticated', { authenticated: false, error: 'invalid bearer token' }, 'token-rejected'],
-    ['wrong audience', { authenticated: false, error: 'token audiences ["x"] is invalid for the target audiences ["celula.io/join"]' }, 'audience'],
+    [
+      'wrong audience',
+      {
+        authenticated: false,
+        error: 'token audiences ["x"] is invalid for the target audiences ["celula.io/join"]',
+      },
+      'audience',
+    ],
     ['not a service account', { authenticated: true, user: { username: 'alice', extra } }, 'token-rejected'],
-    ['not pod-bound', { authenticated: true, user: { username: user.username, extra: {} } }, 'token-rejected'],
+    [
+      'not pod-bound',
+      { authenticated: true, user: { username: user.username, extra: {} } },
+      'token-rejected',
+    ],
   ])('refuses %s', (_name, status, code) => {
     let err: unknown;
     try {
@@ -53,13 +64,24 @@ describe('tokenFactsFromReview', () => {
 
 describe('peer discovery', () => {
   const cell = (name: string, phase: string, uid = 'col-uid', aliveAt = '2026-01-01T00:00:00Z'): Cell => ({
-    metadata: { name, ownerReferences: [{ apiVersion: 'celula.io/v1alpha1', kind: 'Colony', name: 'c', uid, controller: true }] },
+    metadata: {
+      name,
+      ownerReferences: [
+        { apiVersion: 'celula.io/v1alpha1', kind: 'Colony', name: 'c', uid, controller: true },
+      ],
+    },
     spec: { colony: 'c', node: 'n', genesis: false },
     status: { phase: phase as 'Alive', aliveAt, podUID: `${name}-uid` },
   });
 
   it('keeps Alive cells of this colony other than self, oldest first', () => {
-    const cells = [cell('b', 'Alive', 'col-uid', '2026-01-02T00:00:00Z'), cell('a', 'Alive'), cell('self', 'Alive'), cell('d', 'Dead'), cell('x', 'Alive', 'other')];
+    const cells = [
+      cell('b', 'Alive', 'col-uid', '2026-01-02T00:00:00Z'),
+      cell('a', 'Alive'),
+      cell('self', 'Alive'),
+      cell('d', 'Dead'),
+      cell('x', 'Alive', 'other'),
+    ];
     expect(liveCells(cells, 'col-uid', 'self').map((c) => c.metadata.name)).toEqual(['a', 'b']);
   });
 
@@ -87,7 +109,13 @@ describe('parseCellEnv', () => {
   };
 
   it('reads the pod builder env with defaults', () => {
-    expect(parseCellEnv(env)).toMatchObject({ genesis: false, port: 8443, listen: '0.0.0.0', joinTimeoutMs: 5000, logLevel: 'info' });
+    expect(parseCellEnv(env)).toMatchObject({
+      genesis: false,
+      port: 8443,
+      listen: '0.0.0.0',
+      joinTimeoutMs: 5000,
+      logLevel: 'info',
+    });
   });
 
   it.each([
