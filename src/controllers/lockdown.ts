@@ -4,7 +4,14 @@
 // validatingadmissionpolicies, validatingadmissionpolicybindings (no label selector: a removed
 // label must not look like a deletion) and the parameter ConfigMap (field selector on its name),
 // plus nodes and pods for the targets, all enqueue LOCKDOWN_KEY.
-import { KubernetesObjectApi, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import {
+  KubernetesObjectApi,
+  type KubeConfig,
+  type KubernetesObject,
+  type V1Node,
+  type V1Pod,
+} from '@kubernetes/client-node';
+import { LABELS, type Cell } from '../api/types.js';
 import { lockdownParams, lockdownPolicies, type LockdownOptions, type PodRef } from '../builders/lockdown.js';
 import { isConflict, statusCode } from '../runtime/kube.js';
 import type { ReconcileResult } from '../runtime/controller.js';
@@ -35,6 +42,33 @@ export interface LockdownDeps {
   write: LockdownWriter;
   /** Called with every plan: the lead sets LockdownIntact on colonies, raises the Warning event, counts incidents. */
   report(plan: LockdownPlan, summary: string): Promise<void>;
+}
+
+/**
+ * What to lock, from the caches: hardened nodes (the hardened label); every Cell's pod (a cell pod is
+ * named after its Cell, so its key exists BEFORE the pod is created); any pod carrying the cell
+ * label; and every other pod bound to a hardened node (pre-existing DaemonSet pods there).
+ */
+export function lockdownTargets(world: { nodes: V1Node[]; pods: V1Pod[]; cells: Cell[] }): {
+  nodes: string[];
+  pods: PodRef[];
+} {
+  const nodes = world.nodes
+    .filter((n) => n.metadata?.labels?.[LABELS.hardened] !== undefined)
+    .map((n) => n.metadata?.name ?? '')
+    .filter((n) => n !== '');
+  const hardened = new Set(nodes);
+  const ref = (m: { namespace?: string; name?: string } | undefined): PodRef => ({
+    namespace: m?.namespace ?? '',
+    name: m?.name ?? '',
+  });
+  const pods = [
+    ...world.cells.map((c) => ref(c.metadata)),
+    ...world.pods
+      .filter((p) => p.metadata?.labels?.[LABELS.cell] !== undefined || hardened.has(p.spec?.nodeName ?? ''))
+      .map((p) => ref(p.metadata)),
+  ].filter((p) => p.namespace !== '' && p.name !== '');
+  return { nodes, pods };
 }
 
 export function desiredLockdown(

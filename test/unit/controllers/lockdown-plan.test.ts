@@ -1,6 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return --
    the tamper table edits raw wire JSON, the way a `kubectl edit` would. */
 import { describe, expect, it } from '@jest/globals';
+import type { Cell } from '../../../src/api/types.js';
 import { lockdownParams, lockdownPolicies } from '../../../src/builders/lockdown.js';
 import {
   dataMatches,
@@ -12,6 +13,7 @@ import {
 } from '../../../src/controllers/lockdown-plan.js';
 import {
   LOCKDOWN_RESYNC_MS,
+  lockdownTargets,
   reconcileLockdown,
   type LockdownWriter,
 } from '../../../src/controllers/lockdown.js';
@@ -262,5 +264,37 @@ describe('reconcileLockdown', () => {
       replace: () => Promise.resolve(),
     };
     await expect(reconcileLockdown({ ...base, write: boom })).rejects.toThrow('boom');
+  });
+});
+
+describe('lockdownTargets', () => {
+  it('locks hardened nodes, every Cell (before its pod exists), labelled cell pods and any pod on a hardened node', () => {
+    const hardenedLabel = { 'node-restriction.kubernetes.io/celula-hardened': 'abc123' };
+    const t = lockdownTargets({
+      nodes: [{ metadata: { name: 'h1', labels: hardenedLabel } }, { metadata: { name: 'plain' } }],
+      cells: [{ metadata: { namespace: 'ns', name: 'lottery-1' } } as Cell],
+      pods: [
+        {
+          metadata: { namespace: 'ns', name: 'lottery-0', labels: { 'celula.io/cell': 'lottery-0' } },
+          spec: { nodeName: 'h1', containers: [] },
+        },
+        { metadata: { namespace: 'kube-system', name: 'cni-x' }, spec: { nodeName: 'h1', containers: [] } },
+        { metadata: { namespace: 'default', name: 'web' }, spec: { nodeName: 'plain', containers: [] } },
+        { metadata: { namespace: 'default', name: 'pending' }, spec: { containers: [] } },
+      ],
+    });
+    expect(t.nodes).toEqual(['h1']);
+    expect(t.pods).toEqual([
+      { namespace: 'ns', name: 'lottery-1' },
+      { namespace: 'ns', name: 'lottery-0' },
+      { namespace: 'kube-system', name: 'cni-x' },
+    ]);
+    const params = lockdownParams(opts, t.nodes, t.pods);
+    expect(Object.keys(params.data ?? {})).toEqual([
+      'node.h1',
+      'pod.kube-system.cni-x',
+      'pod.ns.lottery-0',
+      'pod.ns.lottery-1',
+    ]);
   });
 });
