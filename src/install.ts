@@ -1,7 +1,12 @@
 // Installs what the operator needs into a cluster without Helm: CRDs, the operator namespace,
 // service account and RBAC. Used by the local demo and the integration tests; the Helm chart ships
 // the same objects (rendered from the same builders).
-import { ApiextensionsV1Api, KubernetesObjectApi, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import {
+  ApiextensionsV1Api,
+  KubernetesObjectApi,
+  type KubeConfig,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
 import { loadCrds } from './api/crds.js';
 import { operatorRbac } from './builders/rbac.js';
 import { applyObject } from './runtime/apply.js';
@@ -22,11 +27,23 @@ async function waitEstablished(kc: KubeConfig, names: string[], timeoutMs = 30_0
 }
 
 /** Applies CRDs, namespace, service account, roles and bindings (idempotent, server-side apply). */
-export async function installOperatorPrerequisites(kc: KubeConfig, namespace = DEFAULT_OPERATOR_NAMESPACE): Promise<void> {
+export async function installOperatorPrerequisites(
+  kc: KubeConfig,
+  namespace = DEFAULT_OPERATOR_NAMESPACE,
+): Promise<void> {
   const api = KubernetesObjectApi.makeApiClient(kc);
   const crds = loadCrds();
-  for (const crd of crds) await applyObject(api, { ...crd, apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition' } as KubernetesObject, { force: true });
-  await waitEstablished(kc, crds.map((c) => c.metadata?.name ?? ''));
+  for (const crd of crds)
+    await applyObject(
+      api,
+      { ...crd, apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition' },
+      { force: true },
+    );
+  await waitEstablished(
+    kc,
+    crds.map((c) => c.metadata?.name ?? ''),
+  );
   await applyObject(api, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
-  for (const obj of Object.values(operatorRbac(namespace))) await applyObject(api, obj as KubernetesObject, { force: true });
+  for (const obj of Object.values(operatorRbac(namespace)))
+    await applyObject(api, obj as KubernetesObject, { force: true });
 }

@@ -89,12 +89,23 @@ function informers(cfg: OperatorConfig): Informers {
   };
 }
 
-function controllers(cfg: OperatorConfig, inf: Informers, ctx: ControllerContext): Controller[] {
+/** Reconciles run only while this replica leads (always, without leader election). */
+interface Gate {
+  isLeading: () => boolean;
+}
+
+function resync(inf: Informers, ctrls: Controller[]): void {
+  const [colony, cell] = ctrls;
+  inf.colonies.list().forEach((c) => colony?.enqueue(mapToSelf(c)));
+  inf.cells.list().forEach((c) => cell?.enqueue(mapToSelf(c)));
+}
+
+function controllers(cfg: OperatorConfig, inf: Informers, ctx: ControllerContext, gate: Gate): Controller[] {
   const common = { logger: cfg.logger, concurrency: cfg.workers ?? 4, registry: cfg.registry };
   const colony = new Controller({
     ...common,
     name: 'colony',
-    reconcile: (req) => reconcileColony({ ...ctx, log: req.log }, req.key),
+    reconcile: async (req) => (gate.isLeading() ? reconcileColony({ ...ctx, log: req.log }, req.key) : {}),
   });
   colony
     .watch(inf.colonies, mapToSelf)
@@ -106,7 +117,7 @@ function controllers(cfg: OperatorConfig, inf: Informers, ctx: ControllerContext
   const cell = new Controller({
     ...common,
     name: 'cell',
-    reconcile: (req) => reconcileCell({ ...ctx, log: req.log }, req.key),
+    reconcile: async (req) => (gate.isLeading() ? reconcileCell({ ...ctx, log: req.log }, req.key) : {}),
   });
   cell
     .watch(inf.cells, mapToSelf)
@@ -131,14 +142,18 @@ export async function startOperator(cfg: OperatorConfig): Promise<Operator> {
     now,
     log: cfg.logger,
   };
-  const ctrls = controllers({ ...cfg, registry }, inf, ctx);
+  const gate: Gate = { isLeading: () => false };
+  const ctrls = controllers({ ...cfg, registry }, inf, ctx, gate);
   const all: Lifecycle[] = [inf.colonies, inf.cells, inf.pods, inf.serviceAccounts, inf.nodes];
   all.forEach((i) => i.start());
   await Promise.all(all.map((i) => i.waitForSync()));
   cfg.logger.info({ namespace: cfg.namespace ?? '(all)' }, 'caches synced');
 
+  // Controllers run from the start; without the lease their reconciles do nothing. Regaining the
+  // lease re-enqueues every object, so nothing that changed meanwhile is missed.
   let leading = !cfg.leaderElect;
-  const startControllers = (): void => ctrls.forEach((c) => c.start());
+  gate.isLeading = () => leading;
+  ctrls.forEach((c) => c.start());
   const elector = cfg.leaderElect
     ? new LeaderElector({
         client: coordinationLeaseClient(cfg.kubeConfig.makeApiClient(CoordinationV1Api)),
@@ -148,18 +163,16 @@ export async function startOperator(cfg: OperatorConfig): Promise<Operator> {
         logger: cfg.logger,
         onStartedLeading: () => {
           leading = true;
-          startControllers();
+          resync(inf, ctrls);
         },
         onStoppedLeading: () => {
-          // Another replica may now act on the same objects: stop at once, as client-go does.
           const wasLeading = leading;
           leading = false;
-          void Promise.all(ctrls.map((c) => c.stop())).then(() => wasLeading && cfg.onLostLeadership?.());
+          if (wasLeading) cfg.onLostLeadership?.();
         },
       })
     : undefined;
-  if (elector) elector.start();
-  else startControllers();
+  elector?.start();
 
   return {
     registry,

@@ -1,7 +1,13 @@
 // The operator's RBAC objects, built from the rules declared in src/controllers/rbac.ts.
 // Pure; used by the chart generator, the demo and the integration tests (which run the operator
 // with exactly these permissions).
-import type { V1ClusterRole, V1ClusterRoleBinding, V1Role, V1RoleBinding, V1ServiceAccount } from '@kubernetes/client-node';
+import type {
+  V1ClusterRole,
+  V1ClusterRoleBinding,
+  V1Role,
+  V1RoleBinding,
+  V1ServiceAccount,
+} from '@kubernetes/client-node';
 import { MANAGER } from '../api/types.js';
 import { OPERATOR_NAME, OPERATOR_NAMESPACE_RULES, OPERATOR_RULES, policyRules } from '../controllers/rbac.js';
 

@@ -4,11 +4,27 @@
 // the service account's permissions are exactly the declared ones.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { execFileSync } from 'node:child_process';
-import { CELL_PLURAL, COLONY_PLURAL, GROUP, LABELS, VERSION, type Cell, type Colony } from '../../src/api/types.js';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import {
+  CELL_PLURAL,
+  COLONY_PLURAL,
+  GROUP,
+  LABELS,
+  VERSION,
+  type Cell,
+  type Colony,
+} from '../../src/api/types.js';
 import { OPERATOR_NAME } from '../../src/controllers/rbac.js';
 import { runOperator, type TestOperator } from '../support/operator.js';
-import { clusterInfo, controlPlane, createNamespace, deleteNamespace, kubeConfig, waitFor } from './support/cluster.js';
+import {
+  clusterInfo,
+  controlPlane,
+  createNamespace,
+  deleteNamespace,
+  kubeConfig,
+  waitFor,
+} from './support/cluster.js';
 
 const POOL = `op-${process.pid.toString(36)}`;
 const NODES = [0, 1, 2, 3].map((i) => `${POOL}-n${i}`);
@@ -39,7 +55,10 @@ function colony(name: string, replicas = 3): Colony {
 }
 
 async function cells(colonyName: string): Promise<Cell[]> {
-  const list = (await custom.listNamespacedCustomObject({ ...res(CELL_PLURAL), labelSelector: `${LABELS.colony}=${colonyName}` })) as { items: Cell[] };
+  const list = (await custom.listNamespacedCustomObject({
+    ...res(CELL_PLURAL),
+    labelSelector: `${LABELS.colony}=${colonyName}`,
+  })) as { items: Cell[] };
   return list.items;
 }
 
@@ -48,7 +67,8 @@ async function getColony(name: string): Promise<Colony> {
 }
 
 async function pods(colonyName: string): Promise<V1Pod[]> {
-  return (await core.listNamespacedPod({ namespace: ns, labelSelector: `${LABELS.colony}=${colonyName}` })).items;
+  return (await core.listNamespacedPod({ namespace: ns, labelSelector: `${LABELS.colony}=${colonyName}` }))
+    .items;
 }
 
 function kubectl(args: string[], kubeconfig = clusterInfo().kubeconfig): string {
@@ -70,7 +90,14 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await op?.stop();
-  await Promise.all(NODES.map((n) => controlPlane().deleteNode(n).catch(() => undefined)));
+  if (op) writeFileSync(`${clusterInfo().stateDir}/../operator-test.log`, op.logs.join(''));
+  await Promise.all(
+    NODES.map((n) =>
+      controlPlane()
+        .deleteNode(n)
+        .catch(() => undefined),
+    ),
+  );
   if (ns) await deleteNamespace(ns);
 });
 
@@ -89,9 +116,16 @@ describe('operator', () => {
     expect(genesis!.spec.genesis).toBe(true);
     expect(NODES).toContain(genesis!.spec.node);
 
-    const pod = await waitFor(async () => (await pods('lottery')).find((p) => p.status?.phase === 'Running'), 'genesis pod running');
+    const pod = await waitFor(
+      async () => (await pods('lottery')).find((p) => p.status?.phase === 'Running'),
+      'genesis pod running',
+    );
     expect(pod.spec?.nodeName).toBe(genesis!.spec.node);
-    expect(pod.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'Cell', name: genesis!.metadata.name, controller: true });
+    expect(pod.metadata?.ownerReferences?.[0]).toMatchObject({
+      kind: 'Cell',
+      name: genesis!.metadata.name,
+      controller: true,
+    });
 
     const col = await waitFor(async () => {
       const c = await getColony('lottery');
@@ -112,14 +146,24 @@ describe('operator', () => {
   it('shows printer columns in kubectl get colonies,cells', () => {
     const out = kubectl(['get', 'colonies,cells', '-n', ns]);
     expect(out).toMatch(/NAME\s+DESIRED\s+ALIVE\s+READY\s+FINGERPRINT\s+AGE/);
-    expect(out).toMatch(/colony\.celula\.io\/lottery\s+3\s+0\s+False/);
+    // The simulated kubelet reports the pod ready, so the cell counts as alive; no key yet, so not Ready.
+    expect(out).toMatch(/colony\.celula\.io\/lottery\s+3\s+1\s+False/);
     expect(out).toMatch(/NAME\s+COLONY\s+NODE\s+PHASE\s+GENESIS\s+AGE/);
     expect(out).toMatch(/cell\.celula\.io\/lottery-0\s+lottery\s+\S+\s+\w+\s+true/);
   });
 
   it('documents every spec field in kubectl explain', () => {
     const out = kubectl(['explain', 'colony.spec', '--recursive=false']);
-    for (const field of ['image', 'replicas', 'minReplicas', 'secret', 'placement', 'nodes', 'resources', 'args']) {
+    for (const field of [
+      'image',
+      'replicas',
+      'minReplicas',
+      'secret',
+      'placement',
+      'nodes',
+      'resources',
+      'args',
+    ]) {
       expect(out).toMatch(new RegExp(`^\\s+${field}\\s`, 'm'));
     }
     expect(kubectl(['explain', 'colony.spec.image'])).toMatch(/digest/i);
@@ -128,29 +172,78 @@ describe('operator', () => {
   it('keeps reconciling after the API server restarts (dropped watches)', async () => {
     await controlPlane().restartApiServer();
     await custom.createNamespacedCustomObject({ ...res(COLONY_PLURAL), body: colony('after-restart', 2) });
-    const made = await waitFor(async () => {
-      const c = await cells('after-restart');
-      return c.length === 1 && c[0];
-    }, 'cell of a colony created after the API server restart', 30_000);
+    const made = await waitFor(
+      async () => {
+        const c = await cells('after-restart');
+        return c.length === 1 && c[0];
+      },
+      'cell of a colony created after the API server restart',
+      30_000,
+    );
     expect(made.spec.genesis).toBe(true);
     await waitFor(async () => (await pods('after-restart')).length === 1, 'pod after restart', 30_000);
   });
 
   it('removes cells and pods when the colony is deleted', async () => {
     await custom.deleteNamespacedCustomObject({ ...res(COLONY_PLURAL), name: 'lottery' });
-    await waitFor(async () => (await cells('lottery')).length === 0 && (await pods('lottery')).length === 0, 'cascade delete', 60_000);
+    await waitFor(
+      async () => (await cells('lottery')).length === 0 && (await pods('lottery')).length === 0,
+      'cascade delete',
+      60_000,
+    );
   });
 
   it("grants the operator's service account exactly the declared permissions, no wildcard", () => {
-    const out = kubectl(['auth', 'can-i', '--list', `--as=system:serviceaccount:celula-system:${OPERATOR_NAME}`, '-n', 'celula-system']);
-    const rows = out.split('\n').slice(1).filter((l) => l.trim());
+    const out = kubectl([
+      'auth',
+      'can-i',
+      '--list',
+      `--as=system:serviceaccount:celula-system:${OPERATOR_NAME}`,
+      '-n',
+      'celula-system',
+    ]);
+    const rows = out
+      .split('\n')
+      .slice(1)
+      .filter((l) => l.trim());
     expect(rows.some((r) => /(^|\s)\*(\s|\.|$)|\[\*\]/.test(r))).toBe(false);
     const text = rows.join('\n');
-    for (const r of ['colonies.celula.io', 'colonies.celula.io/status', 'cells.celula.io', 'cells.celula.io/status', 'pods', 'serviceaccounts', 'nodes', 'events', 'leases.coordination.k8s.io']) {
+    for (const r of [
+      'colonies.celula.io',
+      'colonies.celula.io/status',
+      'cells.celula.io',
+      'cells.celula.io/status',
+      'pods',
+      'serviceaccounts',
+      'nodes',
+      'events',
+      'leases.coordination.k8s.io',
+    ]) {
       expect(text).toMatch(new RegExp(`^${r.replace(/\./g, '\\.')}\\s`, 'm'));
     }
     expect(text).not.toMatch(/^secrets\s/m);
     expect(text).not.toMatch(/^pods\/exec\s/m);
-    expect(kubectl(['auth', 'can-i', 'get', 'secrets', '-A', `--as=system:serviceaccount:celula-system:${OPERATOR_NAME}`]).trim()).toBe('no');
+    // can-i answers "no" (and exits 1) for what the operator must not do.
+    for (const verb of [
+      ['get', 'secrets'],
+      ['create', 'pods', '--subresource=exec'],
+      ['delete', 'nodes'],
+      ['update', 'clusterroles'],
+    ]) {
+      const r = spawnSync(
+        `${controlPlane().state.binDir}/kubectl`,
+        [
+          '--kubeconfig',
+          clusterInfo().kubeconfig,
+          'auth',
+          'can-i',
+          ...verb,
+          '-A',
+          `--as=system:serviceaccount:celula-system:${OPERATOR_NAME}`,
+        ],
+        { encoding: 'utf8' },
+      );
+      expect(`${verb.join(' ')}: ${r.stdout.trim()}`).toBe(`${verb.join(' ')}: no`);
+    }
   });
 });

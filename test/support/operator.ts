@@ -16,11 +16,15 @@ export interface TestOperator {
   stop(): Promise<void>;
 }
 
-export async function runOperator(opts: { namespace?: string; leaderElect?: boolean; level?: LevelWithSilent } = {}): Promise<TestOperator> {
+export async function runOperator(
+  opts: { namespace?: string; leaderElect?: boolean; level?: LevelWithSilent } = {},
+): Promise<TestOperator> {
   await installOperatorPrerequisites(await kubeConfig());
   const kc = await serviceAccountKubeConfig(DEFAULT_OPERATOR_NAMESPACE, OPERATOR_NAME);
   const logs: string[] = [];
-  const destination = { write: (line: string): boolean => logs.push(line) > 0 } as unknown as NodeJS.WritableStream;
+  const destination = {
+    write: (line: string): boolean => logs.push(line) > 0,
+  } as unknown as NodeJS.WritableStream;
   const logger = createLogger({ level: opts.level ?? 'debug', destination });
   const operator = await startOperator({
     kubeConfig: kc,
