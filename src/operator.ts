@@ -22,7 +22,10 @@ import {
 import { reconcileCell } from './controllers/cell.js';
 import { reconcileColony } from './controllers/colony.js';
 import type { ControllerContext } from './controllers/context.js';
-import { LEADER_LEASE } from './controllers/rbac.js';
+import { LEADER_LEASE, OPERATOR_NAME } from './controllers/rbac.js';
+import { startLockdown } from './controllers/lockdown-wiring.js';
+import { LOCKDOWN_KEY } from './controllers/lockdown.js';
+import { DEFAULT_OPERATOR_NAMESPACE } from './builders/lockdown.js';
 import { ApiWriter } from './controllers/writer.js';
 import type { Logger } from './observability/logger.js';
 import { Controller, mapToOwner, mapToSelf } from './runtime/controller.js';
@@ -40,6 +43,13 @@ export interface OperatorConfig {
   registry?: Registry;
   /** Injected clock for reconcilers; defaults to the wall clock. */
   now?: () => Date;
+  /**
+   * Guard the lock-down admission policies (install, restore, report). Off means development mode:
+   * colonies say LockdownDisabled. Default: on.
+   */
+  lockdown?: boolean;
+  /** Namespace and service account of the operator, named in the policies. */
+  operatorNamespace?: string;
   /** Called when this replica loses the leader lease (main exits: another replica may act now). */
   onLostLeadership?: () => void;
 }
@@ -95,9 +105,10 @@ interface Gate {
 }
 
 function resync(inf: Informers, ctrls: Controller[]): void {
-  const [colony, cell] = ctrls;
+  const [colony, cell, lockdown] = ctrls;
   inf.colonies.list().forEach((c) => colony?.enqueue(mapToSelf(c)));
   inf.cells.list().forEach((c) => cell?.enqueue(mapToSelf(c)));
+  lockdown?.enqueue(LOCKDOWN_KEY);
 }
 
 function controllers(cfg: OperatorConfig, inf: Informers, ctx: ControllerContext, gate: Gate): Controller[] {
@@ -135,16 +146,43 @@ export async function startOperator(cfg: OperatorConfig): Promise<Operator> {
   const registry = cfg.registry ?? new Registry();
   const now = cfg.now ?? (() => new Date());
   const inf = informers({ ...cfg, registry });
+  const write = new ApiWriter(cfg.kubeConfig, now);
+  const gate: Gate = { isLeading: () => false };
+  const lockdown =
+    cfg.lockdown === false
+      ? undefined
+      : startLockdown({
+          kubeConfig: cfg.kubeConfig,
+          logger: cfg.logger,
+          registry,
+          opts: {
+            operatorNamespace: cfg.operatorNamespace ?? DEFAULT_OPERATOR_NAMESPACE,
+            operatorServiceAccount: OPERATOR_NAME,
+          },
+          nodes: inf.nodes,
+          cells: inf.cells,
+          colonies: inf.colonies,
+          write,
+          isLeading: () => gate.isLeading(),
+          onChange: () => inf.colonies.list().forEach((c) => ctrls[0]?.enqueue(mapToSelf(c))),
+        });
   const ctx: ControllerContext = {
     ...inf,
-    write: new ApiWriter(cfg.kubeConfig, now),
-    lockdownIntact: () => true,
+    write,
+    lockdown: () => lockdown?.state() ?? 'Disabled',
     now,
     log: cfg.logger,
   };
-  const gate: Gate = { isLeading: () => false };
   const ctrls = controllers({ ...cfg, registry }, inf, ctx, gate);
-  const all: Lifecycle[] = [inf.colonies, inf.cells, inf.pods, inf.serviceAccounts, inf.nodes];
+  if (lockdown) ctrls.push(lockdown.controller);
+  const all: Lifecycle[] = [
+    inf.colonies,
+    inf.cells,
+    inf.pods,
+    inf.serviceAccounts,
+    inf.nodes,
+    ...(lockdown?.informers ?? []),
+  ];
   all.forEach((i) => i.start());
   await Promise.all(all.map((i) => i.waitForSync()));
   cfg.logger.info({ namespace: cfg.namespace ?? '(all)' }, 'caches synced');
@@ -154,6 +192,7 @@ export async function startOperator(cfg: OperatorConfig): Promise<Operator> {
   let leading = !cfg.leaderElect;
   gate.isLeading = () => leading;
   ctrls.forEach((c) => c.start());
+  if (!cfg.leaderElect) resync(inf, ctrls);
   const elector = cfg.leaderElect
     ? new LeaderElector({
         client: coordinationLeaseClient(cfg.kubeConfig.makeApiClient(CoordinationV1Api)),

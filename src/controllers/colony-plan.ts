@@ -11,6 +11,7 @@ import {
 import { setCondition } from '../api/conditions.js';
 import type { CellPlacement } from '../builders/cell.js';
 import { cellIndexOf } from '../builders/labels.js';
+import type { LockdownState } from './context.js';
 import { eligibleNodes, requiresHardenedNodes, spreadValue } from './nodes.js';
 
 /** Dead cells kept for their timestamps (join latency, recovery time) before they are deleted. */
@@ -21,8 +22,7 @@ export interface ColonyWorld {
   /** Cells this colony controls. */
   cells: readonly Cell[];
   nodes: readonly V1Node[];
-  /** False while the lock-down admission policies are missing or altered. */
-  lockdownIntact: boolean;
+  lockdown: LockdownState;
   now: Date;
 }
 
@@ -74,11 +74,11 @@ function needs(w: ColonyWorld, seeded: boolean, lost: boolean): Needs {
   if (lost) return { count: 0, genesis: false, waiting: 'the secret is lost; no cell will be made' };
   if (seeded) return { count: Math.max(0, w.colony.spec.replicas - live.length), genesis: false };
   if (live.some((c) => c.spec.genesis)) return { count: 0, genesis: true, waiting: 'genesis' };
-  if (!w.lockdownIntact) {
+  if (w.lockdown === 'Broken' || w.lockdown === 'Unknown') {
     return {
       count: 0,
       genesis: true,
-      waiting: 'lock-down admission policies are missing; the secret is not seeded',
+      waiting: 'lock-down admission policies are not confirmed in place; the secret is not seeded',
     };
   }
   return { count: 1, genesis: true };
@@ -212,20 +212,44 @@ function lostCondition(f: Facts): Cond {
   };
 }
 
-function lockdownCondition(intact: boolean): Cond {
-  return intact
-    ? {
+function lockdownCondition(state: LockdownState): Cond {
+  switch (state) {
+    case 'Intact':
+      return {
         type: C.LockdownIntact,
         status: 'True',
         reason: 'PoliciesPresent',
         message: 'lock-down admission policies are in place',
-      }
-    : {
+      };
+    case 'Disabled':
+      return {
+        type: C.LockdownIntact,
+        status: 'False',
+        reason: 'LockdownDisabled',
+        message: 'the operator runs with --lockdown=false: nothing stops exec into cells (development only)',
+      };
+    case 'Unknown':
+      return {
+        type: C.LockdownIntact,
+        status: 'Unknown',
+        reason: 'Checking',
+        message: 'the operator has not yet checked the lock-down admission policies',
+      };
+    default:
+      return {
         type: C.LockdownIntact,
         status: 'False',
         reason: 'PoliciesMissing',
         message: 'lock-down admission policies are missing or altered; the operator is restoring them',
       };
+  }
+}
+
+/** Incidents: times this colony saw the lock-down go from intact to broken. */
+function incidents(w: ColonyWorld): number {
+  const old = w.colony.status;
+  const was = old?.conditions?.find((c) => c.type === C.LockdownIntact)?.status === 'True';
+  return (old?.lockdownIncidents ?? 0) + (was && w.lockdown === 'Broken' ? 1 : 0);
 }
 
 function conditions(w: ColonyWorld, f: Facts): Cond[] {
@@ -235,7 +259,7 @@ function conditions(w: ColonyWorld, f: Facts): Cond[] {
     secret,
     ...floorConditions(w, f),
     lostCondition(f),
-    lockdownCondition(w.lockdownIntact),
+    lockdownCondition(w.lockdown),
   ];
 }
 
@@ -260,6 +284,7 @@ export function planColony(w: ColonyWorld): ColonyPlan {
     desired: w.colony.spec.replicas,
     alive,
     joining: w.cells.filter((c) => !isDead(c) && !isAlive(c)).length,
+    lockdownIncidents: incidents(w),
     conditions: conds,
   };
   return { create, delete: oldDead(w.cells), status, becameLost: lost && !wasLost, shortfall };

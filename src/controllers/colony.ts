@@ -41,7 +41,7 @@ export async function reconcileColony(ctx: ControllerContext, key: string): Prom
     colony,
     cells,
     nodes: ctx.nodes.list(),
-    lockdownIntact: ctx.lockdownIntact(),
+    lockdown: ctx.lockdown(),
     now: ctx.now(),
   });
 

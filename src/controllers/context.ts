@@ -35,6 +35,12 @@ export interface Writer {
   event(ref: EventRef, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
 }
 
+/**
+ * Intact: policies in place. Broken: missing or altered, being restored. Unknown: not checked yet
+ * (start-up). Disabled: the operator runs without lock-down (development only).
+ */
+export type LockdownState = 'Intact' | 'Broken' | 'Unknown' | 'Disabled';
+
 export interface ControllerContext {
   colonies: Reader<Colony>;
   cells: Reader<Cell>;
@@ -42,8 +48,8 @@ export interface ControllerContext {
   nodes: Reader<V1Node>;
   serviceAccounts: Reader<V1ServiceAccount>;
   write: Writer;
-  /** False while the lock-down admission policies are missing (set by the lockdown controller). */
-  lockdownIntact(): boolean;
+  /** State of the lock-down admission policies (kept by the lock-down controller). */
+  lockdown(): LockdownState;
   now(): Date;
   log: Logger;
 }

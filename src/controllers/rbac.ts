@@ -58,6 +58,12 @@ export const OPERATOR_RULES: Rule[] = [
     verbs: ['get', 'list', 'watch'],
   },
   {
+    why: 'lock-down: watch the admission policies and bindings, create missing ones and restore altered ones',
+    apiGroups: ['admissionregistration.k8s.io'],
+    resources: ['validatingadmissionpolicies', 'validatingadmissionpolicybindings'],
+    verbs: ['get', 'list', 'watch', 'create', 'update'],
+  },
+  {
     why: 'events on colonies and cells (Lost, node loss, tamper)',
     apiGroups: [''],
     resources: ['events'],
@@ -65,8 +71,14 @@ export const OPERATOR_RULES: Rule[] = [
   },
 ];
 
-/** Namespace-scoped rules in the operator's own namespace: leader election. */
+/** Namespace-scoped rules in the operator's own namespace: leader election, lock-down parameters. */
 export const OPERATOR_NAMESPACE_RULES: Rule[] = [
+  {
+    why: 'lock-down: the parameter ConfigMap (hardened nodes, locked pods) the policies read; the operator is its only writer',
+    apiGroups: [''],
+    resources: ['configmaps'],
+    verbs: ['get', 'list', 'watch', 'create', 'update'],
+  },
   {
     why: 'leader election; create cannot be limited to a name, so it is separate',
     apiGroups: ['coordination.k8s.io'],

@@ -17,7 +17,7 @@ export interface TestOperator {
 }
 
 export async function runOperator(
-  opts: { namespace?: string; leaderElect?: boolean; level?: LevelWithSilent } = {},
+  opts: { namespace?: string; leaderElect?: boolean; level?: LevelWithSilent; lockdown?: boolean } = {},
 ): Promise<TestOperator> {
   await installOperatorPrerequisites(await kubeConfig());
   const kc = await serviceAccountKubeConfig(DEFAULT_OPERATOR_NAMESPACE, OPERATOR_NAME);
@@ -32,6 +32,8 @@ export async function runOperator(
     namespace: opts.namespace,
     leaderElect: opts.leaderElect ?? false,
     leaderNamespace: DEFAULT_OPERATOR_NAMESPACE,
+    // Cluster-wide policies outlive a test file's operator: only tests that clean up turn this on.
+    lockdown: opts.lockdown ?? false,
   });
   return { operator, kubeConfig: kc, logs, stop: () => operator.stop() };
 }

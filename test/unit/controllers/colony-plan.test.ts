@@ -8,7 +8,7 @@ const nodes = ['n1', 'n2', 'n3', 'n4'].map((n) => node(n));
 const seededStatus: ColonyStatus = { publicKey: 'PK', fingerprint: 'FP', genesisCell: 'lottery-0' };
 
 function world(w: Partial<ColonyWorld>): ColonyWorld {
-  return { colony: colony(), cells: [], nodes, lockdownIntact: true, now, ...w };
+  return { colony: colony(), cells: [], nodes, lockdown: 'Intact', now, ...w };
 }
 
 function cond(status: ColonyStatus, type: string) {
@@ -78,8 +78,11 @@ describe('planColony', () => {
     expect(cond(again.status, 'Lost')).toMatchObject({ status: 'True' });
   });
 
-  it('does not seed while the lock-down policies are missing', () => {
-    const plan = planColony(world({ lockdownIntact: false }));
+  it('does not seed while the lock-down policies are missing, and counts the incident', () => {
+    const intact = planColony(world({}));
+    const plan = planColony(world({ lockdown: 'Broken', colony: colony((c) => (c.status = intact.status)) }));
+    expect(plan.status.lockdownIncidents).toBe(1);
+    expect(planColony(world({ lockdown: 'Unknown' })).create).toEqual([]);
     expect(plan.create).toEqual([]);
     expect(cond(plan.status, 'LockdownIntact')).toMatchObject({ status: 'False' });
     expect(cond(plan.status, 'SecretHeld')).toMatchObject({ reason: 'LockdownMissing' });
