@@ -23,7 +23,7 @@ import { reconcileCell } from './controllers/cell.js';
 import { reconcileColony } from './controllers/colony.js';
 import type { ControllerContext } from './controllers/context.js';
 import { LEADER_LEASE, OPERATOR_NAME } from './controllers/rbac.js';
-import { startLockdown } from './controllers/lockdown-wiring.js';
+import { startLockdown, type Lockdown } from './controllers/lockdown-wiring.js';
 import { LOCKDOWN_KEY } from './controllers/lockdown.js';
 import { DEFAULT_OPERATOR_NAMESPACE } from './builders/lockdown.js';
 import { ApiWriter } from './controllers/writer.js';
@@ -142,30 +142,66 @@ function controllers(cfg: OperatorConfig, inf: Informers, ctx: ControllerContext
   return [colony, cell];
 }
 
+function lockdownFor(
+  cfg: OperatorConfig & { registry: Registry },
+  inf: Informers,
+  write: ApiWriter,
+  hooks: { isLeading: () => boolean; onChange: () => void },
+): Lockdown | undefined {
+  if (cfg.lockdown === false) return undefined;
+  return startLockdown({
+    kubeConfig: cfg.kubeConfig,
+    logger: cfg.logger,
+    registry: cfg.registry,
+    opts: {
+      operatorNamespace: cfg.operatorNamespace ?? DEFAULT_OPERATOR_NAMESPACE,
+      operatorServiceAccount: OPERATOR_NAME,
+    },
+    nodes: inf.nodes,
+    cells: inf.cells,
+    colonies: inf.colonies,
+    write,
+    ...hooks,
+  });
+}
+
+interface Election {
+  leading: boolean;
+  elector?: LeaderElector;
+}
+
+function elect(cfg: OperatorConfig, onGained: () => void): Election {
+  const e: Election = { leading: !cfg.leaderElect };
+  if (!cfg.leaderElect) return e;
+  e.elector = new LeaderElector({
+    client: coordinationLeaseClient(cfg.kubeConfig.makeApiClient(CoordinationV1Api)),
+    namespace: cfg.leaderNamespace ?? 'celula-system',
+    name: LEADER_LEASE,
+    identity: `${hostname()}-${process.pid}`,
+    logger: cfg.logger,
+    onStartedLeading: () => {
+      e.leading = true;
+      onGained();
+    },
+    onStoppedLeading: () => {
+      const was = e.leading;
+      e.leading = false;
+      if (was) cfg.onLostLeadership?.();
+    },
+  });
+  return e;
+}
+
 export async function startOperator(cfg: OperatorConfig): Promise<Operator> {
   const registry = cfg.registry ?? new Registry();
   const now = cfg.now ?? (() => new Date());
   const inf = informers({ ...cfg, registry });
   const write = new ApiWriter(cfg.kubeConfig, now);
   const gate: Gate = { isLeading: () => false };
-  const lockdown =
-    cfg.lockdown === false
-      ? undefined
-      : startLockdown({
-          kubeConfig: cfg.kubeConfig,
-          logger: cfg.logger,
-          registry,
-          opts: {
-            operatorNamespace: cfg.operatorNamespace ?? DEFAULT_OPERATOR_NAMESPACE,
-            operatorServiceAccount: OPERATOR_NAME,
-          },
-          nodes: inf.nodes,
-          cells: inf.cells,
-          colonies: inf.colonies,
-          write,
-          isLeading: () => gate.isLeading(),
-          onChange: () => inf.colonies.list().forEach((c) => ctrls[0]?.enqueue(mapToSelf(c))),
-        });
+  const lockdown = lockdownFor({ ...cfg, registry }, inf, write, {
+    isLeading: () => gate.isLeading(),
+    onChange: () => inf.colonies.list().forEach((c) => ctrls[0]?.enqueue(mapToSelf(c))),
+  });
   const ctx: ControllerContext = {
     ...inf,
     write,
@@ -187,38 +223,20 @@ export async function startOperator(cfg: OperatorConfig): Promise<Operator> {
   await Promise.all(all.map((i) => i.waitForSync()));
   cfg.logger.info({ namespace: cfg.namespace ?? '(all)' }, 'caches synced');
 
-  // Controllers run from the start; without the lease their reconciles do nothing. Regaining the
+  // Controllers run from the start; without the lease their reconciles do nothing. Gaining the
   // lease re-enqueues every object, so nothing that changed meanwhile is missed.
-  let leading = !cfg.leaderElect;
-  gate.isLeading = () => leading;
+  const election = elect(cfg, () => resync(inf, ctrls));
+  gate.isLeading = () => election.leading;
   ctrls.forEach((c) => c.start());
-  if (!cfg.leaderElect) resync(inf, ctrls);
-  const elector = cfg.leaderElect
-    ? new LeaderElector({
-        client: coordinationLeaseClient(cfg.kubeConfig.makeApiClient(CoordinationV1Api)),
-        namespace: cfg.leaderNamespace ?? 'celula-system',
-        name: LEADER_LEASE,
-        identity: `${hostname()}-${process.pid}`,
-        logger: cfg.logger,
-        onStartedLeading: () => {
-          leading = true;
-          resync(inf, ctrls);
-        },
-        onStoppedLeading: () => {
-          const wasLeading = leading;
-          leading = false;
-          if (wasLeading) cfg.onLostLeadership?.();
-        },
-      })
-    : undefined;
-  elector?.start();
+  if (election.elector) election.elector.start();
+  else resync(inf, ctrls);
 
   return {
     registry,
-    ready: () => leading && all.every((i) => i.hasSynced()),
+    ready: () => election.leading && all.every((i) => i.hasSynced()),
     stop: async () => {
       await Promise.all(ctrls.map((c) => c.stop()));
-      await elector?.stop();
+      await election.elector?.stop();
       await Promise.all(all.map((i) => i.stop()));
     },
   };

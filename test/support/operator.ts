@@ -5,6 +5,8 @@ import { DEFAULT_OPERATOR_NAMESPACE, installOperatorPrerequisites } from '../../
 import { createLogger } from '../../src/observability/logger.js';
 import { OPERATOR_NAME } from '../../src/controllers/rbac.js';
 import { startOperator, type Operator } from '../../src/operator.js';
+import { AdmissionregistrationV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { LOCKDOWN_PARAMS, POLICY } from '../../src/builders/lockdown.js';
 import { kubeConfig, serviceAccountKubeConfig } from '../integration/support/cluster.js';
 import type { LevelWithSilent } from 'pino';
 
@@ -14,6 +16,23 @@ export interface TestOperator {
   kubeConfig: KubeConfig;
   logs: string[];
   stop(): Promise<void>;
+}
+
+/**
+ * Removes the cluster-wide lock-down (bindings first: with the guard bound only the operator could
+ * touch the parameters). Tests that run the operator with lock-down call it when they finish.
+ */
+export async function removeLockdown(): Promise<void> {
+  const kc = await kubeConfig();
+  const adm = kc.makeApiClient(AdmissionregistrationV1Api);
+  for (const name of Object.values(POLICY)) {
+    await adm.deleteValidatingAdmissionPolicyBinding({ name }).catch(() => undefined);
+    await adm.deleteValidatingAdmissionPolicy({ name }).catch(() => undefined);
+  }
+  await kc
+    .makeApiClient(CoreV1Api)
+    .deleteNamespacedConfigMap({ name: LOCKDOWN_PARAMS, namespace: DEFAULT_OPERATOR_NAMESPACE })
+    .catch(() => undefined);
 }
 
 export async function runOperator(

@@ -1,0 +1,151 @@
+// The operator guards its lock-down: it installs the policies, restores a deleted binding within
+// seconds (Warning event, LockdownIntact=False meanwhile, incident counted), and seeds no secret
+// while it cannot put them back.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import {
+  AdmissionregistrationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  RbacAuthorizationV1Api,
+  type KubeConfig,
+} from '@kubernetes/client-node';
+import { COLONY_PLURAL, GROUP, LABELS, VERSION, type Cell, type Colony } from '../../src/api/types.js';
+import { POLICY } from '../../src/builders/lockdown.js';
+import { OPERATOR_NAME } from '../../src/controllers/rbac.js';
+import { removeLockdown, runOperator, type TestOperator } from '../support/operator.js';
+import { controlPlane, createNamespace, deleteNamespace, kubeConfig, waitFor } from './support/cluster.js';
+
+const POOL = `ld-${process.pid.toString(36)}`;
+const IMAGE = `registry.example/lottery@sha256:${'c'.repeat(64)}`;
+
+let kc: KubeConfig;
+let custom: CustomObjectsApi;
+let adm: AdmissionregistrationV1Api;
+let ns: string;
+let op: TestOperator;
+
+const res = () => ({ group: GROUP, version: VERSION, namespace: ns, plural: COLONY_PLURAL });
+
+function colony(name: string): Colony {
+  return {
+    apiVersion: `${GROUP}/${VERSION}`,
+    kind: 'Colony',
+    metadata: { name },
+    spec: {
+      image: IMAGE,
+      replicas: 1,
+      minReplicas: 1,
+      secret: { algorithm: 'ed25519' },
+      nodes: { provider: 'unhardened' },
+      placement: { nodeSelector: { 'celula.test/pool': POOL } },
+    },
+  };
+}
+
+async function getColony(name: string): Promise<Colony> {
+  return (await custom.getNamespacedCustomObject({ ...res(), name })) as Colony;
+}
+
+const condition = (c: Colony, type: string) => c.status?.conditions?.find((x) => x.type === type);
+
+async function cellsOf(name: string): Promise<Cell[]> {
+  const list = (await custom.listNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace: ns,
+    plural: 'cells',
+    labelSelector: `${LABELS.colony}=${name}`,
+  })) as { items: Cell[] };
+  return list.items;
+}
+
+beforeAll(async () => {
+  kc = await kubeConfig();
+  custom = kc.makeApiClient(CustomObjectsApi);
+  adm = kc.makeApiClient(AdmissionregistrationV1Api);
+  ns = await createNamespace('lockdown-op');
+  await controlPlane().addNode(`${POOL}-n0`, { labels: { 'celula.test/pool': POOL } });
+  op = await runOperator({ lockdown: true });
+});
+
+afterAll(async () => {
+  await op?.stop();
+  if (op) (await import('node:fs')).writeFileSync('/tmp/lockdown-op.log', op.logs.join(''));
+  await removeLockdown();
+  await controlPlane().deleteNode(`${POOL}-n0`).catch(() => undefined);
+  if (ns) await deleteNamespace(ns);
+});
+
+describe('operator lock-down', () => {
+  it('installs every policy and binding, and colonies report LockdownIntact', async () => {
+    await waitFor(async () => {
+      const bindings = (await adm.listValidatingAdmissionPolicyBinding()).items.map((b) => b.metadata?.name);
+      return Object.values(POLICY).every((p) => bindings.includes(p));
+    }, 'all bindings installed');
+    await custom.createNamespacedCustomObject({ ...res(), body: colony('guarded') });
+    const c = await waitFor(async () => {
+      const col = await getColony('guarded');
+      return condition(col, 'LockdownIntact')?.status === 'True' && col;
+    }, 'LockdownIntact=True');
+    expect(condition(c, 'LockdownIntact')!.reason).toBe('PoliciesPresent');
+    await waitFor(async () => (await cellsOf('guarded')).length === 1, 'genesis cell while intact');
+  });
+
+  it('restores a binding an admin deleted within 5 s, with a Warning event and the incident counted', async () => {
+    const started = Date.now();
+    await adm.deleteValidatingAdmissionPolicyBinding({ name: POLICY.podConnect });
+    await waitFor(
+      async () => (await adm.readValidatingAdmissionPolicyBinding({ name: POLICY.podConnect })).metadata?.uid,
+      'binding restored',
+      5_000,
+      50,
+    );
+    const restoredMs = Date.now() - started;
+    console.log(`lock-down binding restored ${restoredMs} ms after an admin deleted it`);
+    expect(restoredMs).toBeLessThan(5_000);
+
+    const core = kc.makeApiClient(CoreV1Api);
+    const event = await waitFor(async () => {
+      const events = (await core.listNamespacedEvent({ namespace: ns })).items;
+      return events.find((e) => e.reason === 'LockdownTampered' && e.involvedObject.name === 'guarded');
+    }, 'LockdownTampered event');
+    expect(event.type).toBe('Warning');
+    expect(event.message).toMatch(new RegExp(POLICY.podConnect));
+    const c = await waitFor(async () => {
+      const col = await getColony('guarded');
+      return (col.status?.lockdownIncidents ?? 0) >= 1 && condition(col, 'LockdownIntact')?.status === 'True' && col;
+    }, 'incident counted and lock-down intact again');
+    expect(c.status!.lockdownIncidents).toBe(1);
+    const metrics = await op.operator.registry.getSingleMetricAsString('celula_lockdown_incidents_total');
+    expect(metrics).toMatch(/celula_lockdown_incidents_total 1/);
+  });
+
+  it('does not seed a new colony while it cannot restore the policies, and proceeds once it can', async () => {
+    // Take the operator's power to write bindings away, then remove one: it cannot restore it.
+    const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+    const role = await rbac.readClusterRole({ name: OPERATOR_NAME });
+    const original = structuredClone(role.rules ?? []);
+    role.rules = original.map((r) =>
+      r.resources?.includes('validatingadmissionpolicybindings') ? { ...r, verbs: ['get', 'list', 'watch'] } : r,
+    );
+    await rbac.replaceClusterRole({ name: OPERATOR_NAME, body: role });
+    await adm.deleteValidatingAdmissionPolicyBinding({ name: POLICY.nodeProxy });
+    await custom.createNamespacedCustomObject({ ...res(), body: colony('blocked') });
+    const blocked = await waitFor(async () => {
+      const col = await getColony('blocked');
+      return condition(col, 'SecretHeld')?.reason === 'LockdownMissing' && col;
+    }, 'blocked colony says why');
+    expect(condition(blocked, 'SecretHeld')!.message).toMatch(/lock-down/);
+    expect(condition(blocked, 'LockdownIntact')).toMatchObject({ status: 'False', reason: 'PoliciesMissing' });
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(await cellsOf('blocked')).toHaveLength(0);
+
+    // Give the permission back: the operator restores the binding and the colony seeds.
+    const now = await rbac.readClusterRole({ name: OPERATOR_NAME });
+    now.rules = original;
+    await rbac.replaceClusterRole({ name: OPERATOR_NAME, body: now });
+    await waitFor(async () => (await cellsOf('blocked')).length === 1, 'genesis cell after restore', 30_000);
+    const after = await getColony('blocked');
+    expect(condition(after, 'LockdownIntact')?.status).toBe('True');
+  });
+});
