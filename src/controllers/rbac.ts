@@ -64,6 +64,12 @@ export const OPERATOR_RULES: Rule[] = [
     verbs: ['get', 'list', 'watch', 'create', 'update'],
   },
   {
+    why: 'node hardening: the hardened label and taint on a node whose hijack.sh check passed, or the failure annotations (no create/delete/update)',
+    apiGroups: [''],
+    resources: ['nodes'],
+    verbs: ['patch'],
+  },
+  {
     why: 'events on colonies and cells (Lost, node loss, tamper)',
     apiGroups: [''],
     resources: ['events'],
@@ -73,6 +79,12 @@ export const OPERATOR_RULES: Rule[] = [
 
 /** Namespace-scoped rules in the operator's own namespace: leader election, lock-down parameters. */
 export const OPERATOR_NAMESPACE_RULES: Rule[] = [
+  {
+    why: 'node hardening: one-shot Jobs running hijack.sh on a node (the only privileged pods the operator makes), read for their outcome, deleted once recorded, never updated. Its immutable script ConfigMap is covered by the configmaps create below',
+    apiGroups: ['batch'],
+    resources: ['jobs'],
+    verbs: ['get', 'list', 'watch', 'create', 'delete'],
+  },
   {
     why: 'lock-down: the parameter ConfigMap (hardened nodes, locked pods) the policies read; the operator is its only writer',
     apiGroups: [''],
