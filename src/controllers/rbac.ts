@@ -80,7 +80,7 @@ export const OPERATOR_RULES: Rule[] = [
 /** Namespace-scoped rules in the operator's own namespace: leader election, lock-down parameters. */
 export const OPERATOR_NAMESPACE_RULES: Rule[] = [
   {
-    why: 'node hardening: one-shot Jobs running hijack.sh on a node (the only privileged pods the operator makes), read for their outcome, deleted once recorded, never updated. Its immutable script ConfigMap is covered by the configmaps create below',
+    why: 'node hardening: one-shot Jobs running hijack.sh on a node (the only privileged pods the operator makes), read for their outcome, deleted once recorded, never updated.',
     apiGroups: ['batch'],
     resources: ['jobs'],
     verbs: ['get', 'list', 'watch', 'create', 'delete'],
@@ -90,6 +90,12 @@ export const OPERATOR_NAMESPACE_RULES: Rule[] = [
     apiGroups: [''],
     resources: ['configmaps'],
     verbs: ['get', 'list', 'watch', 'create', 'update'],
+  },
+  {
+    why: 'node hardening: the immutable ConfigMap holding hijack.sh, named by its digest (created once, never read back or updated)',
+    apiGroups: [''],
+    resources: ['configmaps'],
+    verbs: ['create'],
   },
   {
     why: 'leader election; create cannot be limited to a name, so it is separate',

@@ -319,6 +319,9 @@ beforeAll(async () => {
     logger: createLogger({ level: 'trace', name: 'celula-operator', destination: sink }),
     namespace: ns,
     leaderElect: false,
+    // The lock-down policies are cluster-wide and tested in lockdown*.test.ts; here they would also
+    // refuse the test's crafted pods on hardened nodes. Development mode: colonies say LockdownDisabled.
+    lockdown: false,
   });
   const info = clusterInfo();
   kubelet = new LocalKubelet({
