@@ -81,7 +81,7 @@ export async function runDemo(): Promise<void> {
     apiVersion: 'v1',
     kind: 'Namespace',
     metadata: { name: DEMO_NAMESPACE },
-  } as KubernetesObject);
+  });
   const operatorKubeconfig = await cp.kubeconfigForServiceAccount(
     DEFAULT_OPERATOR_NAMESPACE,
     OPERATOR_NAME,
