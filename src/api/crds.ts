@@ -6,9 +6,13 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadAllYaml, type V1CustomResourceDefinition } from '@kubernetes/client-node';
 import yaml from 'js-yaml';
-import { GROUP } from './types.js';
+import { GROUP, LOCKDOWN_PARAMETERS_PLURAL } from './types.js';
 
-export const CRD_NAMES = [`colonies.${GROUP}`, `cells.${GROUP}`] as const;
+export const CRD_NAMES = [
+  `colonies.${GROUP}`,
+  `cells.${GROUP}`,
+  `${LOCKDOWN_PARAMETERS_PLURAL}.${GROUP}`,
+] as const;
 
 /** The repository's crds/ directory, found by walking up from this module. */
 export function crdDir(): string {

@@ -1,4 +1,4 @@
-// Colony and Cell: the two custom resources of celula.io/v1alpha1.
+// Colony, Cell and LockdownParameters: the custom resources of celula.io/v1alpha1.
 // crds/ is the source of truth for the schema; these types mirror it for the code.
 import type { V1ObjectMeta } from '@kubernetes/client-node';
 
@@ -10,6 +10,10 @@ export const ColonyKind = 'Colony';
 export const CellKind = 'Cell';
 export const COLONY_PLURAL = 'colonies';
 export const CELL_PLURAL = 'cells';
+export const LockdownParametersKind = 'LockdownParameters';
+export const LOCKDOWN_PARAMETERS_PLURAL = 'lockdownparameters';
+/** maxProperties of LockdownParameters.data: hardened nodes plus locked pods, with room to spare. */
+export const LOCKDOWN_PARAMETERS_MAX_KEYS = 4096;
 
 /** Secret algorithms a colony can hold; immutable once the colony exists. */
 export const ALGORITHMS = ['ed25519', 'secp256k1', 'aes-256'] as const;
@@ -117,6 +121,17 @@ export interface Cell {
   metadata: V1ObjectMeta;
   spec: CellSpec;
   status?: CellStatus;
+}
+
+/**
+ * The admission lock-down's parameters (cluster-scoped, one object named celula-lockdown): keys
+ * `node.<node>` and `pod.<namespace>.<pod>`, values empty. See docs/lockdown.md.
+ */
+export interface LockdownParameters {
+  apiVersion: string;
+  kind: typeof LockdownParametersKind;
+  metadata: V1ObjectMeta;
+  data?: Record<string, string>;
 }
 
 /** Condition types on a Colony; each has exactly one writer (the colony reconciler). */

@@ -1,32 +1,43 @@
 // The admission lock-down (DESIGN.md §4.2, docs/lockdown.md): ValidatingAdmissionPolicies and their
 // bindings that deny every way into cell pods and hardened nodes, for every principal including
-// system:masters, plus the parameter ConfigMap that tells the policies which nodes are hardened and
-// which pods are locked. Pure and deterministic: same options and inputs => byte-identical objects.
+// system:masters, plus the lock-down parameters (a LockdownParameters object, crds/) that tell the
+// policies which nodes are hardened and which pods are locked. Pure and deterministic: same options
+// and inputs => byte-identical objects.
 //
-// CEL cannot look other objects up, so the policies read one ConfigMap (`paramRef`) whose keys are
-// `node.<node>` and `pod.<namespace>.<pod>` (ConfigMap keys allow [-._a-zA-Z0-9], and node, namespace
-// and pod names are DNS names, so keys are unambiguous: a namespace has no dots). Every binding
-// says `parameterNotFoundAction: Deny` and every policy `failurePolicy: Fail`: a missing or
-// unreadable ConfigMap denies instead of allowing.
+// CEL cannot look other objects up, so the policies read one cluster-scoped LockdownParameters
+// object (`paramRef`) whose `data` keys are `node.<node>` and `pod.<namespace>.<pod>` (node,
+// namespace and pod names are DNS names, so keys are unambiguous: a namespace has no dots). Our own
+// kind, not a ConfigMap: creating a policy with a paramKind requires "get" on every object of that
+// kind, and the operator should not read every ConfigMap in the cluster. Every binding says
+// `parameterNotFoundAction: Deny` and every policy `failurePolicy: Fail`: missing or unreadable
+// parameters deny instead of allowing.
 import { createHash } from 'node:crypto';
 import type {
-  V1ConfigMap,
   V1MatchCondition,
   V1NamedRuleWithOperations,
   V1ValidatingAdmissionPolicy,
   V1ValidatingAdmissionPolicyBinding,
   V1Validation,
+  V1ObjectMeta,
   V1Variable,
 } from '@kubernetes/client-node';
 import yaml from 'js-yaml';
-import { LABELS, MANAGER } from '../api/types.js';
+import {
+  API_VERSION,
+  GROUP,
+  LABELS,
+  LOCKDOWN_PARAMETERS_PLURAL,
+  LockdownParametersKind,
+  MANAGER,
+  type LockdownParameters,
+} from '../api/types.js';
 
 export const ADMISSION_API_VERSION = 'admissionregistration.k8s.io/v1';
 export const DEFAULT_OPERATOR_NAMESPACE = 'celula-system';
 export const DEFAULT_OPERATOR_SERVICE_ACCOUNT = MANAGER;
-/** Name of the parameter ConfigMap (in the operator namespace). */
+/** Name of the one (cluster-scoped) LockdownParameters object the bindings reference. */
 export const LOCKDOWN_PARAMS = 'celula-lockdown';
-/** sha256 of the object's spec (policies, bindings) or data (the ConfigMap): what tamper checks compare. */
+/** sha256 of the object's spec (policies, bindings) or data (the parameters): informative only. */
 export const HASH_ANNOTATION = 'celula.io/lockdown-hash';
 /** Marks every lock-down object, so informers can select them. */
 export const LOCKDOWN_LABEL = 'celula.io/lockdown';
@@ -89,8 +100,8 @@ export const MESSAGES = {
   lockedPodName: (ns: string, pod: string): string =>
     `celula: pod ${ns}/${pod} is reserved for a cell; only the operator creates it`,
   nodeBinding: (node: string): string => `celula: binding pods to hardened node ${node} is forbidden`,
-  paramsGuard: (ns: string): string =>
-    `celula: the lock-down parameters ${ns}/${LOCKDOWN_PARAMS} are written only by the operator`,
+  paramsGuard: (): string =>
+    `celula: the lock-down parameters ${LOCKDOWN_PARAMS} are written only by the operator`,
   operatorToken: (ns: string, sa: string): string =>
     `celula: tokens for the operator service account ${ns}/${sa} are issued only to its pod`,
 } as const;
@@ -100,7 +111,7 @@ function lit(s: string): string {
   return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
-// CEL fragments shared by the policies. `params.data` is absent on an empty ConfigMap.
+// CEL fragments shared by the policies. `params.data` may be absent (parameters written without it).
 const HAS_DATA = 'has(params.data)';
 const POD_KEY_FROM_REQUEST = `'pod.' + request.namespace + '.' + request.name`;
 const POD_REF = `request.namespace + '/' + request.name`;
@@ -261,27 +272,25 @@ function nodeBinding(): PolicyDef {
   };
 }
 
-/** The ConfigMap goes through admission (policies and bindings do not): only the operator writes it. */
+/**
+ * The parameters are a custom resource, and custom resources go through admission (policies and
+ * bindings do not): only the operator writes them.
+ */
 function paramsGuard(opts: LockdownOptions): PolicyDef {
   return {
     name: POLICY.paramsGuard,
     params: false,
-    rules: [rule(['CREATE', 'UPDATE', 'DELETE'], ['configmaps'])],
+    rules: [rule(['CREATE', 'UPDATE', 'DELETE'], [LOCKDOWN_PARAMETERS_PLURAL], GROUP)],
     matchConditions: [
       {
         name: 'lockdown-params',
-        // A collection DELETE (`DELETE …/configmaps`) is admitted once, with no name: it would take
-        // the parameters with it, so it matches too.
-        expression:
-          `request.namespace == ${lit(opts.operatorNamespace)} && ` +
-          `(!has(request.name) || request.name == '' || request.name == ${lit(LOCKDOWN_PARAMS)})`,
+        // A collection DELETE (`DELETE …/lockdownparameters`) is admitted once, with no name: it
+        // would take the parameters with it, so it matches too.
+        expression: `!has(request.name) || request.name == '' || request.name == ${lit(LOCKDOWN_PARAMS)}`,
       },
     ],
     validations: [
-      deny(
-        `request.userInfo.username == ${lit(operatorUsername(opts))}`,
-        lit(MESSAGES.paramsGuard(opts.operatorNamespace)),
-      ),
+      deny(`request.userInfo.username == ${lit(operatorUsername(opts))}`, lit(MESSAGES.paramsGuard())),
     ],
   };
 }
@@ -342,10 +351,9 @@ export function contentHash(v: unknown): string {
   return createHash('sha256').update(stableJson(v)).digest('hex');
 }
 
-function meta(name: string, content: unknown, namespace?: string): V1ConfigMap['metadata'] {
+function meta(name: string, content: unknown): V1ObjectMeta {
   return {
     name,
-    ...(namespace === undefined ? {} : { namespace }),
     labels: { [LABELS.managedBy]: MANAGER, [LOCKDOWN_LABEL]: 'true' },
     annotations: { [HASH_ANNOTATION]: contentHash(content) },
   };
@@ -354,7 +362,7 @@ function meta(name: string, content: unknown, namespace?: string): V1ConfigMap['
 function policy(def: PolicyDef): LockdownPolicy {
   const spec: NonNullable<V1ValidatingAdmissionPolicy['spec']> = {
     failurePolicy: 'Fail',
-    ...(def.params ? { paramKind: { apiVersion: 'v1', kind: 'ConfigMap' } } : {}),
+    ...(def.params ? { paramKind: { apiVersion: API_VERSION, kind: LockdownParametersKind } } : {}),
     matchConstraints: { resourceRules: def.rules },
     ...(def.matchConditions ? { matchConditions: def.matchConditions } : {}),
     ...(def.variables ? { variables: def.variables } : {}),
@@ -368,12 +376,9 @@ function policy(def: PolicyDef): LockdownPolicy {
   };
 }
 
-function binding(def: PolicyDef, opts: LockdownOptions): LockdownBinding {
-  const paramRef = {
-    name: LOCKDOWN_PARAMS,
-    namespace: opts.operatorNamespace,
-    parameterNotFoundAction: 'Deny',
-  };
+function binding(def: PolicyDef): LockdownBinding {
+  // Cluster-scoped parameters: no namespace.
+  const paramRef = { name: LOCKDOWN_PARAMS, parameterNotFoundAction: 'Deny' };
   const spec: NonNullable<V1ValidatingAdmissionPolicyBinding['spec']> = {
     policyName: def.name,
     validationActions: ['Deny'],
@@ -394,39 +399,35 @@ const byName = (a: { metadata?: { name?: string } }, b: { metadata?: { name?: st
 export function lockdownPolicies(opts: LockdownOptions): LockdownObject[] {
   const defs = definitions(opts);
   const policies = defs.map(policy).sort(byName);
-  const bindings = defs.map((d) => binding(d, opts)).sort(byName);
+  const bindings = defs.map(binding).sort(byName);
   return [...policies, ...bindings];
 }
 
 /**
- * The parameter ConfigMap. `lockedPods` are the cell pods AND any other pod already running on a
+ * The lock-down parameters (LockdownParameters celula-lockdown, cluster-scoped). `lockedPods` are the cell pods AND any other pod already running on a
  * hardened node (a pre-existing privileged DaemonSet pod there would otherwise be a way in). Add a
  * cell pod's key BEFORE creating the pod.
  */
-export function lockdownParams(
-  opts: LockdownOptions,
-  hardenedNodes: string[],
-  lockedPods: PodRef[],
-): V1ConfigMap {
+export function lockdownParams(hardenedNodes: string[], lockedPods: PodRef[]): LockdownParameters {
   const keys = [...hardenedNodes.map(nodeKey), ...lockedPods.map((p) => podKey(p.namespace, p.name))];
   const data: Record<string, string> = {};
   for (const key of [...new Set(keys)].sort()) data[key] = '';
   return {
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    metadata: meta(LOCKDOWN_PARAMS, data, opts.operatorNamespace),
+    apiVersion: API_VERSION,
+    kind: LockdownParametersKind,
+    metadata: meta(LOCKDOWN_PARAMS, data),
     data,
   };
 }
 
 /**
- * The chart's copy: the (empty) parameter ConfigMap FIRST, then policies and bindings. The
- * ConfigMap must exist before the bindings, or `parameterNotFoundAction: Deny` refuses every
+ * The chart's copy: the (empty) lock-down parameters FIRST, then policies and bindings. The
+ * parameters must exist before the bindings (and their CRD before them), or `parameterNotFoundAction: Deny` refuses every
  * scheduler binding in the cluster, the operator's own pod included.
  */
 export function renderLockdownYaml(opts: LockdownOptions): string {
   const header = '# Generated by src/builders/lockdown.ts (renderLockdownYaml). Do not edit.\n';
-  const docs = [lockdownParams(opts, [], []), ...lockdownPolicies(opts)];
+  const docs = [lockdownParams([], []), ...lockdownPolicies(opts)];
   return (
     header + docs.map((d) => `---\n${yaml.dump(d, { sortKeys: true, lineWidth: -1, noRefs: true })}`).join('')
   );

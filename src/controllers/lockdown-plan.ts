@@ -2,18 +2,19 @@
 // (src/builders/lockdown.ts) and what the informers observe, say which objects are missing or
 // changed and must be restored, and whether the lock-down is intact right now.
 //
-// What is compared: a policy's or binding's `spec`, the parameter ConfigMap's `data` (exactly: a key
+// What is compared: a policy's or binding's `spec`, the lock-down parameters' `data` (exactly: a key
 // removed unlocks a pod or node; a key added is not ours either). Metadata is noise (resourceVersion,
 // managedFields, someone's label), except that the content-hash annotation is not trusted: an
 // edited spec with the old annotation still counts as changed. The API server fills defaults into
 // specs (matchPolicy: Equivalent, empty selectors, scope: '*'); those are not changes. Anything else
 // an observed spec has beyond the desired one is (an added excludeResourceRules or matchConditions
 // narrows a policy to nothing).
-import type { V1ConfigMap } from '@kubernetes/client-node';
+import type { LockdownParameters } from '../api/types.js';
 import type { LockdownObject } from '../builders/lockdown.js';
 
-export type LockdownKind = 'ValidatingAdmissionPolicy' | 'ValidatingAdmissionPolicyBinding' | 'ConfigMap';
-export type LockdownDesired = LockdownObject | (V1ConfigMap & { kind: 'ConfigMap' });
+export type LockdownKind =
+  'ValidatingAdmissionPolicy' | 'ValidatingAdmissionPolicyBinding' | 'LockdownParameters';
+export type LockdownDesired = LockdownObject | LockdownParameters;
 
 export interface ObservedObject {
   metadata?: { name?: string; namespace?: string; resourceVersion?: string; deletionTimestamp?: unknown };
@@ -21,7 +22,7 @@ export interface ObservedObject {
   data?: unknown;
 }
 
-/** What the informers hold (cluster-scoped policies and bindings; the ConfigMap, if any). */
+/** What the informers hold (all cluster-scoped: policies, bindings; the parameters, if any). */
 export interface ObservedLockdown {
   policies: ObservedObject[];
   bindings: ObservedObject[];
@@ -85,7 +86,7 @@ export function specMatches(desired: unknown, observed: unknown): boolean {
   return desired === observed;
 }
 
-/** ConfigMap data: exact key set and values (an absent data map equals an empty one). */
+/** The parameters' data: exact key set and values (an absent data map equals an empty one). */
 export function dataMatches(desired: unknown, observed: unknown): boolean {
   const d = isPlainObject(desired) ? desired : {};
   const o = isPlainObject(observed) ? observed : {};
@@ -107,7 +108,7 @@ function findObserved(desired: LockdownDesired, observed: ObservedLockdown): Obs
 }
 
 function contentMatches(desired: LockdownDesired, found: ObservedObject): boolean {
-  if (desired.kind === 'ConfigMap') return dataMatches(desired.data, found.data);
+  if (desired.kind === 'LockdownParameters') return dataMatches(desired.data, found.data);
   return specMatches(desired.spec, found.spec);
 }
 
@@ -132,7 +133,7 @@ function actionFor(desired: LockdownDesired, found: ObservedObject | undefined):
 
 /** Order of restoration: parameters first, then policies, then bindings (a binding without its policy is inert). */
 const ORDER: Record<LockdownKind, number> = {
-  ConfigMap: 0,
+  LockdownParameters: 0,
   ValidatingAdmissionPolicy: 1,
   ValidatingAdmissionPolicyBinding: 2,
 };

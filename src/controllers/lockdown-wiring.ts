@@ -3,7 +3,7 @@
 // reconciler: no seeding while it is broken), a metric, and Warning events on every colony.
 import type { KubeConfig, V1Node, V1Pod } from '@kubernetes/client-node';
 import { Counter, type Registry } from 'prom-client';
-import type { Cell, Colony } from '../api/types.js';
+import { API_VERSION, LOCKDOWN_PARAMETERS_PLURAL, type Cell, type Colony } from '../api/types.js';
 import { LOCKDOWN_PARAMS, type LockdownOptions } from '../builders/lockdown.js';
 import type { Logger } from '../observability/logger.js';
 import { Controller } from '../runtime/controller.js';
@@ -59,7 +59,7 @@ export function startLockdown(d: LockdownDeps): Lockdown {
   });
   const params = new Informer<ObservedObject>({
     ...common,
-    path: `/api/v1/namespaces/${d.opts.operatorNamespace}/configmaps`,
+    path: `/apis/${API_VERSION}/${LOCKDOWN_PARAMETERS_PLURAL}`,
     fieldSelector: `metadata.name=${LOCKDOWN_PARAMS}`,
   });
   // Every pod bound to a node: pods already on a hardened node are locked too.

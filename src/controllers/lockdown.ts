@@ -2,7 +2,7 @@
 // from the builders and the locked targets; observed from the informers), restores what the plan
 // says, and reports whether the lock-down was intact. The lead wires it: informers on
 // validatingadmissionpolicies, validatingadmissionpolicybindings (no label selector: a removed
-// label must not look like a deletion) and the parameter ConfigMap (field selector on its name),
+// label must not look like a deletion) and the LockdownParameters (field selector on its name),
 // plus nodes and pods for the targets, all enqueue LOCKDOWN_KEY.
 import {
   KubernetesObjectApi,
@@ -75,10 +75,7 @@ export function desiredLockdown(
   opts: LockdownOptions,
   targets: { nodes: string[]; pods: PodRef[] },
 ): LockdownDesired[] {
-  return [
-    { ...lockdownParams(opts, targets.nodes, targets.pods), kind: 'ConfigMap' },
-    ...lockdownPolicies(opts),
-  ];
+  return [lockdownParams(targets.nodes, targets.pods), ...lockdownPolicies(opts)];
 }
 
 async function restore(write: LockdownWriter, action: LockdownAction): Promise<void> {

@@ -64,6 +64,12 @@ export const OPERATOR_RULES: Rule[] = [
     verbs: ['get', 'list', 'watch', 'create', 'update'],
   },
   {
+    why: 'lock-down: the LockdownParameters (hardened nodes, locked pods) the policies read; the operator is its only writer. Cluster-wide get is also what the API server demands of whoever creates a policy with a paramKind (get on every object of that kind): our own kind, so that is not get on every ConfigMap',
+    apiGroups: [GROUP],
+    resources: ['lockdownparameters'],
+    verbs: ['get', 'list', 'watch', 'create', 'update'],
+  },
+  {
     why: 'node hardening: the hardened label and taint on a node whose hijack.sh check passed, or the failure annotations (no create/delete/update)',
     apiGroups: [''],
     resources: ['nodes'],
@@ -77,19 +83,13 @@ export const OPERATOR_RULES: Rule[] = [
   },
 ];
 
-/** Namespace-scoped rules in the operator's own namespace: leader election, lock-down parameters. */
+/** Namespace-scoped rules in the operator's own namespace. */
 export const OPERATOR_NAMESPACE_RULES: Rule[] = [
   {
     why: 'node hardening: one-shot Jobs running hijack.sh on a node (the only privileged pods the operator makes), read for their outcome, deleted once recorded, never updated.',
     apiGroups: ['batch'],
     resources: ['jobs'],
     verbs: ['get', 'list', 'watch', 'create', 'delete'],
-  },
-  {
-    why: 'lock-down: the parameter ConfigMap (hardened nodes, locked pods) the policies read; the operator is its only writer',
-    apiGroups: [''],
-    resources: ['configmaps'],
-    verbs: ['get', 'list', 'watch', 'create', 'update'],
   },
   {
     why: 'node hardening: the immutable ConfigMap holding hijack.sh, named by its digest (created once, never read back or updated)',

@@ -11,12 +11,13 @@ import {
   AdmissionregistrationV1Api,
   AppsV1Api,
   CoreV1Api,
+  CustomObjectsApi,
   KubernetesObjectApi,
   RbacAuthorizationV1Api,
   type KubeConfig,
   type V1Pod,
 } from '@kubernetes/client-node';
-import { LABELS, MANAGER } from '../../src/api/types.js';
+import { GROUP, LABELS, LOCKDOWN_PARAMETERS_PLURAL, MANAGER, VERSION } from '../../src/api/types.js';
 import {
   LOCKDOWN_PARAMS,
   MESSAGES,
@@ -31,6 +32,7 @@ import {
   type LockdownDesired,
   type ObservedLockdown,
 } from '../../src/controllers/lockdown-plan.js';
+import { installOperatorPrerequisites } from '../../src/install.js';
 import { cacheDir } from '../cluster/controlplane.js';
 import {
   clusterInfo,
@@ -52,6 +54,9 @@ const CELL = 'cell-0';
 const CELL_PRIV = 'cell-priv';
 const PLAIN_POD = 'plain-0';
 const IMAGE = 'registry.example/debug:1';
+const PARAMS_ROLE = `celula-lockdown-test-params-${tag}`;
+/** The cluster-scoped lock-down parameters, for CustomObjectsApi calls. */
+const PARAMS = { group: GROUP, version: VERSION, plural: LOCKDOWN_PARAMETERS_PLURAL };
 
 let kc: KubeConfig;
 let core: CoreV1Api;
@@ -166,9 +171,10 @@ async function observe(): Promise<ObservedLockdown> {
   const adm = kc.makeApiClient(AdmissionregistrationV1Api);
   const policies = (await adm.listValidatingAdmissionPolicy()).items;
   const bindings = (await adm.listValidatingAdmissionPolicyBinding()).items;
-  const params = await core
-    .readNamespacedConfigMap({ name: LOCKDOWN_PARAMS, namespace: opNs })
-    .catch(() => undefined);
+  const params = (await kc
+    .makeApiClient(CustomObjectsApi)
+    .getClusterCustomObject({ ...PARAMS, name: LOCKDOWN_PARAMS })
+    .catch(() => undefined)) as ObservedLockdown['params'];
   return { policies, bindings, params };
 }
 
@@ -181,25 +187,33 @@ async function setupRbac(): Promise<void> {
   const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
   await core.createNamespacedServiceAccount({ namespace: opNs, body: { metadata: { name: MANAGER } } });
   const operator = { kind: 'ServiceAccount', name: MANAGER, namespace: opNs };
-  const grants: Array<[string, string[]]> = [
-    [ns, ['pods']],
-    [opNs, ['configmaps']],
-  ];
-  for (const [namespace, resources] of grants) {
-    const name = `celula-operator-${resources[0]}`;
-    await rbac.createNamespacedRole({
-      namespace,
-      body: { metadata: { name }, rules: [{ apiGroups: [''], resources, verbs: ['*'] }] },
-    });
-    await rbac.createNamespacedRoleBinding({
-      namespace,
-      body: {
-        metadata: { name },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
-        subjects: [operator],
-      },
-    });
-  }
+  const name = 'celula-operator-pods';
+  await rbac.createNamespacedRole({
+    namespace: ns,
+    body: { metadata: { name }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['*'] }] },
+  });
+  await rbac.createNamespacedRoleBinding({
+    namespace: ns,
+    body: {
+      metadata: { name },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+      subjects: [operator],
+    },
+  });
+  // The parameters are cluster-scoped: a ClusterRole, on lockdownparameters only.
+  await rbac.createClusterRole({
+    body: {
+      metadata: { name: PARAMS_ROLE },
+      rules: [{ apiGroups: [GROUP], resources: [LOCKDOWN_PARAMETERS_PLURAL], verbs: ['*'] }],
+    },
+  });
+  await rbac.createClusterRoleBinding({
+    body: {
+      metadata: { name: PARAMS_ROLE },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: PARAMS_ROLE },
+      subjects: [operator],
+    },
+  });
   // An ordinary user (not system:masters) that RBAC lets do every one of the actions tried.
   const broad = `celula-lockdown-test-broad-${tag}`;
   await rbac.createClusterRole({
@@ -218,7 +232,6 @@ async function setupRbac(): Promise<void> {
             'pods/binding',
             'nodes',
             'nodes/proxy',
-            'configmaps',
             'serviceaccounts',
             'serviceaccounts/token',
             'events',
@@ -226,6 +239,7 @@ async function setupRbac(): Promise<void> {
           verbs: ['*'],
         },
         { apiGroups: ['apps'], resources: ['daemonsets'], verbs: ['*'] },
+        { apiGroups: [GROUP], resources: [LOCKDOWN_PARAMETERS_PLURAL], verbs: ['*'] },
       ],
     },
   });
@@ -255,6 +269,17 @@ async function waitEnforced(): Promise<void> {
 beforeAll(async () => {
   kc = await kubeConfig();
   core = kc.makeApiClient(CoreV1Api);
+  // The LockdownParameters CRD (with the rest of the operator's prerequisites): the policies' paramKind.
+  await installOperatorPrerequisites(kc);
+  await waitFor(
+    async () =>
+      kc
+        .makeApiClient(CustomObjectsApi)
+        .listClusterCustomObject(PARAMS)
+        .then(() => true)
+        .catch(() => false),
+    'lockdownparameters served',
+  );
   adminCfg = clusterInfo().kubeconfig;
   ns = await createNamespace('lockdown');
   opNs = await createNamespace('lockdown-op');
@@ -271,7 +296,7 @@ beforeAll(async () => {
 
   // Parameters first (the operator adds a cell's key BEFORE creating the pod), then policies, bindings.
   const locked = [CELL, CELL_PRIV].map((name) => ({ namespace: ns, name }));
-  desired = [{ ...lockdownParams(opts, [HARD], locked), kind: 'ConfigMap' }, ...lockdownPolicies(opts)];
+  desired = [lockdownParams([HARD], locked), ...lockdownPolicies(opts)];
   // The API server activates policies from its informers' snapshot (refreshed about once a second),
   // so a policy probed as enforced says nothing of a binding created after it. Create the probed
   // binding LAST: when it is active, every object created before it is in the same snapshot.
@@ -313,7 +338,13 @@ afterAll(async () => {
     await adm.deleteValidatingAdmissionPolicyBinding({ name }).catch(() => undefined);
     await adm.deleteValidatingAdmissionPolicy({ name }).catch(() => undefined);
   }
+  await kc
+    .makeApiClient(CustomObjectsApi)
+    .deleteClusterCustomObject({ ...PARAMS, name: LOCKDOWN_PARAMS })
+    .catch(() => undefined);
   const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+  await rbac.deleteClusterRoleBinding({ name: PARAMS_ROLE }).catch(() => undefined);
+  await rbac.deleteClusterRole({ name: PARAMS_ROLE }).catch(() => undefined);
   await rbac.deleteClusterRoleBinding({ name: `celula-lockdown-test-broad-${tag}` }).catch(() => undefined);
   await rbac.deleteClusterRole({ name: `celula-lockdown-test-broad-${tag}` }).catch(() => undefined);
   await kc
@@ -512,17 +543,17 @@ describe('admission lock-down, on the real API server with the real kubectl', ()
     });
 
     it('denies writing or deleting the parameters and minting the operator token', async () => {
-      const params = ['-n', opNs, `configmap/${LOCKDOWN_PARAMS}`];
+      const params = [`${LOCKDOWN_PARAMETERS_PLURAL}.${GROUP}/${LOCKDOWN_PARAMS}`];
       await denied(
         who,
-        'kubectl delete lock-down ConfigMap',
+        'kubectl delete lock-down parameters',
         cfg(),
         ['delete', ...params],
-        MESSAGES.paramsGuard(opNs),
+        MESSAGES.paramsGuard(),
       );
       await denied(
         who,
-        'kubectl patch lock-down ConfigMap (drop node)',
+        'kubectl patch lock-down parameters (drop node)',
         cfg(),
         [
           'patch',
@@ -531,16 +562,19 @@ describe('admission lock-down, on the real API server with the real kubectl', ()
           '-p',
           JSON.stringify([{ op: 'remove', path: `/data/node.${HARD}` }]),
         ],
-        MESSAGES.paramsGuard(opNs),
+        MESSAGES.paramsGuard(),
       );
       await denied(
         who,
-        'DELETE collection configmaps in the operator ns',
+        'DELETE collection lockdownparameters',
         cfg(),
-        ['delete', '--raw', `/api/v1/namespaces/${opNs}/configmaps`],
-        MESSAGES.paramsGuard(opNs),
+        ['delete', '--raw', `/apis/${GROUP}/${VERSION}/${LOCKDOWN_PARAMETERS_PLURAL}`],
+        MESSAGES.paramsGuard(),
       );
-      await core.readNamespacedConfigMap({ name: LOCKDOWN_PARAMS, namespace: opNs });
+      const kept = (await kc
+        .makeApiClient(CustomObjectsApi)
+        .getClusterCustomObject({ ...PARAMS, name: LOCKDOWN_PARAMS })) as { data?: object };
+      expect(kept.data).toHaveProperty([`node.${HARD}`]);
       await denied(
         who,
         'kubectl create token <operator SA>',
@@ -683,8 +717,8 @@ describe('admission lock-down, on the real API server with the real kubectl', ()
   });
 
   it('fails closed when the parameters are gone (parameterNotFoundAction: Deny)', async () => {
-    const opCore = kubeConfigFromFile(operatorCfg).makeApiClient(CoreV1Api);
-    await opCore.deleteNamespacedConfigMap({ name: LOCKDOWN_PARAMS, namespace: opNs });
+    const opCustom = kubeConfigFromFile(operatorCfg).makeApiClient(CustomObjectsApi);
+    await opCustom.deleteClusterCustomObject({ ...PARAMS, name: LOCKDOWN_PARAMS });
     try {
       const r = await waitFor(async () => {
         const run = await kubectl(adminCfg, ['exec', PLAIN_POD, '-n', ns, '--', 'true']);
@@ -698,8 +732,8 @@ describe('admission lock-down, on the real API server with the real kubectl', ()
       });
       console.log(`with the parameters missing: ${r.out}`);
     } finally {
-      const cm = desired.find((d) => d.kind === 'ConfigMap')!;
-      await opCore.createNamespacedConfigMap({ namespace: opNs, body: cm });
+      const params = desired.find((d) => d.kind === 'LockdownParameters')!;
+      await opCustom.createClusterCustomObject({ ...PARAMS, body: params });
     }
   });
 });

@@ -5,7 +5,8 @@ import { DEFAULT_OPERATOR_NAMESPACE, installOperatorPrerequisites } from '../../
 import { createLogger } from '../../src/observability/logger.js';
 import { OPERATOR_NAME } from '../../src/controllers/rbac.js';
 import { startOperator, type Operator } from '../../src/operator.js';
-import { AdmissionregistrationV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { AdmissionregistrationV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { GROUP, LOCKDOWN_PARAMETERS_PLURAL, VERSION } from '../../src/api/types.js';
 import { LOCKDOWN_PARAMS, POLICY } from '../../src/builders/lockdown.js';
 import { kubeConfig, serviceAccountKubeConfig } from '../integration/support/cluster.js';
 import type { LevelWithSilent } from 'pino';
@@ -30,8 +31,13 @@ export async function removeLockdown(): Promise<void> {
     await adm.deleteValidatingAdmissionPolicy({ name }).catch(() => undefined);
   }
   await kc
-    .makeApiClient(CoreV1Api)
-    .deleteNamespacedConfigMap({ name: LOCKDOWN_PARAMS, namespace: DEFAULT_OPERATOR_NAMESPACE })
+    .makeApiClient(CustomObjectsApi)
+    .deleteClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: LOCKDOWN_PARAMETERS_PLURAL,
+      name: LOCKDOWN_PARAMS,
+    })
     .catch(() => undefined);
 }
 

@@ -10,6 +10,9 @@ import {
   CellKind,
   ColonyKind,
   GROUP,
+  LOCKDOWN_PARAMETERS_MAX_KEYS,
+  LOCKDOWN_PARAMETERS_PLURAL,
+  LockdownParametersKind,
   MAX_REPLICAS,
   NODE_PROVIDERS,
   SPREAD_KEYS,
@@ -23,6 +26,7 @@ type Schema = {
   additionalProperties?: Schema | boolean;
   enum?: unknown[];
   maximum?: number;
+  maxProperties?: number;
   default?: unknown;
 };
 
@@ -38,7 +42,7 @@ const at = (s: Schema, path: string): Schema =>
   }, s);
 
 describe('crds/', () => {
-  it('holds the Colony and Cell CRDs of celula.io/v1alpha1', () => {
+  it('holds the Colony, Cell and LockdownParameters CRDs of celula.io/v1alpha1', () => {
     expect([...byName.keys()].sort()).toEqual([...CRD_NAMES].sort());
     const col = byName.get(`${COLONY_PLURAL}.${GROUP}`)!;
     const cel = byName.get(`${CELL_PLURAL}.${GROUP}`)!;
@@ -50,6 +54,18 @@ describe('crds/', () => {
       expect(c.spec.versions.map((v) => v.name)).toEqual([VERSION]);
       expect(c.spec.versions[0]!.subresources?.status).toEqual({});
     }
+  });
+
+  it('makes LockdownParameters a cluster-scoped, status-less CRD with a top-level data map', () => {
+    const ldp = byName.get(`${LOCKDOWN_PARAMETERS_PLURAL}.${GROUP}`)!;
+    expect(ldp.spec.names.kind).toBe(LockdownParametersKind);
+    expect(ldp.spec.group).toBe(GROUP);
+    expect(ldp.spec.scope).toBe('Cluster');
+    expect(ldp.spec.versions.map((v) => v.name)).toEqual([VERSION]);
+    expect(ldp.spec.versions[0]!.subresources).toBeUndefined();
+    const data = at(schemaOf(ldp.metadata!.name!), 'data');
+    expect(data.maxProperties).toBe(LOCKDOWN_PARAMETERS_MAX_KEYS);
+    expect(data.additionalProperties).toMatchObject({ type: 'string' });
   });
 
   it('describes every field', () => {

@@ -47,9 +47,19 @@ describe('lockdownPolicies', () => {
       const parameterised =
         policy.kind === 'ValidatingAdmissionPolicy' && policy.spec?.paramKind !== undefined;
       expect(b.spec?.paramRef).toEqual(
-        parameterised
-          ? { name: LOCKDOWN_PARAMS, namespace: 'celula-system', parameterNotFoundAction: 'Deny' }
-          : undefined,
+        parameterised ? { name: LOCKDOWN_PARAMS, parameterNotFoundAction: 'Deny' } : undefined,
+      );
+    }
+  });
+
+  it('reads the cluster-scoped LockdownParameters, not a ConfigMap', () => {
+    for (const p of policies) {
+      if (p.kind !== 'ValidatingAdmissionPolicy') continue;
+      const unparameterised = [POLICY.paramsGuard, POLICY.operatorToken] as string[];
+      expect(p.spec?.paramKind).toEqual(
+        unparameterised.includes(p.metadata!.name!)
+          ? undefined
+          : { apiVersion: 'celula.io/v1alpha1', kind: 'LockdownParameters' },
       );
     }
   });
@@ -61,12 +71,23 @@ describe('lockdownPolicies', () => {
     [POLICY.podSpec, ['UPDATE'], ['pods']],
     [POLICY.nodePods, ['CREATE'], ['pods']],
     [POLICY.nodeBinding, ['CREATE'], ['pods/binding']],
-    [POLICY.paramsGuard, ['CREATE', 'UPDATE', 'DELETE'], ['configmaps']],
+    [POLICY.paramsGuard, ['CREATE', 'UPDATE', 'DELETE'], ['lockdownparameters'], 'celula.io'],
     [POLICY.operatorToken, ['CREATE'], ['serviceaccounts/token']],
-  ])('%s matches %j on %j (subresources named, no wildcards)', (name, ops, resources) => {
+  ])('%s matches %j on %j (subresources named, no wildcards)', (name, ops, resources, group = '') => {
     const p = find(objs, 'ValidatingAdmissionPolicy', name);
     expect(p.kind === 'ValidatingAdmissionPolicy' && p.spec?.matchConstraints?.resourceRules).toEqual([
-      { apiGroups: [''], apiVersions: ['*'], operations: ops, resources },
+      { apiGroups: [group], apiVersions: ['*'], operations: ops, resources },
+    ]);
+  });
+
+  it('guards the parameters by name, and collection deletes (no name)', () => {
+    const guard = find(objs, 'ValidatingAdmissionPolicy', POLICY.paramsGuard);
+    const conditions = guard.kind === 'ValidatingAdmissionPolicy' ? guard.spec?.matchConditions : undefined;
+    expect(conditions).toEqual([
+      {
+        name: 'lockdown-params',
+        expression: "!has(request.name) || request.name == '' || request.name == 'celula-lockdown'",
+      },
     ]);
   });
 
@@ -88,7 +109,7 @@ describe('lockdownPolicies', () => {
 
   it('keeps the TypeScript message mirrors in step with the CEL message expressions', () => {
     const guard = find(objs, 'ValidatingAdmissionPolicy', POLICY.paramsGuard);
-    expect(JSON.stringify(guard.spec)).toContain(MESSAGES.paramsGuard('celula-system'));
+    expect(JSON.stringify(guard.spec)).toContain(MESSAGES.paramsGuard());
     const pods = JSON.stringify(find(objs, 'ValidatingAdmissionPolicy', POLICY.nodePods).spec);
     expect(pods).toContain("only the operator\\\\'s cell pods may be placed on hardened node");
   });
@@ -97,34 +118,36 @@ describe('lockdownPolicies', () => {
 describe('lockdownParams', () => {
   it('keys hardened nodes and locked pods, sorted and de-duplicated', () => {
     const cm = lockdownParams(
-      opts,
       ['n2', 'n1', 'n1'],
       [
         { namespace: 'b', name: 'p' },
         { namespace: 'a', name: 'lottery-0' },
       ],
     );
+    expect(cm.apiVersion).toBe('celula.io/v1alpha1');
+    expect(cm.kind).toBe('LockdownParameters');
     expect(cm.metadata?.name).toBe('celula-lockdown');
-    expect(cm.metadata?.namespace).toBe('celula-system');
+    expect(cm.metadata?.namespace).toBeUndefined();
     expect(Object.keys(cm.data ?? {})).toEqual(['node.n1', 'node.n2', 'pod.a.lottery-0', 'pod.b.p']);
     expect(cm.metadata?.annotations?.[HASH_ANNOTATION]).toBe(contentHash(cm.data));
   });
 
   it('gives the same object for the same set in any order', () => {
-    expect(lockdownParams(opts, ['a', 'b'], [])).toEqual(lockdownParams(opts, ['b', 'a'], []));
-    expect(lockdownParams(opts, ['a'], [])).not.toEqual(lockdownParams(opts, ['a', 'b'], []));
+    expect(lockdownParams(['a', 'b'], [])).toEqual(lockdownParams(['b', 'a'], []));
+    expect(lockdownParams(['a'], [])).not.toEqual(lockdownParams(['a', 'b'], []));
   });
 
-  it('produces only valid ConfigMap keys for DNS names', () => {
-    const cm = lockdownParams(opts, ['ip-10-0-0-1.ec2.internal'], [{ namespace: 'ns-1', name: 'x.y-0' }]);
+  it('produces plain, unambiguous keys for DNS names', () => {
+    const cm = lockdownParams(['ip-10-0-0-1.ec2.internal'], [{ namespace: 'ns-1', name: 'x.y-0' }]);
     for (const k of Object.keys(cm.data ?? {})) expect(k).toMatch(/^[-._a-zA-Z0-9]+$/);
   });
 });
 
 describe('renderLockdownYaml', () => {
-  it('puts the empty parameter ConfigMap before every binding, and parses back to the builders', () => {
+  it('puts the empty lock-down parameters before every binding, and parses back to the builders', () => {
     const docs = yaml.loadAll(renderLockdownYaml(opts)).filter(Boolean) as Array<{ kind: string }>;
-    expect(docs[0]?.kind).toBe('ConfigMap');
+    expect(docs[0]).toEqual(JSON.parse(JSON.stringify(lockdownParams([], []))));
+    expect(docs[0]?.kind).toBe('LockdownParameters');
     expect(docs.slice(1)).toEqual(JSON.parse(JSON.stringify(lockdownPolicies(opts))));
     expect(renderLockdownYaml(opts).startsWith('# Generated by src/builders/lockdown.ts')).toBe(true);
   });

@@ -19,10 +19,7 @@ import {
 } from '../../../src/controllers/lockdown.js';
 
 const opts = { operatorNamespace: 'celula-system', operatorServiceAccount: 'celula-operator' };
-const params = {
-  ...lockdownParams(opts, ['n1'], [{ namespace: 'ns', name: 'c-0' }]),
-  kind: 'ConfigMap' as const,
-};
+const params = lockdownParams(['n1'], [{ namespace: 'ns', name: 'c-0' }]);
 const desired: LockdownDesired[] = [params, ...lockdownPolicies(opts)];
 
 const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
@@ -46,7 +43,7 @@ function served(): ObservedLockdown {
   };
   const all = desired.map(withNoise);
   return {
-    params: all.find((o) => o.kind === 'ConfigMap'),
+    params: all.find((o) => o.kind === 'LockdownParameters'),
     policies: all.filter((o) => o.kind === 'ValidatingAdmissionPolicy'),
     bindings: all.filter((o) => o.kind === 'ValidatingAdmissionPolicyBinding'),
   };
@@ -63,10 +60,11 @@ describe('planLockdown', () => {
     expect(plan.intact).toBe(false);
     expect(plan.actions).toHaveLength(desired.length);
     expect(plan.actions.every((a) => a.reason === 'Missing')).toBe(true);
-    expect(plan.actions[0]).toMatchObject({
-      kind: 'ConfigMap',
+    expect(plan.actions[0]).toEqual({
+      kind: 'LockdownParameters',
       name: 'celula-lockdown',
-      namespace: 'celula-system',
+      reason: 'Missing',
+      desired: params,
     });
     const kinds = plan.actions.map((a) => a.kind);
     expect(kinds.lastIndexOf('ValidatingAdmissionPolicy')).toBeLessThan(
@@ -84,7 +82,7 @@ describe('planLockdown', () => {
       'celula-lockdown-ephemeral-containers',
       'Missing',
     ],
-    ['a deleted parameter ConfigMap', (o) => (o.params = undefined), 'celula-lockdown', 'Missing'],
+    ['deleted lock-down parameters', (o) => (o.params = undefined), 'celula-lockdown', 'Missing'],
     [
       'a binding switched to Warn',
       (o) => ((o.bindings[0] as any).spec.validationActions = ['Warn']),
@@ -289,7 +287,7 @@ describe('lockdownTargets', () => {
       { namespace: 'ns', name: 'lottery-0' },
       { namespace: 'kube-system', name: 'cni-x' },
     ]);
-    const params = lockdownParams(opts, t.nodes, t.pods);
+    const params = lockdownParams(t.nodes, t.pods);
     expect(Object.keys(params.data ?? {})).toEqual([
       'node.h1',
       'pod.kube-system.cni-x',
