@@ -59,7 +59,7 @@ let batch: BatchV1Api;
 let custom: CustomObjectsApi;
 let ns: string;
 let hardening: NodeHardening | undefined;
-let informers: Array<Informer<object>> = [];
+let informers: Array<Pick<Informer<object>, 'start' | 'stop' | 'waitForSync'>> = [];
 const logs: string[] = [];
 const jobPods = new Map<string, V1Pod>();
 
