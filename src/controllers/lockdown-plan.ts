@@ -29,7 +29,12 @@ export interface ObservedLockdown {
   params: ObservedObject | undefined;
 }
 
-export type DriftReason = 'Missing' | 'Changed';
+/**
+ * Missing and Changed break the lock-down. Outdated is the operator's own pending update: the
+ * parameters still hold exactly what was last confirmed intact, and the targets have moved since
+ * (a new cell, a new hardened node). Restored the same way, but not a tamper.
+ */
+export type DriftReason = 'Missing' | 'Changed' | 'Outdated';
 
 export interface LockdownAction {
   kind: LockdownKind;
@@ -122,13 +127,22 @@ function actionBase(desired: LockdownDesired): Omit<LockdownAction, 'reason'> {
   };
 }
 
-function actionFor(desired: LockdownDesired, found: ObservedObject | undefined): LockdownAction | undefined {
+function changeReason(desired: LockdownDesired, found: ObservedObject, confirmed: unknown): DriftReason {
+  const ours = desired.kind === 'LockdownParameters' && confirmed !== undefined;
+  return ours && dataMatches(confirmed, found.data) ? 'Outdated' : 'Changed';
+}
+
+function actionFor(
+  desired: LockdownDesired,
+  found: ObservedObject | undefined,
+  confirmed: unknown,
+): LockdownAction | undefined {
   const base = actionBase(desired);
   // Being deleted counts as missing: it is gone as soon as its finalizers (if any) are.
   if (!found || found.metadata?.deletionTimestamp) return { ...base, reason: 'Missing' };
   if (contentMatches(desired, found)) return undefined;
   const rv = found.metadata?.resourceVersion;
-  return { ...base, reason: 'Changed', ...(rv ? { resourceVersion: rv } : {}) };
+  return { ...base, reason: changeReason(desired, found, confirmed), ...(rv ? { resourceVersion: rv } : {}) };
 }
 
 /** Order of restoration: parameters first, then policies, then bindings (a binding without its policy is inert). */
@@ -139,21 +153,27 @@ const ORDER: Record<LockdownKind, number> = {
 };
 
 /**
- * Which desired objects must be (re)created or put back. `intact` is true only when every desired
- * object is present and unchanged. Objects observed beyond the desired set are ignored (not ours to
- * delete).
+ * Which desired objects must be (re)created or put back. `intact` is true when every desired object
+ * is present and unchanged, save parameters that are merely Outdated: `confirmedParams` is the data
+ * of the parameters as last seen intact (the operator's own last confirmed write), so a pending
+ * update of ours is not mistaken for tampering. Objects observed beyond the desired set are ignored
+ * (not ours to delete).
  */
-export function planLockdown(desired: LockdownDesired[], observed: ObservedLockdown): LockdownPlan {
+export function planLockdown(
+  desired: LockdownDesired[],
+  observed: ObservedLockdown,
+  confirmedParams?: Record<string, string>,
+): LockdownPlan {
   const actions = desired
-    .map((d) => actionFor(d, findObserved(d, observed)))
+    .map((d) => actionFor(d, findObserved(d, observed), confirmedParams))
     .filter((a): a is LockdownAction => a !== undefined)
     .sort((a, b) => ORDER[a.kind] - ORDER[b.kind] || a.name.localeCompare(b.name));
-  return { intact: actions.length === 0, actions };
+  return { intact: actions.every((a) => a.reason === 'Outdated'), actions };
 }
 
 /** One line per action, for the Warning event and the log. */
 export function describePlan(plan: LockdownPlan): string {
-  if (plan.intact) return 'lock-down intact';
+  if (plan.actions.length === 0) return 'lock-down intact';
   return plan.actions
     .map((a) => `${a.kind} ${a.namespace ? `${a.namespace}/` : ''}${a.name}: ${a.reason}`)
     .join('; ');

@@ -67,6 +67,8 @@ export function startLockdown(d: LockdownDeps): Lockdown {
   const incidents = incidentCounter(d.registry);
   const writer = kubeLockdownWriter(d.kubeConfig);
   let state: LockdownState = 'Unknown';
+  // The parameters as last confirmed intact: our own updates of them are not incidents.
+  const memory: { confirmedParams?: Record<string, string> } = {};
 
   const report = async (plan: LockdownPlan, summary: string): Promise<void> => {
     const next: LockdownState = plan.intact ? 'Intact' : 'Broken';
@@ -104,6 +106,7 @@ export function startLockdown(d: LockdownDeps): Lockdown {
         observe: () => ({ policies: policies.list(), bindings: bindings.list(), params: params.list()[0] }),
         write: writer,
         report,
+        memory,
       });
     },
   });

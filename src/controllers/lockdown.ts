@@ -42,6 +42,11 @@ export interface LockdownDeps {
   write: LockdownWriter;
   /** Called with every plan: the lead sets LockdownIntact on colonies, raises the Warning event, counts incidents. */
   report(plan: LockdownPlan, summary: string): Promise<void>;
+  /**
+   * Kept across passes by the caller: the parameters' data as last seen intact, so that the
+   * operator's own update (a new cell's key) is Outdated, not a tamper (lockdown-plan.ts).
+   */
+  memory?: { confirmedParams?: Record<string, string> };
 }
 
 /**
@@ -79,14 +84,16 @@ export function desiredLockdown(
 }
 
 async function restore(write: LockdownWriter, action: LockdownAction): Promise<void> {
+  // 409 AlreadyExists / Conflict: the informer lagged a create or an update; the next pass (soon:
+  // the plan had actions) compares again.
+  const lagged = (err: unknown): void => {
+    if (!isConflict(err)) throw err;
+  };
   if (action.reason === 'Missing' || action.resourceVersion === undefined) {
-    // 409 AlreadyExists: the informer lagged a create; the next pass compares again.
-    await write.create(action.desired).catch((err: unknown) => {
-      if (!isConflict(err)) throw err;
-    });
+    await write.create(action.desired).catch(lagged);
     return;
   }
-  await write.replace(action.desired, action.resourceVersion);
+  await write.replace(action.desired, action.resourceVersion).catch(lagged);
 }
 
 /**
@@ -94,10 +101,17 @@ async function restore(write: LockdownWriter, action: LockdownAction): Promise<v
  * (backoff); a plan with actions requeues soon to confirm the restoration landed.
  */
 export async function reconcileLockdown(deps: LockdownDeps): Promise<ReconcileResult> {
-  const plan = planLockdown(desiredLockdown(deps.opts, deps.targets()), deps.observe());
+  const desired = desiredLockdown(deps.opts, deps.targets());
+  const plan = planLockdown(desired, deps.observe(), deps.memory?.confirmedParams);
   await deps.report(plan, describePlan(plan));
   for (const action of plan.actions) await restore(deps.write, action);
-  return { requeueAfter: plan.intact ? LOCKDOWN_RESYNC_MS : 1_000 };
+  if (deps.memory && plan.actions.length === 0) deps.memory.confirmedParams = paramsData(desired);
+  return { requeueAfter: plan.actions.length === 0 ? LOCKDOWN_RESYNC_MS : 1_000 };
+}
+
+function paramsData(desired: LockdownDesired[]): Record<string, string> | undefined {
+  const params = desired.find((d) => d.kind === 'LockdownParameters');
+  return params?.kind === 'LockdownParameters' ? (params.data ?? {}) : undefined;
 }
 
 /** The writer on a real API server. */

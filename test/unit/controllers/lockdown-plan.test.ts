@@ -72,6 +72,33 @@ describe('planLockdown', () => {
     );
   });
 
+  it('calls parameters Outdated, not tampered, when they still hold what was last confirmed', () => {
+    const confirmed = { ...params.data };
+    const grown = lockdownParams(['n1', 'n2'], [{ namespace: 'ns', name: 'c-0' }]);
+    const plan = planLockdown([grown, ...desired.slice(1)], served(), confirmed);
+    expect(plan).toEqual({
+      intact: true,
+      actions: [
+        {
+          kind: 'LockdownParameters',
+          name: 'celula-lockdown',
+          reason: 'Outdated',
+          desired: grown,
+          resourceVersion: '100',
+        },
+      ],
+    });
+    // Without the memory (first look), or when someone else changed them, it is a change.
+    expect(planLockdown([grown, ...desired.slice(1)], served()).actions[0]?.reason).toBe('Changed');
+    const edited = served();
+    (edited.params as any).data = { 'node.n1': '' };
+    const tampered = planLockdown([grown, ...desired.slice(1)], edited, confirmed);
+    expect({ intact: tampered.intact, reason: tampered.actions[0]?.reason }).toEqual({
+      intact: false,
+      reason: 'Changed',
+    });
+  });
+
   type Tamper = [string, (o: ObservedLockdown) => void, string, 'Missing' | 'Changed'];
   const table: Tamper[] = [
     ['a deleted binding', (o) => o.bindings.splice(0, 1), 'celula-lockdown-ephemeral-containers', 'Missing'],
@@ -248,6 +275,29 @@ describe('reconcileLockdown', () => {
       'create ValidatingAdmissionPolicyBinding celula-lockdown-ephemeral-containers',
     ]);
     expect(res.requeueAfter).toBeLessThan(LOCKDOWN_RESYNC_MS);
+  });
+
+  it('remembers the parameters it saw intact, so its own update of them is no incident', async () => {
+    const { calls, write } = fakeWriter();
+    const memory: { confirmedParams?: Record<string, string> } = {};
+    const reports: boolean[] = [];
+    const base = {
+      opts,
+      observe: served,
+      write,
+      memory,
+      report: (p: { intact: boolean }) => Promise.resolve(void reports.push(p.intact)),
+    };
+    await reconcileLockdown({ ...base, targets });
+    expect(memory.confirmedParams).toEqual(params.data);
+    const grown = () => ({ nodes: ['n1', 'n2'], pods: targets().pods });
+    const res = await reconcileLockdown({ ...base, targets: grown });
+    expect({ calls, reports }).toEqual({
+      calls: ['replace LockdownParameters celula-lockdown @100'],
+      reports: [true, true],
+    });
+    expect(res.requeueAfter).toBeLessThan(LOCKDOWN_RESYNC_MS);
+    expect(memory.confirmedParams).toEqual(params.data);
   });
 
   it('tolerates AlreadyExists on create (stale cache) but throws other write errors', async () => {
