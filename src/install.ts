@@ -8,7 +8,10 @@ import {
   type KubernetesObject,
 } from '@kubernetes/client-node';
 import { loadCrds } from './api/crds.js';
+import { buildCellClusterRoles } from './builders/cell-rbac.js';
+import { buildCellIdentityPolicy, buildCellIdentityPolicyBinding } from './builders/cell-identity-policy.js';
 import { operatorRbac } from './builders/rbac.js';
+import { OPERATOR_NAME } from './controllers/rbac.js';
 import { applyObject } from './runtime/apply.js';
 
 export const DEFAULT_OPERATOR_NAMESPACE = 'celula-system';
@@ -44,6 +47,14 @@ export async function installOperatorPrerequisites(
     crds.map((c) => c.metadata?.name ?? ''),
   );
   await applyObject(api, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
+  // The roles the operator binds each colony's cells to, and the policy that lets a cell write only
+  // its own identity into its own Cell's status.
+  const cellObjects: object[] = [
+    ...buildCellClusterRoles(),
+    buildCellIdentityPolicy({ exempt: [`system:serviceaccount:${namespace}:${OPERATOR_NAME}`] }),
+    buildCellIdentityPolicyBinding(),
+  ];
+  for (const obj of cellObjects) await applyObject(api, obj as KubernetesObject, { force: true });
   for (const obj of Object.values(operatorRbac(namespace)))
     await applyObject(api, obj as KubernetesObject, { force: true });
 }

@@ -3,8 +3,10 @@
 import {
   CoordinationV1Api,
   type KubeConfig,
+  type V1ClusterRoleBinding,
   type V1Node,
   type V1Pod,
+  type V1RoleBinding,
   type V1ServiceAccount,
 } from '@kubernetes/client-node';
 import { hostname } from 'node:os';
@@ -23,6 +25,14 @@ import { reconcileCell } from './controllers/cell.js';
 import { reconcileColony } from './controllers/colony.js';
 import type { ControllerContext } from './controllers/context.js';
 import { LEADER_LEASE, OPERATOR_NAME } from './controllers/rbac.js';
+import { COLONY_NAMESPACE_LABEL } from './builders/cell-rbac.js';
+import {
+  defaultHijackPath,
+  HARDENING_KEY,
+  loadHijackScript,
+  nodeHardening,
+  type NodeHardening,
+} from './controllers/node.js';
 import { startLockdown, type Lockdown } from './controllers/lockdown-wiring.js';
 import { LOCKDOWN_KEY } from './controllers/lockdown.js';
 import { DEFAULT_OPERATOR_NAMESPACE } from './builders/lockdown.js';
@@ -50,6 +60,12 @@ export interface OperatorConfig {
   lockdown?: boolean;
   /** Namespace and service account of the operator, named in the policies. */
   operatorNamespace?: string;
+  /**
+   * Harden nodes for `provider: adopt` colonies (one-shot privileged Job running hijack.sh on each
+   * chosen node). Default: on. The script is read from `hijackPath` (default: the repository's).
+   */
+  hardening?: boolean;
+  hijackPath?: string;
   /** Called when this replica loses the leader lease (main exits: another replica may act now). */
   onLostLeadership?: () => void;
 }
@@ -73,6 +89,8 @@ interface Informers {
   cells: Informer<Cell>;
   pods: Informer<V1Pod>;
   serviceAccounts: Informer<V1ServiceAccount>;
+  roleBindings: Informer<V1RoleBinding>;
+  clusterRoleBindings: Informer<V1ClusterRoleBinding>;
   nodes: Informer<V1Node>;
 }
 
@@ -95,6 +113,16 @@ function informers(cfg: OperatorConfig): Informers {
       path: collection('', 'serviceaccounts', ns),
       labelSelector: MANAGED,
     }),
+    roleBindings: new Informer<V1RoleBinding>({
+      ...common,
+      path: collection('rbac.authorization.k8s.io/v1', 'rolebindings', ns),
+      labelSelector: MANAGED,
+    }),
+    clusterRoleBindings: new Informer<V1ClusterRoleBinding>({
+      ...common,
+      path: collection('rbac.authorization.k8s.io/v1', 'clusterrolebindings'),
+      labelSelector: MANAGED,
+    }),
     nodes: new Informer<V1Node>({ ...common, path: collection('', 'nodes') }),
   };
 }
@@ -104,11 +132,19 @@ interface Gate {
   isLeading: () => boolean;
 }
 
+/** The colony a cell ClusterRoleBinding belongs to (its labels name it). */
+function colonyOfBinding(crb: V1ClusterRoleBinding): string | undefined {
+  const l = crb.metadata?.labels ?? {};
+  const ns = l[COLONY_NAMESPACE_LABEL];
+  const name = l[LABELS.colony];
+  return ns && name ? `${ns}/${name}` : undefined;
+}
+
 function resync(inf: Informers, ctrls: Controller[]): void {
-  const [colony, cell, lockdown] = ctrls;
+  const [colony, cell, ...singletons] = ctrls;
   inf.colonies.list().forEach((c) => colony?.enqueue(mapToSelf(c)));
   inf.cells.list().forEach((c) => cell?.enqueue(mapToSelf(c)));
-  lockdown?.enqueue(LOCKDOWN_KEY);
+  for (const c of singletons) c.enqueue(c.name === 'lockdown' ? LOCKDOWN_KEY : HARDENING_KEY);
 }
 
 function controllers(cfg: OperatorConfig, inf: Informers, ctx: ControllerContext, gate: Gate): Controller[] {
@@ -122,6 +158,8 @@ function controllers(cfg: OperatorConfig, inf: Informers, ctx: ControllerContext
     .watch(inf.colonies, mapToSelf)
     .watch(inf.cells, mapToOwner('Colony'))
     .watch(inf.serviceAccounts, mapToOwner('Colony'))
+    .watch(inf.roleBindings, mapToOwner('Colony'))
+    .watch(inf.clusterRoleBindings, (crb) => colonyOfBinding(crb))
     // Node changes (readiness, labels, taints) can change placement for every colony.
     .watch(inf.nodes, () => inf.colonies.list().map(mapToSelf));
 
@@ -165,6 +203,44 @@ function lockdownFor(
   });
 }
 
+function hardeningFor(
+  cfg: OperatorConfig & { registry: Registry },
+  inf: Informers,
+  isLeading: () => boolean,
+): NodeHardening | undefined {
+  if (cfg.hardening === false) return undefined;
+  return nodeHardening({
+    kubeConfig: cfg.kubeConfig,
+    logger: cfg.logger,
+    registry: cfg.registry,
+    now: cfg.now,
+    opts: {
+      namespace: cfg.operatorNamespace ?? DEFAULT_OPERATOR_NAMESPACE,
+      script: loadHijackScript(cfg.hijackPath ?? defaultHijackPath()),
+    },
+    colonies: inf.colonies,
+    nodes: inf.nodes,
+    isLeading,
+  });
+}
+
+/**
+ * Appends the single-key controllers (lock-down, hardening) and their informers. Order matters to
+ * resync(): colony, cell, then these.
+ */
+function addSingletons(
+  ctrls: Controller[],
+  informers: Lifecycle[],
+  parts: Array<{ controller: Controller; informers: Array<Informer<object>> } | undefined>,
+): Lifecycle[] {
+  for (const part of parts) {
+    if (!part) continue;
+    ctrls.push(part.controller);
+    informers.push(...part.informers);
+  }
+  return informers;
+}
+
 interface Election {
   leading: boolean;
   elector?: LeaderElector;
@@ -194,7 +270,7 @@ function elect(cfg: OperatorConfig, onGained: () => void): Election {
 
 export async function startOperator(cfg: OperatorConfig): Promise<Operator> {
   const registry = cfg.registry ?? new Registry();
-  const now = cfg.now ?? (() => new Date());
+  const now = cfg.now ?? ((): Date => new Date());
   const inf = informers({ ...cfg, registry });
   const write = new ApiWriter(cfg.kubeConfig, now);
   const gate: Gate = { isLeading: () => false };
@@ -210,15 +286,8 @@ export async function startOperator(cfg: OperatorConfig): Promise<Operator> {
     log: cfg.logger,
   };
   const ctrls = controllers({ ...cfg, registry }, inf, ctx, gate);
-  if (lockdown) ctrls.push(lockdown.controller);
-  const all: Lifecycle[] = [
-    inf.colonies,
-    inf.cells,
-    inf.pods,
-    inf.serviceAccounts,
-    inf.nodes,
-    ...(lockdown?.informers ?? []),
-  ];
+  const hardening = hardeningFor({ ...cfg, registry }, inf, () => gate.isLeading());
+  const all = addSingletons(ctrls, Object.values(inf) as Lifecycle[], [lockdown, hardening]);
   all.forEach((i) => i.start());
   await Promise.all(all.map((i) => i.waitForSync()));
   cfg.logger.info({ namespace: cfg.namespace ?? '(all)' }, 'caches synced');

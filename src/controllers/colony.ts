@@ -5,6 +5,12 @@ import { buildCell } from '../builders/cell.js';
 import { colonyLabels } from '../builders/labels.js';
 import { cellServiceAccountName } from '../builders/names.js';
 import { controllerRef, isControlledBy } from '../builders/owner.js';
+import {
+  buildCellClusterRoleBinding,
+  buildCellRoleBinding,
+  cellClusterRoleBindingName,
+  COLONY_UID_LABEL,
+} from '../builders/cell-rbac.js';
 import { planColony } from './colony-plan.js';
 import { eventRef, splitKey, type ControllerContext, type ReconcileResult } from './context.js';
 
@@ -30,12 +36,40 @@ async function ensureServiceAccount(ctx: ControllerContext, colony: Colony): Pro
   } as object);
 }
 
+/**
+ * The cells' permissions: a RoleBinding in the colony namespace (owned by the colony) and a
+ * ClusterRoleBinding for TokenReviews and node reads (cluster-scoped, so it cannot be owned by the
+ * colony: it is deleted when the colony is gone). Applied only when missing from the cache.
+ */
+async function ensureCellRbac(ctx: ControllerContext, colony: Colony): Promise<void> {
+  const rb = buildCellRoleBinding(colony);
+  if (!ctx.roleBindings.get(colony.metadata.namespace, rb.metadata?.name ?? '')) await ctx.write.apply(rb);
+  const crb = buildCellClusterRoleBinding(colony);
+  const existing = ctx.clusterRoleBindings.get(undefined, crb.metadata?.name ?? '');
+  if (existing?.metadata?.labels?.[COLONY_UID_LABEL] !== colony.metadata.uid) await ctx.write.apply(crb);
+}
+
+async function removeClusterRoleBinding(
+  ctx: ControllerContext,
+  namespace: string,
+  name: string,
+): Promise<void> {
+  const crbName = cellClusterRoleBindingName({ metadata: { namespace, name } } as Colony);
+  if (ctx.clusterRoleBindings.get(undefined, crbName))
+    await ctx.write.delete('ClusterRoleBinding', '', crbName);
+}
+
 export async function reconcileColony(ctx: ControllerContext, key: string): Promise<ReconcileResult> {
   const { namespace, name } = splitKey(key);
   const colony = ctx.colonies.get(namespace, name);
-  if (!colony || colony.metadata.deletionTimestamp) return {};
+  if (!colony) {
+    await removeClusterRoleBinding(ctx, namespace, name);
+    return {};
+  }
+  if (colony.metadata.deletionTimestamp) return {};
 
   await ensureServiceAccount(ctx, colony);
+  await ensureCellRbac(ctx, colony);
   const cells = ctx.cells.list(namespace).filter((c) => isControlledBy(c, colony));
   const plan = planColony({
     colony,

@@ -1,6 +1,12 @@
 // What reconcilers need from the world: cache-backed readers and a writer. The operator wires these
 // to informers and the API server (src/operator.ts); reconcilers never list from the API directly.
-import type { V1Node, V1Pod, V1ServiceAccount } from '@kubernetes/client-node';
+import type {
+  V1ClusterRoleBinding,
+  V1Node,
+  V1Pod,
+  V1RoleBinding,
+  V1ServiceAccount,
+} from '@kubernetes/client-node';
 import type { Cell, Colony } from '../api/types.js';
 import type { Logger } from '../observability/logger.js';
 
@@ -9,7 +15,7 @@ export interface Reader<T> {
   list(namespace?: string): T[];
 }
 
-export type Kind = 'Colony' | 'Cell' | 'Pod' | 'ServiceAccount';
+export type Kind = 'Colony' | 'Cell' | 'Pod' | 'ServiceAccount' | 'ClusterRoleBinding';
 
 export interface EventRef {
   kind: 'Colony' | 'Cell';
@@ -47,6 +53,8 @@ export interface ControllerContext {
   pods: Reader<V1Pod>;
   nodes: Reader<V1Node>;
   serviceAccounts: Reader<V1ServiceAccount>;
+  roleBindings: Reader<V1RoleBinding>;
+  clusterRoleBindings: Reader<V1ClusterRoleBinding>;
   write: Writer;
   /** State of the lock-down admission policies (kept by the lock-down controller). */
   lockdown(): LockdownState;

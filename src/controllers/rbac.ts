@@ -52,6 +52,25 @@ export const OPERATOR_RULES: Rule[] = [
     verbs: ['get', 'list', 'watch', 'create', 'patch'],
   },
   {
+    why: "colony controller: binds each colony's cell service account to the cell roles (RoleBinding owned by the colony)",
+    apiGroups: ['rbac.authorization.k8s.io'],
+    resources: ['rolebindings'],
+    verbs: ['get', 'list', 'watch', 'create', 'patch'],
+  },
+  {
+    why: "colony controller: the cells' cluster-scoped binding (TokenReview, node reads); deleted with the colony",
+    apiGroups: ['rbac.authorization.k8s.io'],
+    resources: ['clusterrolebindings'],
+    verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'],
+  },
+  {
+    why: 'binding the cell roles needs bind on them (the operator does not hold their permissions itself)',
+    apiGroups: ['rbac.authorization.k8s.io'],
+    resources: ['clusterroles'],
+    resourceNames: ['celula-cell', 'celula-cell-cluster'],
+    verbs: ['bind'],
+  },
+  {
     why: 'placement and loss detection: node readiness and labels',
     apiGroups: [''],
     resources: ['nodes'],

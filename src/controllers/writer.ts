@@ -26,6 +26,7 @@ const API_VERSIONS: Record<Kind, string> = {
   Cell: API_VERSION,
   Pod: 'v1',
   ServiceAccount: 'v1',
+  ClusterRoleBinding: 'rbac.authorization.k8s.io/v1',
 };
 
 export class ApiWriter implements Writer {

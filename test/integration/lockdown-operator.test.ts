@@ -72,7 +72,9 @@ afterAll(async () => {
   await op?.stop();
   if (op) (await import('node:fs')).writeFileSync('/tmp/lockdown-op.log', op.logs.join(''));
   await removeLockdown();
-  await controlPlane().deleteNode(`${POOL}-n0`).catch(() => undefined);
+  await controlPlane()
+    .deleteNode(`${POOL}-n0`)
+    .catch(() => undefined);
   if (ns) await deleteNamespace(ns);
 });
 
@@ -113,7 +115,11 @@ describe('operator lock-down', () => {
     expect(event.message).toMatch(new RegExp(POLICY.podConnect));
     const c = await waitFor(async () => {
       const col = await getColony('guarded');
-      return (col.status?.lockdownIncidents ?? 0) >= 1 && condition(col, 'LockdownIntact')?.status === 'True' && col;
+      return (
+        (col.status?.lockdownIncidents ?? 0) >= 1 &&
+        condition(col, 'LockdownIntact')?.status === 'True' &&
+        col
+      );
     }, 'incident counted and lock-down intact again');
     expect(c.status!.lockdownIncidents).toBe(1);
     const metrics = await op.operator.registry.getSingleMetricAsString('celula_lockdown_incidents_total');
@@ -126,7 +132,9 @@ describe('operator lock-down', () => {
     const role = await rbac.readClusterRole({ name: OPERATOR_NAME });
     const original = structuredClone(role.rules ?? []);
     role.rules = original.map((r) =>
-      r.resources?.includes('validatingadmissionpolicybindings') ? { ...r, verbs: ['get', 'list', 'watch'] } : r,
+      r.resources?.includes('validatingadmissionpolicybindings')
+        ? { ...r, verbs: ['get', 'list', 'watch'] }
+        : r,
     );
     await rbac.replaceClusterRole({ name: OPERATOR_NAME, body: role });
     await adm.deleteValidatingAdmissionPolicyBinding({ name: POLICY.nodeProxy });
@@ -136,7 +144,10 @@ describe('operator lock-down', () => {
       return condition(col, 'SecretHeld')?.reason === 'LockdownMissing' && col;
     }, 'blocked colony says why');
     expect(condition(blocked, 'SecretHeld')!.message).toMatch(/lock-down/);
-    expect(condition(blocked, 'LockdownIntact')).toMatchObject({ status: 'False', reason: 'PoliciesMissing' });
+    expect(condition(blocked, 'LockdownIntact')).toMatchObject({
+      status: 'False',
+      reason: 'PoliciesMissing',
+    });
     await new Promise((r) => setTimeout(r, 2_000));
     expect(await cellsOf('blocked')).toHaveLength(0);
 

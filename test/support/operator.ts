@@ -59,6 +59,8 @@ export async function runOperator(
     leaderNamespace: DEFAULT_OPERATOR_NAMESPACE,
     // Cluster-wide policies outlive a test file's operator: only tests that clean up turn this on.
     lockdown: opts.lockdown ?? false,
+    // Hardening Jobs only for provider: adopt colonies; adopt.test.ts drives its own.
+    hardening: false,
   });
   return { operator, kubeConfig: kc, logs, stop: () => operator.stop() };
 }

@@ -309,4 +309,3 @@ describe('judgeReport (strict)', () => {
     });
   });
 });
-
