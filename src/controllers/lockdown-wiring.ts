@@ -7,6 +7,7 @@ import { API_VERSION, LOCKDOWN_PARAMETERS_PLURAL, type Cell, type Colony } from 
 import { LOCKDOWN_PARAMS, type LockdownOptions } from '../builders/lockdown.js';
 import type { Logger } from '../observability/logger.js';
 import { Controller } from '../runtime/controller.js';
+import { describeError } from '../runtime/kube.js';
 import { Informer } from '../runtime/informer.js';
 import type { ObservedObject, LockdownPlan } from './lockdown-plan.js';
 import { kubeLockdownWriter, LOCKDOWN_KEY, lockdownTargets, reconcileLockdown } from './lockdown.js';
@@ -83,14 +84,20 @@ export function startLockdown(d: LockdownDeps): Lockdown {
     d.logger.warn({ summary }, 'lock-down policies missing or altered; restoring');
     if (!wasIntact) return; // first look at start-up: installing, not an incident
     incidents.inc();
-    for (const colony of d.colonies.list()) {
-      await d.write.event(
-        eventRef(colony, 'Colony'),
-        'Warning',
-        'LockdownTampered',
-        `lock-down admission policies were removed or changed; restoring: ${summary}`,
-      );
-    }
+    // Events are best effort: one colony whose namespace is terminating must not stop the others'
+    // events, nor the restoration that follows this report.
+    const message = `lock-down admission policies were removed or changed; restoring: ${summary}`;
+    await Promise.all(
+      d.colonies
+        .list()
+        .map((colony) =>
+          d.write
+            .event(eventRef(colony, 'Colony'), 'Warning', 'LockdownTampered', message)
+            .catch((err: unknown) =>
+              d.logger.warn({ err: describeError(err), colony: colony.metadata.name }, 'event not recorded'),
+            ),
+        ),
+    );
   };
 
   const controller = new Controller({

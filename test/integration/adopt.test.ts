@@ -173,7 +173,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await hardening?.controller.stop();
   await Promise.all(informers.map((i) => i.stop()));
-  writeFileSync(`${clusterInfo().stateDir}/../adopt-test.log`, logs.join(''));
+  writeFileSync(`${clusterInfo().stateDir}/logs/adopt-test.log`, logs.join(''));
   for (const j of (await ourJobs().catch(() => [])) ?? [])
     await batch
       .deleteNamespacedJob({

@@ -70,7 +70,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await op?.stop();
-  if (op) (await import('node:fs')).writeFileSync('/tmp/lockdown-op.log', op.logs.join(''));
   await removeLockdown();
   await controlPlane()
     .deleteNode(`${POOL}-n0`)

@@ -90,7 +90,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await op?.stop();
-  if (op) writeFileSync(`${clusterInfo().stateDir}/../operator-test.log`, op.logs.join(''));
+  if (op) writeFileSync(`${clusterInfo().stateDir}/logs/operator-test.log`, op.logs.join(''));
   await Promise.all(
     NODES.map((n) =>
       controlPlane()
