@@ -98,7 +98,7 @@ function kubectl(kubeconfig: string, args: string[], timeoutMs = 15_000): Promis
 const short = (s: string): string => s.replace(/\s+/g, ' ').slice(0, 140);
 
 /** Runs kubectl and asserts the policy denied it with exactly `message`. */
-// eslint-disable-next-line max-params -- one attempt row: who, what, kubeconfig, args, expectation
+
 async function denied(
   who: string,
   what: string,
@@ -122,7 +122,7 @@ async function denied(
 }
 
 /** Runs kubectl and asserts the lock-down did not deny it (it may still fail later, e.g. at the kubelet). */
-// eslint-disable-next-line max-params -- one attempt row: who, what, kubeconfig, args, expectation
+
 async function notDenied(
   who: string,
   what: string,

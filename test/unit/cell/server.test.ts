@@ -215,7 +215,6 @@ describe('attacks are refused with a clear reason and no secret bytes', () => {
     ],
   ];
 
-  // eslint-disable-next-line max-params -- table row
   it.each(cases)('%s', async (_name, setup, status, code, reason) => {
     // The token's JTI was registered before the mutation for some cases; mutations go to the
     // stored objects (FakeCluster clones on read).
@@ -366,7 +365,6 @@ describe('malformed and oversized input', () => {
       /tokenBox must/,
     ],
     ['attest without nonce', '/attest', {}, 400, /nonce must/],
-    // eslint-disable-next-line max-params -- table row
   ])('%s → %i', async (_n, path, body, status, reason) => {
     const r = await post(`${peer.url}${path}`, body);
     expect(r.status).toBe(status);
