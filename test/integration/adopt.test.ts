@@ -69,7 +69,9 @@ async function startHardening(kc: KubeConfig): Promise<void> {
   const colonies = new Informer<Colony>({
     kubeConfig: kc,
     logger,
-    path: `/apis/${GROUP}/${VERSION}/${COLONY_PLURAL}`,
+    // This test's namespace only: colonies other test files leave behind (default provider: adopt)
+    // must not send hardening Jobs to this run's nodes.
+    path: `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${COLONY_PLURAL}`,
   });
   const nodes = new Informer<V1Node>({ kubeConfig: kc, logger, path: '/api/v1/nodes' });
   hardening = nodeHardening({
