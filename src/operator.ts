@@ -71,7 +71,7 @@ export interface OperatorConfig {
 }
 
 export interface Operator {
-  /** True once every informer has listed, and (with leader election) this replica leads. */
+  /** True once every informer has listed (leader or standby). */
   ready(): boolean;
   readonly registry: Registry;
   stop(): Promise<void>;
@@ -302,7 +302,9 @@ export async function startOperator(cfg: OperatorConfig): Promise<Operator> {
 
   return {
     registry,
-    ready: () => election.leading && all.every((i) => i.hasSynced()),
+    // Ready = caches synced, leader or standby: a standby must count as ready or a rolling update
+    // of a two-replica Deployment never finishes.
+    ready: () => all.every((i) => i.hasSynced()),
     stop: async () => {
       await Promise.all(ctrls.map((c) => c.stop()));
       await election.elector?.stop();

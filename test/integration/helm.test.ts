@@ -158,6 +158,8 @@ describe('charts/celula', () => {
       '-n',
       NS,
       '--dry-run=server',
+      // Other test files install the same cluster-scoped objects without Helm's ownership labels.
+      '--take-ownership',
       '--set',
       `image.digest=${DIGEST}`,
     ]);

@@ -27,6 +27,7 @@ import {
   type LockdownOptions,
 } from '../../src/builders/lockdown.js';
 import { kubeLockdownWriter, reconcileLockdown } from '../../src/controllers/lockdown.js';
+import { removeLockdown } from '../support/operator.js';
 import {
   planLockdown,
   type LockdownDesired,
@@ -332,16 +333,7 @@ afterAll(async () => {
       `${attempts.filter((a) => a.result.startsWith('not denied')).length} not denied\n` +
       rows.map((r) => `${r.who.padEnd(9)} ${r.expect.padEnd(7)} ${r.path.padEnd(58)} ${r.result}`).join('\n'),
   );
-  // Bindings before the parameters: with the guard bound, nobody but the operator could delete them.
-  const adm = kc.makeApiClient(AdmissionregistrationV1Api);
-  for (const name of Object.values(POLICY)) {
-    await adm.deleteValidatingAdmissionPolicyBinding({ name }).catch(() => undefined);
-    await adm.deleteValidatingAdmissionPolicy({ name }).catch(() => undefined);
-  }
-  await kc
-    .makeApiClient(CustomObjectsApi)
-    .deleteClusterCustomObject({ ...PARAMS, name: LOCKDOWN_PARAMS })
-    .catch(() => undefined);
+  await removeLockdown();
   const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
   await rbac.deleteClusterRoleBinding({ name: PARAMS_ROLE }).catch(() => undefined);
   await rbac.deleteClusterRole({ name: PARAMS_ROLE }).catch(() => undefined);

@@ -8,7 +8,8 @@ import { startOperator, type Operator } from '../../src/operator.js';
 import { AdmissionregistrationV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { GROUP, LOCKDOWN_PARAMETERS_PLURAL, VERSION } from '../../src/api/types.js';
 import { LOCKDOWN_PARAMS, POLICY } from '../../src/builders/lockdown.js';
-import { kubeConfig, serviceAccountKubeConfig } from '../integration/support/cluster.js';
+import { statusCode } from '../../src/runtime/kube.js';
+import { kubeConfig, serviceAccountKubeConfig, waitFor } from '../integration/support/cluster.js';
 import type { LevelWithSilent } from 'pino';
 
 export interface TestOperator {
@@ -30,15 +31,25 @@ export async function removeLockdown(): Promise<void> {
     await adm.deleteValidatingAdmissionPolicyBinding({ name }).catch(() => undefined);
     await adm.deleteValidatingAdmissionPolicy({ name }).catch(() => undefined);
   }
-  await kc
-    .makeApiClient(CustomObjectsApi)
-    .deleteClusterCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: LOCKDOWN_PARAMETERS_PLURAL,
-      name: LOCKDOWN_PARAMS,
-    })
-    .catch(() => undefined);
+  // The API server applies a removed binding about a second later: until then the guard still
+  // refuses deleting the parameters, so retry until they are gone.
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const params = {
+    group: GROUP,
+    version: VERSION,
+    plural: LOCKDOWN_PARAMETERS_PLURAL,
+    name: LOCKDOWN_PARAMS,
+  };
+  await waitFor(
+    () =>
+      custom.deleteClusterCustomObject(params).then(
+        () => true,
+        (err: unknown) => statusCode(err) === 404,
+      ),
+    'lock-down parameters deleted',
+    15_000,
+    250,
+  );
 }
 
 export async function runOperator(
