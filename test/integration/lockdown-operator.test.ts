@@ -125,6 +125,30 @@ describe('operator lock-down', () => {
     expect(metrics).toMatch(/celula_lockdown_incidents_total 1/);
   });
 
+  it('restores a policy an admin deleted within 5 s and counts a second incident', async () => {
+    const before = (await getColony('guarded')).status?.lockdownIncidents ?? 0;
+    const started = Date.now();
+    await adm.deleteValidatingAdmissionPolicy({ name: POLICY.nodeBinding });
+    await waitFor(
+      async () => (await adm.readValidatingAdmissionPolicy({ name: POLICY.nodeBinding })).metadata?.uid,
+      'policy restored',
+      5_000,
+      50,
+    );
+    const restoredMs = Date.now() - started;
+    console.log(`lock-down policy restored ${restoredMs} ms after an admin deleted it`);
+    expect(restoredMs).toBeLessThan(5_000);
+    const c = await waitFor(async () => {
+      const col = await getColony('guarded');
+      return (
+        (col.status?.lockdownIncidents ?? 0) > before &&
+        condition(col, 'LockdownIntact')?.status === 'True' &&
+        col
+      );
+    }, 'second incident counted, intact again');
+    expect(c.status!.lockdownIncidents).toBe(before + 1);
+  });
+
   it('does not seed a new colony while it cannot restore the policies, and proceeds once it can', async () => {
     // Take the operator's power to write bindings away, then remove one: it cannot restore it.
     const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
