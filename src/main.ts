@@ -37,6 +37,9 @@ async function main(): Promise<void> {
     namespace: opts.namespace,
     leaderElect: opts.leaderElect,
     leaderNamespace: opts.leaderNamespace,
+    // The operator's own namespace: its lease, the lock-down policies (which name its service
+    // account) and the hardening Jobs live there.
+    operatorNamespace: opts.leaderNamespace,
     workers: opts.workers,
     onLostLeadership: () => void shutdown.run('lost leadership').then(() => process.exit(1)),
   });

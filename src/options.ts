@@ -27,7 +27,8 @@ Flags (each also read from the environment variable in brackets):
   --metrics-addr H:P      Prometheus metrics listen address, '0' to disable [CELULA_METRICS_ADDR]; default: 127.0.0.1:8080
   --health-addr H:P       /healthz and /readyz listen address, '0' to disable [CELULA_HEALTH_ADDR]; default: 127.0.0.1:8081
   --leader-elect BOOL     take a Lease before reconciling, so two replicas can run [CELULA_LEADER_ELECT]; default: true
-  --leader-namespace NS   namespace of the leader Lease [POD_NAMESPACE]; default: celula-system
+  --leader-namespace NS   the operator's namespace: leader Lease, lock-down policies' service account,
+                          hardening Jobs [POD_NAMESPACE]; default: celula-system
   --workers N             concurrent reconciles per controller [CELULA_WORKERS]; default: 4
   -h, --help              show this help
 `;
