@@ -41,6 +41,7 @@ async function main(): Promise<void> {
     // account) and the hardening Jobs live there.
     operatorNamespace: opts.leaderNamespace,
     workers: opts.workers,
+    nodeLossAfter: opts.nodeLossAfter,
     onLostLeadership: () => void shutdown.run('lost leadership').then(() => process.exit(1)),
   });
   collectDefaultMetrics({ register: operator.registry, prefix: 'celula_process_' });

@@ -4,6 +4,7 @@ import {
   CoordinationV1Api,
   type KubeConfig,
   type V1ClusterRoleBinding,
+  type V1Lease,
   type V1Node,
   type V1Pod,
   type V1RoleBinding,
@@ -36,6 +37,7 @@ import {
 import { startLockdown, type Lockdown } from './controllers/lockdown-wiring.js';
 import { LOCKDOWN_KEY } from './controllers/lockdown.js';
 import { DEFAULT_OPERATOR_NAMESPACE } from './builders/lockdown.js';
+import { NODE_LEASE_NAMESPACE } from './controllers/node-lease.js';
 import { ApiWriter } from './controllers/writer.js';
 import type { Logger } from './observability/logger.js';
 import { Controller, mapToOwner, mapToSelf } from './runtime/controller.js';
@@ -66,6 +68,11 @@ export interface OperatorConfig {
    */
   hardening?: boolean;
   hijackPath?: string;
+  /**
+   * Seconds after a node's last Lease renewal before its cells are declared dead (NodeLost).
+   * Default: three renew intervals of the Lease (0.75 × leaseDurationSeconds; 30 s for a kubelet).
+   */
+  nodeLossAfter?: number;
   /** Called when this replica loses the leader lease (main exits: another replica may act now). */
   onLostLeadership?: () => void;
 }
@@ -92,6 +99,7 @@ interface Informers {
   roleBindings: Informer<V1RoleBinding>;
   clusterRoleBindings: Informer<V1ClusterRoleBinding>;
   nodes: Informer<V1Node>;
+  nodeLeases: Informer<V1Lease>;
 }
 
 interface Lifecycle {
@@ -124,6 +132,11 @@ function informers(cfg: OperatorConfig): Informers {
       labelSelector: MANAGED,
     }),
     nodes: new Informer<V1Node>({ ...common, path: collection('', 'nodes') }),
+    // Node heartbeats: a Lease that stops being renewed is node loss in seconds (src/controllers/node-lease.ts).
+    nodeLeases: new Informer<V1Lease>({
+      ...common,
+      path: collection('coordination.k8s.io/v1', 'leases', NODE_LEASE_NAMESPACE),
+    }),
   };
 }
 
@@ -168,15 +181,17 @@ function controllers(cfg: OperatorConfig, inf: Informers, ctx: ControllerContext
     name: 'cell',
     reconcile: async (req) => (gate.isLeading() ? reconcileCell({ ...ctx, log: req.log }, req.key) : {}),
   });
+  // A node or its Lease changed: re-check the cells on that node (a Lease is named after its node).
+  const cellsOn = (o: { metadata?: { name?: string } }): string[] =>
+    inf.cells
+      .list()
+      .filter((c) => c.spec.node === o.metadata?.name)
+      .map(mapToSelf);
   cell
     .watch(inf.cells, mapToSelf)
     .watch(inf.pods, mapToOwner('Cell'))
-    .watch(inf.nodes, (node) =>
-      inf.cells
-        .list()
-        .filter((c) => c.spec.node === node.metadata?.name)
-        .map(mapToSelf),
-    );
+    .watch(inf.nodes, cellsOn)
+    .watch(inf.nodeLeases, cellsOn);
   return [colony, cell];
 }
 
@@ -282,6 +297,7 @@ export async function startOperator(cfg: OperatorConfig): Promise<Operator> {
     ...inf,
     write,
     lockdown: () => lockdown?.state() ?? 'Disabled',
+    nodeLossAfter: cfg.nodeLossAfter,
     now,
     log: cfg.logger,
   };

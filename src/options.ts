@@ -13,6 +13,8 @@ export interface OperatorOptions {
   /** Namespace of the leader-election Lease. */
   leaderNamespace: string;
   workers: number;
+  /** Seconds without a node Lease renewal before its cells are dead; undefined = 0.75 × lease duration. */
+  nodeLossAfter?: number;
   help: boolean;
 }
 
@@ -30,6 +32,9 @@ Flags (each also read from the environment variable in brackets):
   --leader-namespace NS   the operator's namespace: leader Lease, lock-down policies' service account,
                           hardening Jobs [POD_NAMESPACE]; default: celula-system
   --workers N             concurrent reconciles per controller [CELULA_WORKERS]; default: 4
+  --node-loss-after S     seconds after a node's last Lease renewal before its cells are declared dead
+                          and replaced [CELULA_NODE_LOSS_AFTER]; default: 3 renew intervals of the
+                          Lease (0.75 × leaseDurationSeconds: 30 s for a kubelet's 40 s Lease)
   -h, --help              show this help
 `;
 
@@ -55,6 +60,15 @@ function positiveInt(name: string, v: string): number {
   return n;
 }
 
+/** Seconds, 1..3600; '' = the default (derived from each Lease). */
+function seconds(name: string, v: string): number | undefined {
+  if (v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 1 || n > 3600)
+    throw new UsageError(`--${name}: want seconds 1..3600, got "${v}"`);
+  return n;
+}
+
 export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): OperatorOptions {
   let values;
   try {
@@ -69,6 +83,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): OperatorOp
         'leader-elect': { type: 'string' },
         'leader-namespace': { type: 'string' },
         workers: { type: 'string' },
+        'node-loss-after': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -91,6 +106,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): OperatorOp
     leaderElect: bool('leader-elect', pick('leader-elect', 'CELULA_LEADER_ELECT', 'true')),
     leaderNamespace: pick('leader-namespace', 'POD_NAMESPACE', 'celula-system'),
     workers: positiveInt('workers', pick('workers', 'CELULA_WORKERS', '4')),
+    nodeLossAfter: seconds('node-loss-after', pick('node-loss-after', 'CELULA_NODE_LOSS_AFTER', '')),
     help: values.help === true,
   };
 }

@@ -1,6 +1,7 @@
 // A Cell's status rebuilt from its pod and node. Pure: the caller passes the clock.
-import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import type { V1Lease, V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Cell, CellPhase, CellStatus } from '../api/types.js';
+import { judgeLease } from './node-lease.js';
 import { nodeReady } from './nodes.js';
 
 export interface CellWorld {
@@ -10,6 +11,10 @@ export interface CellWorld {
   /** A pod with the cell's name that this cell does not control (never adopted). */
   foreignPod?: boolean;
   node?: V1Node;
+  /** The node's heartbeat Lease (kube-node-lease/<node>), if any: a stale one means node lost. */
+  lease?: V1Lease;
+  /** `--node-loss-after` in seconds; undefined = three renew intervals of the Lease. */
+  nodeLossAfter?: number;
   now: Date;
 }
 
@@ -52,16 +57,22 @@ function podDeath(cell: Cell, pod: V1Pod | undefined): Observation | undefined {
   return undefined;
 }
 
-/** A cell whose pod exists dies with its node: gone, or not Ready (the operator does not wait minutes). */
-function nodeDeath(cell: Cell, node: V1Node | undefined): Observation | undefined {
+/**
+ * A cell whose pod exists dies with its node: gone, its Lease stale (seconds), or not Ready (the
+ * controller-manager's grace period; the only signal when the node has no Lease).
+ */
+function nodeDeath(w: CellWorld): Observation | undefined {
+  const { cell, node } = w;
   if (!node) return { phase: 'Dead', reason: 'NodeGone', message: `node ${cell.spec.node} no longer exists` };
+  const lease = judgeLease(w.lease, w.now, w.nodeLossAfter);
+  if (lease.kind === 'lost') return { phase: 'Dead', reason: 'NodeLost', message: lease.message };
   if (!nodeReady(node))
     return { phase: 'Dead', reason: 'NodeLost', message: `node ${cell.spec.node} is not Ready` };
   return undefined;
 }
 
 function death(w: CellWorld): Observation | undefined {
-  return podDeath(w.cell, w.pod) ?? (w.pod ? nodeDeath(w.cell, w.node) : undefined);
+  return podDeath(w.cell, w.pod) ?? (w.pod ? nodeDeath(w) : undefined);
 }
 
 function observe(w: CellWorld): Observation {

@@ -1,12 +1,13 @@
 // Cell reconciler: one pod per Cell, pinned to the cell's node; status mirrored from pod and node.
 // A dead cell's pod is deleted (its memory is gone anyway); the cell stays for its timestamps until
 // the colony prunes it.
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Lease, V1Pod } from '@kubernetes/client-node';
 import type { Cell, CellStatus, Colony } from '../api/types.js';
 import { buildCellPod } from '../builders/pod.js';
 import { isControlledBy } from '../builders/owner.js';
 import { cellStatus } from './cell-status.js';
 import { eventRef, splitKey, type ControllerContext, type ReconcileResult } from './context.js';
+import { judgeLease, NODE_LEASE_NAMESPACE } from './node-lease.js';
 
 /** Status fields the cell process reports for itself; the operator never writes them. */
 export const CELL_REPORTED_FIELDS = ['publicKey', 'fingerprint'] as const;
@@ -46,6 +47,20 @@ async function reportDeath(ctx: ControllerContext, cell: Cell, status: CellStatu
   );
 }
 
+/**
+ * A stopped Lease makes no event, so time drives detection: a cell with a pod on a node whose Lease
+ * is fresh is re-checked just after that Lease would go stale (each renewal re-enqueues it earlier).
+ */
+function leaseRecheck(
+  ctx: ControllerContext,
+  lease: V1Lease | undefined,
+  status: CellStatus,
+): ReconcileResult {
+  if (status.phase === 'Dead' || !status.podUID) return {};
+  const verdict = judgeLease(lease, ctx.now(), ctx.nodeLossAfter);
+  return verdict.kind === 'fresh' ? { requeueAfter: verdict.recheckAfterMs } : {};
+}
+
 export async function reconcileCell(ctx: ControllerContext, key: string): Promise<ReconcileResult> {
   const { namespace, name } = splitKey(key);
   const cell = ctx.cells.get(namespace, name);
@@ -55,11 +70,21 @@ export async function reconcileCell(ctx: ControllerContext, key: string): Promis
 
   const { pod, foreign } = podOf(ctx, cell);
   const node = ctx.nodes.get(undefined, cell.spec.node);
-  const status = cellStatus({ cell, pod, foreignPod: foreign, node, now: ctx.now() });
+  const lease = ctx.nodeLeases.get(NODE_LEASE_NAMESPACE, cell.spec.node);
+  const now = ctx.now();
+  const status = cellStatus({
+    cell,
+    pod,
+    foreignPod: foreign,
+    node,
+    lease,
+    nodeLossAfter: ctx.nodeLossAfter,
+    now,
+  });
   const dead = status.phase === 'Dead';
   await converge(ctx, colony, cell, { pod, foreign, dead });
 
   const changed = await ctx.write.patchStatus('Cell', cell, status, CELL_REPORTED_FIELDS);
   if (changed && dead && cell.status?.phase !== 'Dead') await reportDeath(ctx, cell, status);
-  return {};
+  return leaseRecheck(ctx, lease, status);
 }

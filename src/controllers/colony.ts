@@ -1,5 +1,6 @@
 // Colony reconciler: fetch → deletion → desired → apply → status → requeue (STYLE §2).
 // Cells and pods go away with the colony through owner references; no finalizer is needed.
+import type { V1Node } from '@kubernetes/client-node';
 import { CellKind, type Colony } from '../api/types.js';
 import { buildCell } from '../builders/cell.js';
 import { colonyLabels } from '../builders/labels.js';
@@ -13,9 +14,19 @@ import {
 } from '../builders/cell-rbac.js';
 import { planColony } from './colony-plan.js';
 import { eventRef, splitKey, type ControllerContext, type ReconcileResult } from './context.js';
+import { judgeLease, NODE_LEASE_NAMESPACE } from './node-lease.js';
 
 /** While cells are on their way, look again even if no event arrives. */
 const SETTLING_REQUEUE_MS = 10_000;
+
+/** Nodes minus those whose Lease went stale: a replacement never lands on the node just lost. */
+function liveNodes(ctx: ControllerContext): V1Node[] {
+  const now = ctx.now();
+  return ctx.nodes.list().filter((n) => {
+    const lease = ctx.nodeLeases.get(NODE_LEASE_NAMESPACE, n.metadata?.name ?? '');
+    return judgeLease(lease, now, ctx.nodeLossAfter).kind !== 'lost';
+  });
+}
 
 async function ensureServiceAccount(ctx: ControllerContext, colony: Colony): Promise<void> {
   const name = cellServiceAccountName(colony.metadata.name ?? '');
@@ -74,7 +85,7 @@ export async function reconcileColony(ctx: ControllerContext, key: string): Prom
   const plan = planColony({
     colony,
     cells,
-    nodes: ctx.nodes.list(),
+    nodes: liveNodes(ctx),
     lockdown: ctx.lockdown(),
     now: ctx.now(),
   });

@@ -2,6 +2,7 @@
 // to informers and the API server (src/operator.ts); reconcilers never list from the API directly.
 import type {
   V1ClusterRoleBinding,
+  V1Lease,
   V1Node,
   V1Pod,
   V1RoleBinding,
@@ -52,12 +53,16 @@ export interface ControllerContext {
   cells: Reader<Cell>;
   pods: Reader<V1Pod>;
   nodes: Reader<V1Node>;
+  /** Node heartbeat Leases (namespace kube-node-lease, one per node, named after it). */
+  nodeLeases: Reader<V1Lease>;
   serviceAccounts: Reader<V1ServiceAccount>;
   roleBindings: Reader<V1RoleBinding>;
   clusterRoleBindings: Reader<V1ClusterRoleBinding>;
   write: Writer;
   /** State of the lock-down admission policies (kept by the lock-down controller). */
   lockdown(): LockdownState;
+  /** `--node-loss-after` in seconds; undefined = three renew intervals of each node's Lease. */
+  nodeLossAfter?: number;
   now(): Date;
   log: Logger;
 }

@@ -77,6 +77,12 @@ export const OPERATOR_RULES: Rule[] = [
     verbs: ['get', 'list', 'watch'],
   },
   {
+    why: "cell controller: node loss in seconds from the kubelets' heartbeat Leases in kube-node-lease (read-only). Cluster-wide because the chart keeps every namespaced object in the release namespace; a Role in kube-node-lease would be narrower. Lease objects hold only holder names and times",
+    apiGroups: ['coordination.k8s.io'],
+    resources: ['leases'],
+    verbs: ['get', 'list', 'watch'],
+  },
+  {
     why: 'lock-down: watch the admission policies and bindings, create missing ones and restore altered ones',
     apiGroups: ['admissionregistration.k8s.io'],
     resources: ['validatingadmissionpolicies', 'validatingadmissionpolicybindings'],

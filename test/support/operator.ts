@@ -53,7 +53,14 @@ export async function removeLockdown(): Promise<void> {
 }
 
 export async function runOperator(
-  opts: { namespace?: string; leaderElect?: boolean; level?: LevelWithSilent; lockdown?: boolean } = {},
+  opts: {
+    namespace?: string;
+    leaderElect?: boolean;
+    level?: LevelWithSilent;
+    lockdown?: boolean;
+    /** `--node-loss-after` in seconds; default: derived from each node's Lease. */
+    nodeLossAfter?: number;
+  } = {},
 ): Promise<TestOperator> {
   await installOperatorPrerequisites(await kubeConfig());
   const kc = await serviceAccountKubeConfig(DEFAULT_OPERATOR_NAMESPACE, OPERATOR_NAME);
@@ -72,6 +79,7 @@ export async function runOperator(
     lockdown: opts.lockdown ?? false,
     // Hardening Jobs only for provider: adopt colonies; adopt.test.ts drives its own.
     hardening: false,
+    nodeLossAfter: opts.nodeLossAfter,
   });
   return { operator, kubeConfig: kc, logs, stop: () => operator.stop() };
 }

@@ -12,6 +12,7 @@ describe('parseOptions', () => {
       leaderElect: true,
       leaderNamespace: 'celula-system',
       workers: 4,
+      nodeLossAfter: undefined,
       help: false,
     });
   });
@@ -24,11 +25,19 @@ describe('parseOptions', () => {
     expect(o).toMatchObject({ namespace: 'a', leaderElect: false, logLevel: 'debug' });
   });
 
+  it('reads --node-loss-after (seconds, fractions allowed) from the flag or CELULA_NODE_LOSS_AFTER', () => {
+    expect(parseOptions(['--node-loss-after', '2.5'], {}).nodeLossAfter).toBe(2.5);
+    expect(parseOptions([], { CELULA_NODE_LOSS_AFTER: '20' }).nodeLossAfter).toBe(20);
+    expect(parseOptions(['--node-loss-after=15'], { CELULA_NODE_LOSS_AFTER: '20' }).nodeLossAfter).toBe(15);
+  });
+
   it.each([
     [['--log-level', 'loud'], /--log-level: want one of/],
     [['--leader-elect', 'maybe'], /--leader-elect: want true or false/],
     [['--metrics-addr', 'nowhere'], /--metrics-addr: want host:port/],
     [['--workers', '0'], /--workers: want a whole number/],
+    [['--node-loss-after', '0'], /--node-loss-after: want seconds/],
+    [['--node-loss-after', 'soon'], /--node-loss-after: want seconds/],
     [['--bogus'], /bogus/],
   ])('rejects %j with a message naming the flag', (argv, msg) => {
     expect(() => parseOptions(argv, {})).toThrow(UsageError);
