@@ -1,7 +1,8 @@
 // Colony reconciler: fetch → deletion → desired → apply → status → requeue (STYLE §2).
 // Cells and pods go away with the colony through owner references; no finalizer is needed.
 import type { V1Node } from '@kubernetes/client-node';
-import { CellKind, type Colony } from '../api/types.js';
+import { isConditionTrue } from '../api/conditions.js';
+import { CellKind, ColonyConditions, type Colony } from '../api/types.js';
 import { buildCell } from '../builders/cell.js';
 import { colonyLabels } from '../builders/labels.js';
 import { cellServiceAccountName } from '../builders/names.js';
@@ -109,6 +110,8 @@ export async function reconcileColony(ctx: ControllerContext, key: string): Prom
       'every cell died; the secret is gone and will not be regenerated',
     );
   }
-  const settling = plan.status.alive !== colony.spec.replicas && !plan.becameLost;
+  // A Lost colony has nothing to wait for: no requeue (events still wake it).
+  const lost = isConditionTrue(plan.status.conditions, ColonyConditions.Lost);
+  const settling = plan.status.alive !== colony.spec.replicas && !lost;
   return settling ? { requeueAfter: SETTLING_REQUEUE_MS } : {};
 }
