@@ -9,14 +9,14 @@ import {
   RbacAuthorizationV1Api,
   type KubeConfig,
 } from '@kubernetes/client-node';
-import { COLONY_PLURAL, GROUP, LABELS, VERSION, type Cell, type Colony } from '../../src/api/types.js';
+import { COLONY_PLURAL, GROUP, VERSION, type Cell, type Colony } from '../../src/api/types.js';
 import { POLICY } from '../../src/builders/lockdown.js';
 import { OPERATOR_NAME } from '../../src/controllers/rbac.js';
+import { cellsOf, conditionOf, poolColony, poolName, readColony } from '../support/colonies.js';
 import { removeLockdown, runOperator, type TestOperator } from '../support/operator.js';
 import { controlPlane, createNamespace, deleteNamespace, kubeConfig, waitFor } from './support/cluster.js';
 
-const POOL = `ld-${process.pid.toString(36)}`;
-const IMAGE = `registry.example/lottery@sha256:${'c'.repeat(64)}`;
+const POOL = poolName('ld');
 
 let kc: KubeConfig;
 let custom: CustomObjectsApi;
@@ -26,38 +26,14 @@ let op: TestOperator;
 
 const res = () => ({ group: GROUP, version: VERSION, namespace: ns, plural: COLONY_PLURAL });
 
-function colony(name: string): Colony {
-  return {
-    apiVersion: `${GROUP}/${VERSION}`,
-    kind: 'Colony',
-    metadata: { name },
-    spec: {
-      image: IMAGE,
-      replicas: 1,
-      minReplicas: 1,
-      secret: { algorithm: 'ed25519' },
-      nodes: { provider: 'unhardened' },
-      placement: { nodeSelector: { 'celula.test/pool': POOL } },
-    },
-  };
-}
+const colony = (name: string): Colony =>
+  poolColony(name, { pool: POOL, replicas: 1, minReplicas: 1, digestChar: 'c' });
 
-async function getColony(name: string): Promise<Colony> {
-  return (await custom.getNamespacedCustomObject({ ...res(), name })) as Colony;
-}
+const getColony = (name: string): Promise<Colony> => readColony(custom, ns, name);
 
-const condition = (c: Colony, type: string) => c.status?.conditions?.find((x) => x.type === type);
+const condition = conditionOf;
 
-async function cellsOf(name: string): Promise<Cell[]> {
-  const list = (await custom.listNamespacedCustomObject({
-    group: GROUP,
-    version: VERSION,
-    namespace: ns,
-    plural: 'cells',
-    labelSelector: `${LABELS.colony}=${name}`,
-  })) as { items: Cell[] };
-  return list.items;
-}
+const cells = (name: string): Promise<Cell[]> => cellsOf(custom, ns, name);
 
 beforeAll(async () => {
   kc = await kubeConfig();
@@ -89,7 +65,7 @@ describe('operator lock-down', () => {
       return condition(col, 'LockdownIntact')?.status === 'True' && col;
     }, 'LockdownIntact=True');
     expect(condition(c, 'LockdownIntact')!.reason).toBe('PoliciesPresent');
-    await waitFor(async () => (await cellsOf('guarded')).length === 1, 'genesis cell while intact');
+    await waitFor(async () => (await cells('guarded')).length === 1, 'genesis cell while intact');
   });
 
   it('restores a binding an admin deleted within 5 s, with a Warning event and the incident counted', async () => {
@@ -172,13 +148,13 @@ describe('operator lock-down', () => {
       reason: 'PoliciesMissing',
     });
     await new Promise((r) => setTimeout(r, 2_000));
-    expect(await cellsOf('blocked')).toHaveLength(0);
+    expect(await cells('blocked')).toHaveLength(0);
 
     // Give the permission back: the operator restores the binding and the colony seeds.
     const now = await rbac.readClusterRole({ name: OPERATOR_NAME });
     now.rules = original;
     await rbac.replaceClusterRole({ name: OPERATOR_NAME, body: now });
-    await waitFor(async () => (await cellsOf('blocked')).length === 1, 'genesis cell after restore', 30_000);
+    await waitFor(async () => (await cells('blocked')).length === 1, 'genesis cell after restore', 30_000);
     const after = await getColony('blocked');
     expect(condition(after, 'LockdownIntact')?.status).toBe('True');
   });

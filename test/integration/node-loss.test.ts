@@ -11,16 +11,9 @@ import {
   type V1Node,
 } from '@kubernetes/client-node';
 import { writeFileSync } from 'node:fs';
-import {
-  CELL_PLURAL,
-  COLONY_PLURAL,
-  GROUP,
-  LABELS,
-  VERSION,
-  type Cell,
-  type Colony,
-} from '../../src/api/types.js';
+import { COLONY_PLURAL, GROUP, VERSION, type Cell, type Colony } from '../../src/api/types.js';
 import { NODE_LEASE_NAMESPACE } from '../../src/controllers/node-lease.js';
+import { addPoolNodes, cellsOf, deletePoolNodes, poolColony, poolName } from '../support/colonies.js';
 import { runOperator, type TestOperator } from '../support/operator.js';
 import {
   clusterInfo,
@@ -31,9 +24,8 @@ import {
   waitFor,
 } from './support/cluster.js';
 
-const POOL = `nl-${process.pid.toString(36)}`;
+const POOL = poolName('nl');
 const NODES = [0, 1, 2].map((i) => `${POOL}-n${i}`);
-const IMAGE = `registry.example/lottery@sha256:${'c'.repeat(64)}`;
 /** --node-loss-after for this test: kwok renews every 2 s, so 5 s tolerates one late renewal. */
 const LOSS_AFTER_S = 5;
 
@@ -46,29 +38,10 @@ let op: TestOperator;
 
 const res = (plural: string) => ({ group: GROUP, version: VERSION, namespace: ns, plural });
 
-function colony(name: string): Colony {
-  return {
-    apiVersion: `${GROUP}/${VERSION}`,
-    kind: 'Colony',
-    metadata: { name },
-    spec: {
-      image: IMAGE,
-      replicas: 2,
-      minReplicas: 1,
-      secret: { algorithm: 'ed25519' },
-      nodes: { provider: 'unhardened' },
-      placement: { nodeSelector: { 'celula.test/pool': POOL } },
-    },
-  };
-}
+const colony = (name: string): Colony =>
+  poolColony(name, { pool: POOL, replicas: 2, minReplicas: 1, digestChar: 'c' });
 
-async function cells(colonyName: string): Promise<Cell[]> {
-  const list = (await custom.listNamespacedCustomObject({
-    ...res(CELL_PLURAL),
-    labelSelector: `${LABELS.colony}=${colonyName}`,
-  })) as { items: Cell[] };
-  return list.items;
-}
+const cells = (colonyName: string): Promise<Cell[]> => cellsOf(custom, ns, colonyName);
 
 const ready = (n: V1Node): boolean =>
   n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
@@ -79,20 +52,14 @@ beforeAll(async () => {
   custom = kc.makeApiClient(CustomObjectsApi);
   leases = kc.makeApiClient(CoordinationV1Api);
   ns = await createNamespace('node-loss');
-  await Promise.all(NODES.map((n) => controlPlane().addNode(n, { labels: { 'celula.test/pool': POOL } })));
+  await addPoolNodes(POOL, NODES);
   op = await runOperator({ namespace: ns, nodeLossAfter: LOSS_AFTER_S });
 });
 
 afterAll(async () => {
   await op?.stop();
   if (op) writeFileSync(`${clusterInfo().stateDir}/logs/operator-node-loss.log`, op.logs.join(''));
-  await Promise.all(
-    NODES.map((n) =>
-      controlPlane()
-        .deleteNode(n)
-        .catch(() => undefined),
-    ),
-  );
+  await deletePoolNodes(NODES);
   if (ns) await deleteNamespace(ns);
 });
 

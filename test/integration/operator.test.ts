@@ -6,16 +6,16 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import {
-  CELL_PLURAL,
-  COLONY_PLURAL,
-  GROUP,
-  LABELS,
-  VERSION,
-  type Cell,
-  type Colony,
-} from '../../src/api/types.js';
+import { COLONY_PLURAL, GROUP, LABELS, VERSION, type Cell, type Colony } from '../../src/api/types.js';
 import { OPERATOR_NAME } from '../../src/controllers/rbac.js';
+import {
+  addPoolNodes,
+  cellsOf,
+  deletePoolNodes,
+  poolColony,
+  poolName,
+  readColony,
+} from '../support/colonies.js';
 import { runOperator, type TestOperator } from '../support/operator.js';
 import {
   clusterInfo,
@@ -26,9 +26,8 @@ import {
   waitFor,
 } from './support/cluster.js';
 
-const POOL = `op-${process.pid.toString(36)}`;
+const POOL = poolName('op');
 const NODES = [0, 1, 2, 3].map((i) => `${POOL}-n${i}`);
-const IMAGE = `registry.example/lottery@sha256:${'b'.repeat(64)}`;
 
 let kc: KubeConfig;
 let core: CoreV1Api;
@@ -38,33 +37,12 @@ let op: TestOperator;
 
 const res = (plural: string) => ({ group: GROUP, version: VERSION, namespace: ns, plural });
 
-function colony(name: string, replicas = 3): Colony {
-  return {
-    apiVersion: `${GROUP}/${VERSION}`,
-    kind: 'Colony',
-    metadata: { name },
-    spec: {
-      image: IMAGE,
-      replicas,
-      minReplicas: 2,
-      secret: { algorithm: 'ed25519' },
-      nodes: { provider: 'unhardened' },
-      placement: { nodeSelector: { 'celula.test/pool': POOL } },
-    },
-  };
-}
+const colony = (name: string, replicas = 3): Colony =>
+  poolColony(name, { pool: POOL, replicas, minReplicas: 2 });
 
-async function cells(colonyName: string): Promise<Cell[]> {
-  const list = (await custom.listNamespacedCustomObject({
-    ...res(CELL_PLURAL),
-    labelSelector: `${LABELS.colony}=${colonyName}`,
-  })) as { items: Cell[] };
-  return list.items;
-}
+const cells = (colonyName: string): Promise<Cell[]> => cellsOf(custom, ns, colonyName);
 
-async function getColony(name: string): Promise<Colony> {
-  return (await custom.getNamespacedCustomObject({ ...res(COLONY_PLURAL), name })) as Colony;
-}
+const getColony = (name: string): Promise<Colony> => readColony(custom, ns, name);
 
 async function pods(colonyName: string): Promise<V1Pod[]> {
   return (await core.listNamespacedPod({ namespace: ns, labelSelector: `${LABELS.colony}=${colonyName}` }))
@@ -84,20 +62,14 @@ beforeAll(async () => {
   const n = await core.readNamespace({ name: ns });
   n.metadata!.labels = { ...n.metadata!.labels, 'pod-security.kubernetes.io/enforce': 'restricted' };
   await core.replaceNamespace({ name: ns, body: n });
-  await Promise.all(NODES.map((n) => controlPlane().addNode(n, { labels: { 'celula.test/pool': POOL } })));
+  await addPoolNodes(POOL, NODES);
   op = await runOperator({ leaderElect: true });
 });
 
 afterAll(async () => {
   await op?.stop();
   if (op) writeFileSync(`${clusterInfo().stateDir}/logs/operator-test.log`, op.logs.join(''));
-  await Promise.all(
-    NODES.map((n) =>
-      controlPlane()
-        .deleteNode(n)
-        .catch(() => undefined),
-    ),
-  );
+  await deletePoolNodes(NODES);
   if (ns) await deleteNamespace(ns);
 });
 
