@@ -1,22 +1,29 @@
-// A ValidatingAdmissionPolicy that lets a cell's token write only its own Cell's public identity,
-// once (DESIGN §4.4). Installed with the lock-down policies (chart); pure builders.
+// The ValidatingAdmissionPolicy that keeps Cells and Cell status the operator's, except a cell's own
+// identity write (DESIGN §4.4, docs/lockdown.md "Cells and Cell status"). Installed with the cell
+// roles (chart, install.ts) and, where the API server loads manifests, as a static copy
+// (static-policies.ts). Pure builders; the CEL and its messages live in walls.ts (cellWritesWall).
 //
-// Whom it matches: any service account whose token is bound to a pod — request.userInfo.extra then
-// carries authentication.kubernetes.io/pod-name and pod-uid (TokenReview / authentication fill them
-// for pod-bound projected tokens) — except the operator itself, whose pod-bound token must keep
-// writing cell status. Everyone such a token belongs to may, on cells/status:
-//   - write only the Cell named like its pod (cell pods are named after their Cell), in its own
-//     namespace, and only the incarnation the Cell records (status.podUID, once the operator set it);
-//   - change only status.publicKey and status.fingerprint, and only from unset (first write; an
-//     identical re-write is allowed so a retry after a lost reply succeeds).
-// A policy cannot stop a cluster-admin removing it; the operator watches its policies (lock-down).
+// Whom it matches: EVERY principal creating or updating cells, or updating cells/status, except the
+// operator's service account (`exempt`). Admins, users, other service accounts: no Cell creation, no
+// spec or label change, no status write. A cell's service account (`<colony>-cell`) may write
+// cells/status only with the pod claims of a pod-bound token (request.userInfo.extra pod-name and
+// pod-uid), only its own Cell (name == pod name), only the incarnation the Cell records
+// (status.podUID == pod-uid, which must be set), and only CELL_REPORTED_STATUS_FIELDS: publicKey,
+// fingerprint and keyProof once (unset to a value; an identical rewrite passes so a retry after a
+// lost reply succeeds), joinKey once and only while publicKey is unset. Everything else in status
+// (OPERATOR_CELL_STATUS_FIELDS) must stay as it is. DELETE is not matched (availability, not
+// confidentiality: docs/lockdown.md).
+//
+// Impersonation: admission sees the impersonated user. A namespace admin may impersonate the cell's
+// service account but not set userInfo.extra (that needs `impersonate` on `userextras/…`), so the
+// pod-claim and podUID checks refuse it; a cluster-admin can forge extras (docs/lockdown.md).
 import type {
   V1ValidatingAdmissionPolicy,
   V1ValidatingAdmissionPolicyBinding,
-  V1Validation,
 } from '@kubernetes/client-node';
 
-import { GROUP, LABELS, MANAGER } from '../api/types.js';
+import { LABELS, MANAGER } from '../api/types.js';
+import { CELL_JOIN_KEY_FIELD, CELL_WRITE_ONCE_FIELDS, cellWritesWall } from './walls.js';
 
 export const CELL_IDENTITY_POLICY = 'celula-cell-identity';
 
@@ -33,92 +40,53 @@ export const OPERATOR_CELL_STATUS_FIELDS = [
   'message',
   'observedGeneration',
 ] as const;
-/** What a cell reports about itself. */
-export const CELL_REPORTED_STATUS_FIELDS = ['publicKey', 'fingerprint'] as const;
-
-const EXTRA = "request.userInfo.extra['authentication.kubernetes.io/pod-name']";
-const EXTRA_UID = "request.userInfo.extra['authentication.kubernetes.io/pod-uid']";
-
-function unchanged(field: string): string {
-  return (
-    `(has(object.status.${field}) == has(oldObject.status.${field})) && ` +
-    `(!has(object.status.${field}) || object.status.${field} == oldObject.status.${field})`
-  );
-}
-
-function firstWrite(field: string): string {
-  return (
-    `!has(oldObject.status.${field}) || ` +
-    `(has(object.status.${field}) && object.status.${field} == oldObject.status.${field})`
-  );
-}
-
-function validations(): V1Validation[] {
-  return [
-    {
-      expression: "request.userInfo.username.startsWith('system:serviceaccount:' + request.namespace + ':')",
-      message: 'a cell may write only Cells in its own namespace',
-      reason: 'Forbidden',
-    },
-    {
-      expression: `${EXTRA}.size() == 1 && request.name == ${EXTRA}[0]`,
-      messageExpression: `'a cell may write only its own Cell: the token of pod ' + ${EXTRA}.join(',') + ' may not write Cell ' + request.name`,
-      reason: 'Forbidden',
-    },
-    {
-      expression: 'has(object.status) && has(oldObject.status)',
-      message: 'the Cell has no status yet; the operator writes it first',
-      reason: 'Forbidden',
-    },
-    {
-      expression: `!has(oldObject.status.podUID) || (${EXTRA_UID}.size() == 1 && oldObject.status.podUID == ${EXTRA_UID}[0])`,
-      message: 'the token belongs to another incarnation of this Cell (status.podUID differs)',
-      reason: 'Forbidden',
-    },
-    {
-      expression: OPERATOR_CELL_STATUS_FIELDS.map(unchanged).join(' && '),
-      message: `a cell may change only ${CELL_REPORTED_STATUS_FIELDS.join(' and ')} in its status`,
-      reason: 'Forbidden',
-    },
-    ...CELL_REPORTED_STATUS_FIELDS.map((f): V1Validation => ({
-      expression: firstWrite(f),
-      message: `status.${f} is written once; a cell may not change it`,
-      reason: 'Forbidden',
-    })),
-  ];
-}
+/** What a cell reports about itself (each once; joinKey only before publicKey). */
+export const CELL_REPORTED_STATUS_FIELDS = [...CELL_WRITE_ONCE_FIELDS, CELL_JOIN_KEY_FIELD] as const;
 
 export interface CellIdentityPolicyOptions {
-  /** Usernames exempt from the policy: the operator's service account (system:serviceaccount:<ns>:<name>). */
+  /**
+   * Usernames exempt from the policy: the operator's service account
+   * (system:serviceaccount:<ns>:<name>). The first one is the operator; more are for test harnesses
+   * that run the operator under another identity.
+   */
   exempt: string[];
   name?: string;
 }
 
+/** The policy's definition (also rendered as a static manifest by static-policies.ts). */
+export function cellIdentityWall(
+  exempt: string[],
+  name = CELL_IDENTITY_POLICY,
+): ReturnType<typeof cellWritesWall> {
+  const [first] = exempt;
+  if (first === undefined)
+    throw new Error('cell identity policy: exempt must name the operator service account');
+  const m = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(first);
+  if (!m) throw new Error(`cell identity policy: exempt[0] "${first}" is not a service account username`);
+  const wall = cellWritesWall(
+    { operatorNamespace: m[1]!, operatorServiceAccount: m[2]! },
+    name,
+    OPERATOR_CELL_STATUS_FIELDS,
+  );
+  return {
+    ...wall,
+    matchConditions: [
+      { name: 'not-exempt', expression: `!(request.userInfo.username in ${JSON.stringify(exempt)})` },
+    ],
+  };
+}
+
 export function buildCellIdentityPolicy(opts: CellIdentityPolicyOptions): V1ValidatingAdmissionPolicy {
+  const wall = cellIdentityWall(opts.exempt, opts.name);
   return {
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'ValidatingAdmissionPolicy',
-    metadata: { name: opts.name ?? CELL_IDENTITY_POLICY, labels: { [LABELS.managedBy]: MANAGER } },
+    metadata: { name: wall.name, labels: { [LABELS.managedBy]: MANAGER } },
     spec: {
       failurePolicy: 'Fail',
-      matchConstraints: {
-        resourceRules: [
-          { apiGroups: [GROUP], apiVersions: ['*'], operations: ['UPDATE'], resources: ['cells/status'] },
-        ],
-      },
-      matchConditions: [
-        {
-          name: 'pod-bound-service-account',
-          expression:
-            "request.userInfo.username.startsWith('system:serviceaccount:') && " +
-            "'authentication.kubernetes.io/pod-name' in request.userInfo.extra",
-        },
-        {
-          name: 'not-exempt',
-          expression: `!(request.userInfo.username in ${JSON.stringify(opts.exempt)})`,
-        },
-      ],
-      validations: validations(),
+      matchConstraints: { resourceRules: wall.rules },
+      matchConditions: wall.matchConditions,
+      validations: wall.validations,
     },
   };
 }

@@ -31,6 +31,14 @@ import {
   MANAGER,
   type LockdownParameters,
 } from '../api/types.js';
+import {
+  hardenedLabelWall,
+  identityPodWall,
+  identityTokenWall,
+  legacyTokenSecretWall,
+  operatorUsername,
+  wallMessage,
+} from './walls.js';
 
 export const ADMISSION_API_VERSION = 'admissionregistration.k8s.io/v1';
 export const DEFAULT_OPERATOR_NAMESPACE = 'celula-system';
@@ -67,7 +75,10 @@ export const POLICY = {
   nodePods: 'celula-lockdown-hardened-node-pods',
   nodeBinding: 'celula-lockdown-hardened-node-binding',
   paramsGuard: 'celula-lockdown-params-guard',
-  operatorToken: 'celula-lockdown-operator-token',
+  identityToken: 'celula-lockdown-identity-token',
+  identityTokenSecret: 'celula-lockdown-identity-token-secret',
+  identityPod: 'celula-lockdown-identity-pod',
+  hardenedLabel: 'celula-lockdown-hardened-label',
 } as const;
 
 export function nodeKey(node: string): string {
@@ -78,9 +89,7 @@ export function podKey(namespace: string, name: string): string {
   return `pod.${namespace}.${name}`;
 }
 
-export function operatorUsername(opts: LockdownOptions): string {
-  return `system:serviceaccount:${opts.operatorNamespace}:${opts.operatorServiceAccount}`;
-}
+export { operatorUsername };
 
 /**
  * The denial messages, as TypeScript mirrors of the policies' messageExpressions (tests assert the
@@ -102,8 +111,8 @@ export const MESSAGES = {
   nodeBinding: (node: string): string => `celula: binding pods to hardened node ${node} is forbidden`,
   paramsGuard: (): string =>
     `celula: the lock-down parameters ${LOCKDOWN_PARAMS} are written only by the operator`,
-  operatorToken: (ns: string, sa: string): string =>
-    `celula: tokens for the operator service account ${ns}/${sa} are issued only to its pod`,
+  identityToken: (ns: string, sa: string, user: string): string =>
+    wallMessage('identityToken', { namespace: ns, name: sa, user }),
 } as const;
 
 /** A CEL string literal (single-quoted; names are DNS names, but escape anyway). */
@@ -295,31 +304,14 @@ function paramsGuard(opts: LockdownOptions): PolicyDef {
   };
 }
 
-/**
- * Minting the operator's token (`kubectl create token`) would let anyone write the parameters as the
- * operator; only a kubelet (for the operator pod's projected token) may. Impersonation does not go
- * through admission: see docs/lockdown.md.
- */
-function operatorToken(opts: LockdownOptions): PolicyDef {
-  return {
-    name: POLICY.operatorToken,
-    params: false,
-    rules: [rule(['CREATE'], ['serviceaccounts/token'])],
-    matchConditions: [
-      {
-        name: 'operator-service-account',
-        expression:
-          `request.namespace == ${lit(opts.operatorNamespace)} && ` +
-          `request.name == ${lit(opts.operatorServiceAccount)}`,
-      },
-    ],
-    validations: [
-      deny(
-        `request.userInfo.username.startsWith('system:node:')`,
-        lit(MESSAGES.operatorToken(opts.operatorNamespace, opts.operatorServiceAccount)),
-      ),
-    ],
-  };
+/** The parameter-free identity walls (walls.ts), also served as static manifests. */
+function identityWalls(opts: LockdownOptions): PolicyDef[] {
+  return [
+    identityTokenWall(opts, POLICY.identityToken),
+    legacyTokenSecretWall(opts, POLICY.identityTokenSecret),
+    identityPodWall(opts, POLICY.identityPod),
+    hardenedLabelWall(opts, POLICY.hardenedLabel),
+  ].map((w) => ({ ...w, params: false }));
 }
 
 function definitions(opts: LockdownOptions): PolicyDef[] {
@@ -331,7 +323,7 @@ function definitions(opts: LockdownOptions): PolicyDef[] {
     nodePods(opts),
     nodeBinding(),
     paramsGuard(opts),
-    operatorToken(opts),
+    ...identityWalls(opts),
   ];
 }
 

@@ -22,7 +22,13 @@ export function cellName(colony: string, index: number): string {
   return boundedName(colony, String(index));
 }
 
+/**
+ * Every cell service account's name ends in `-cell` (boundedName keeps the suffix): the admission
+ * walls recognise cell accounts by it, since a policy cannot read a TokenRequest's service account.
+ */
+export const CELL_SERVICE_ACCOUNT_SUFFIX = 'cell';
+
 /** The service account whose projected token a colony's cells present when joining. */
 export function cellServiceAccountName(colony: string): string {
-  return boundedName(colony, 'cell');
+  return boundedName(colony, CELL_SERVICE_ACCOUNT_SUFFIX);
 }

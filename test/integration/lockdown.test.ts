@@ -572,7 +572,7 @@ describe('admission lock-down, on the real API server with the real kubectl', ()
         'kubectl create token <operator SA>',
         cfg(),
         ['create', 'token', MANAGER, '-n', opNs],
-        MESSAGES.operatorToken(opNs, MANAGER),
+        MESSAGES.identityToken(opNs, MANAGER, who === 'admin' ? 'celula-admin' : 'mallory'),
       );
       await notDenied(
         who,

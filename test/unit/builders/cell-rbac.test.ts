@@ -52,17 +52,38 @@ describe('cell identity policy', () => {
       };
     };
     const fields = Object.keys(crd.spec.versions[0]!.schema.openAPIV3Schema.properties.status.properties);
-    expect(new Set(fields)).toEqual(
-      new Set([...OPERATOR_CELL_STATUS_FIELDS, ...CELL_REPORTED_STATUS_FIELDS]),
-    );
+    // Every field is classified (a new operator field must be listed, or a cell could change it).
+    // joinKey and keyProof are the join protocol's contract; the CRD gains them with it.
+    const classified = new Set<string>([...OPERATOR_CELL_STATUS_FIELDS, ...CELL_REPORTED_STATUS_FIELDS]);
+    expect(fields.filter((f) => !classified.has(f))).toEqual([]);
+    expect(CELL_REPORTED_STATUS_FIELDS).toEqual(['publicKey', 'fingerprint', 'keyProof', 'joinKey']);
   });
 
-  it('exempts the given usernames and matches only cells/status updates', () => {
+  it('matches every principal but the exempt ones, on Cells and Cell status', () => {
     const p = buildCellIdentityPolicy({ exempt: ['system:serviceaccount:celula-system:celula-operator'] });
-    expect(p.spec!.matchConstraints!.resourceRules![0]!.resources).toEqual(['cells/status']);
-    expect(p.spec!.matchConditions![1]!.expression).toContain(
-      'system:serviceaccount:celula-system:celula-operator',
-    );
+    expect(p.spec!.matchConstraints!.resourceRules).toEqual([
+      {
+        apiGroups: ['celula.io'],
+        apiVersions: ['*'],
+        operations: ['CREATE', 'UPDATE'],
+        resources: ['cells'],
+      },
+      { apiGroups: ['celula.io'], apiVersions: ['*'], operations: ['UPDATE'], resources: ['cells/status'] },
+    ]);
+    // One match condition only: no "pod-bound" precondition lets unbound tokens or admins slip by.
+    expect(p.spec!.matchConditions).toEqual([
+      {
+        name: 'not-exempt',
+        expression: '!(request.userInfo.username in ["system:serviceaccount:celula-system:celula-operator"])',
+      },
+    ]);
     expect(p.spec!.failurePolicy).toBe('Fail');
+  });
+
+  it.each([
+    [[], /must name the operator/],
+    [['celula-admin'], /not a service account username/],
+  ])('refuses exempt %j', (exempt, err) => {
+    expect(() => buildCellIdentityPolicy({ exempt })).toThrow(err);
   });
 });

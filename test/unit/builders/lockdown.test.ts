@@ -55,7 +55,13 @@ describe('lockdownPolicies', () => {
   it('reads the cluster-scoped LockdownParameters, not a ConfigMap', () => {
     for (const p of policies) {
       if (p.kind !== 'ValidatingAdmissionPolicy') continue;
-      const unparameterised = [POLICY.paramsGuard, POLICY.operatorToken] as string[];
+      const unparameterised = [
+        POLICY.paramsGuard,
+        POLICY.identityToken,
+        POLICY.identityTokenSecret,
+        POLICY.identityPod,
+        POLICY.hardenedLabel,
+      ] as string[];
       expect(p.spec?.paramKind).toEqual(
         unparameterised.includes(p.metadata!.name!)
           ? undefined
@@ -72,7 +78,10 @@ describe('lockdownPolicies', () => {
     [POLICY.nodePods, ['CREATE'], ['pods']],
     [POLICY.nodeBinding, ['CREATE'], ['pods/binding']],
     [POLICY.paramsGuard, ['CREATE', 'UPDATE', 'DELETE'], ['lockdownparameters'], 'celula.io'],
-    [POLICY.operatorToken, ['CREATE'], ['serviceaccounts/token']],
+    [POLICY.identityToken, ['CREATE'], ['serviceaccounts/token']],
+    [POLICY.identityTokenSecret, ['CREATE', 'UPDATE'], ['secrets']],
+    [POLICY.identityPod, ['CREATE'], ['pods']],
+    [POLICY.hardenedLabel, ['CREATE', 'UPDATE'], ['nodes']],
   ])('%s matches %j on %j (subresources named, no wildcards)', (name, ops, resources, group = '') => {
     const p = find(objs, 'ValidatingAdmissionPolicy', name);
     expect(p.kind === 'ValidatingAdmissionPolicy' && p.spec?.matchConstraints?.resourceRules).toEqual([
