@@ -76,8 +76,11 @@ export interface Arg {
 }
 export type Part = string | Arg;
 
+// userInfo.extra is absent (not empty) for a principal without extras: reading it errors.
+const HAS_EXTRA = 'has(request.userInfo.extra)';
+const hasClaim = (key: string): string => `(${HAS_EXTRA} && ${lit(key)} in request.userInfo.extra)`;
 const claim = (key: string): string =>
-  `(${lit(key)} in request.userInfo.extra ? request.userInfo.extra[${lit(key)}].join(',') : '')`;
+  `(${hasClaim(key)} ? request.userInfo.extra[${lit(key)}].join(',') : '')`;
 
 const USER: Arg = { name: 'user', cel: 'request.userInfo.username' };
 const NS: Arg = { name: 'namespace', cel: 'request.namespace' };
@@ -352,7 +355,8 @@ function firstWrite(field: string): string {
 
 const PODNAME = `request.userInfo.extra[${lit(POD_NAME_CLAIM)}]`;
 const PODUID = `request.userInfo.extra[${lit(POD_UID_CLAIM)}]`;
-const IS_STATUS = "request.subResource == 'status'";
+// request.subResource is absent (not '') on a request for the main resource: reading it errors.
+const IS_STATUS = "(has(request.subResource) && request.subResource == 'status')";
 
 /** Cells and their spec/labels: the operator only. Metadata-only updates (GC: finalizers, owners) pass. */
 function cellObjectValidations(): V1Validation[] {
@@ -374,7 +378,7 @@ function cellStatusValidations(operatorFields: readonly string[]): V1Validation[
   const cellSA =
     "request.userInfo.username.startsWith('system:serviceaccount:' + request.namespace + ':') && " +
     cellServiceAccountCel('request.userInfo.username');
-  const claims = `${lit(POD_NAME_CLAIM)} in request.userInfo.extra && ${lit(POD_UID_CLAIM)} in request.userInfo.extra`;
+  const claims = `${hasClaim(POD_NAME_CLAIM)} && ${hasClaim(POD_UID_CLAIM)}`;
   const ownCell = `${PODNAME}.size() == 1 && request.name == ${PODNAME}[0]`;
   const incarnation =
     `has(oldObject.status) && has(oldObject.status.podUID) && oldObject.status.podUID != '' && ` +
