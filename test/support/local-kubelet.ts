@@ -260,8 +260,10 @@ export class LocalKubelet {
       ...this.#opts.env,
     };
     const main = this.#opts.cellMain ?? path.resolve('dist/src/cell/main.js');
-    // --disable-sigusr1: a cell refuses to hold the secret without it (src/cell/hygiene.ts).
-    const child = spawn(process.execPath, ['--disable-sigusr1', main], {
+    // As a hardened node runs a cell: core dumps off (RLIMIT_CORE 0, set by the shell, which Node
+    // cannot do) and `node --disable-sigusr1`; a cell refuses to hold the secret otherwise (hygiene.ts).
+    const argv = ['-c', 'ulimit -c 0 && exec "$0" "$@"', process.execPath, '--disable-sigusr1', main];
+    const child = spawn('/bin/sh', argv, {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
