@@ -51,6 +51,7 @@ import { request } from 'node:http';
 
 import { JoinFailed, joinColony } from '../../src/cell/client.js';
 import { JoinRefused } from '../../src/cell/errors.js';
+import { verifyKeyProof } from '../../src/cell/key-proof.js';
 import { parseChallenge, parseSealed } from '../../src/cell/messages.js';
 import {
   createHello,
@@ -420,6 +421,20 @@ describe('cell runtime on the real control plane', () => {
       originalFingerprint,
     ]);
     expect(alive.filter((c) => c.spec.genesis)).toHaveLength(1);
+    // Each cell proved possession of the key for its own colony, Cell and pod (status.keyProof), and
+    // each joiner published its join key before joining.
+    for (const c of alive) {
+      const subject = {
+        colonyUID: colony.metadata.uid!,
+        cell: c.metadata.name!,
+        cellUID: c.metadata.uid,
+        podUID: c.status!.podUID!,
+        publicKey: c.status!.publicKey!,
+      };
+      expect(verifyKeyProof(subject, c.status?.keyProof)).toBe(true);
+      expect(verifyKeyProof({ ...subject, podUID: 'another-pod' }, c.status?.keyProof)).toBe(false);
+      if (!c.spec.genesis) expect(c.status?.joinKey).toMatch(/^sha256:[0-9a-f]{64}$/);
+    }
     process.stdout.write(`acceptance 1: 3 cells alive in ${Date.now() - t0} ms\n`);
   });
 
