@@ -29,7 +29,10 @@ async function cryptoOnce(secret: ColonySecret): Promise<number> {
   const expected = parsePublicKey(secret.publicKey);
   const t0 = performance.now();
   const { hello, joiner } = createHello(COLONY.uid);
-  const { challenge, session } = acceptHello(hello, secret, COLONY.uid, Date.now());
+  const { challenge, session } = acceptHello(hello, secret, COLONY.uid, {
+    now: Date.now(),
+    remoteAddress: '127.0.0.1',
+  });
   const js = verifyChallenge(joiner, challenge, expected);
   openProof(session, createProof(js, 'x'.repeat(1200)));
   const joined = await openSealed(js, await sealSecret(session, secret), expected);
@@ -43,23 +46,25 @@ async function main(): Promise<void> {
   const cluster = new FakeCluster();
   const server = new CellServer({
     colony: COLONY,
+    colonySource: cluster,
     verifier: cluster,
     inspector: cluster,
     self: { node: 'bench', hardened: 'true' },
     secret,
-    limits: { hellosPerSecond: 1e6, helloBurst: 1e6 },
+    limits: { hellosPerSecond: 1e6, helloBurst: 1e6, sourceHellosPerSecond: 1e6, sourceHelloBurst: 1e6 },
   });
   const { port } = await server.listen(0, '127.0.0.1');
   const peer = `http://127.0.0.1:${port}`;
   const times: number[] = [];
   for (let i = 0; i < JOINS + WARMUP; i++) {
-    const { token } = cluster.addJoiner(i);
+    const { token, key } = cluster.addJoiner(i);
     const t0 = performance.now();
     const joined = await joinColony({
       peers: [peer],
       colonyUID: COLONY.uid,
       expectedPublicKey: secret.publicKey,
       token: () => token,
+      joinKey: key,
     });
     const t = performance.now() - t0;
     if (joined.secret.fingerprint !== secret.fingerprint) throw new Error('wrong secret');

@@ -112,6 +112,14 @@ export interface CellStatus {
   /** Public identity the cell reports for itself (never secret material). */
   publicKey?: string;
   fingerprint?: string;
+  /**
+   * `sha256:<hex>` of the raw X25519 join key the cell process generated; written once by the cell
+   * (through its own pod's API credential) before its first join hello. Peers seal the secret only
+   * to that key.
+   */
+  joinKey?: string;
+  /** base64 signature by the colony key over colony uid, cell, pod uid and publicKey (src/cell/key-proof.ts). */
+  keyProof?: string;
   observedGeneration?: number;
 }
 

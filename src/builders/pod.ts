@@ -57,6 +57,8 @@ function container(colony: Colony, cell: Cell): V1Container {
       fieldEnv('POD_NAMESPACE', 'metadata.namespace'),
       fieldEnv('POD_UID', 'metadata.uid'),
       fieldEnv('NODE_NAME', 'spec.nodeName'),
+      // A joiner binds its join connections to its pod IP: peers accept joins only from it.
+      fieldEnv('POD_IP', 'status.podIP'),
     ] as V1Container['env'],
     resources: { requests: quantities, limits: quantities },
     readinessProbe: { httpGet: { path: '/readyz', port: CELL_PORT }, periodSeconds: 2, failureThreshold: 1 },

@@ -1,8 +1,26 @@
-// Admission of a joiner, after its token arrived over the session: verify the token (TokenReview,
-// injected), run the token checks, claim the JTI, look the pod up (injected), run the pod checks.
-// The Kubernetes parts are interfaces the operator's cell binary implements.
-import { podChecks, tokenChecks, type ColonyContext, type PodFacts, type TokenFacts } from './checks.js';
-import { JoinRefused } from './errors.js';
+// Admission of a joiner, after its token arrived over the session. In order:
+//   1. verify the token (TokenReview, injected) and run the token checks (audience, namespace and
+//      service account, credential id);
+//   2. claim the token's JTI (a token is good for one proof, whatever happens next);
+//   3. read the Colony fresh (injected) — a peer never loosens: hardening required at start stays
+//      required — and look the pod up with its Cell and node (injected);
+//   4. run the pod checks (checks.ts podChecks): pod identity, source address of the session, not
+//      terminating, owner chain, image, hardened node, security context, the whole pod spec against
+//      buildCellPod(fresh Colony, Cell), the Cell is a joiner of this pod that never held the secret,
+//      and the session's key is the join key that pod's process published.
+// The Kubernetes parts are interfaces the cell binary implements (kube.ts).
+import { API_VERSION, CellKind, type Cell, type Colony } from '../api/types.js';
+import { buildCellPod } from '../builders/pod.js';
+import { requiresHardenedNodes } from '../builders/provider.js';
+import {
+  podChecks,
+  tokenChecks,
+  type ColonyContext,
+  type PodFacts,
+  type SessionFacts,
+  type TokenFacts,
+} from './checks.js';
+import { clip, JoinRefused } from './errors.js';
 import type { ReplayGuard } from './replay.js';
 
 /**
@@ -23,8 +41,15 @@ export interface PodInspector {
   inspect(namespace: string, podName: string): Promise<PodFacts | undefined>;
 }
 
+/** Reads the peer's Colony from the API (fresh, for every admission). */
+export interface ColonySource {
+  colony(): Promise<Colony>;
+}
+
 export interface AdmissionDeps {
+  /** The colony as the peer knew it at start (its requirements never loosen). */
   colony: ColonyContext;
+  colonySource: ColonySource;
   verifier: TokenVerifier;
   inspector: PodInspector;
   replay: ReplayGuard;
@@ -58,15 +83,56 @@ async function inspectPod(token: TokenFacts, inspector: PodInspector): Promise<P
   return facts;
 }
 
-export async function admitJoiner(token: string, deps: AdmissionDeps): Promise<Admitted> {
+/**
+ * Pure: what the peer checks against — the fresh Colony's image, never looser than at start (a
+ * provider switched to `unhardened` after start does not lift the hardened-node requirement).
+ */
+export function currentContext(atStart: ColonyContext, fresh: Colony): ColonyContext {
+  const uid = fresh.metadata.uid ?? '';
+  if (uid !== atStart.uid) {
+    throw new JoinRefused(
+      'wrong-colony',
+      `colony ${atStart.name} now has uid ${clip(uid)}, not ${atStart.uid}`,
+    );
+  }
+  return {
+    ...atStart,
+    image: fresh.spec.image,
+    requireHardened: atStart.requireHardened || requiresHardenedNodes(fresh),
+  };
+}
+
+async function readColony(source: ColonySource): Promise<Colony> {
+  try {
+    return await source.colony();
+  } catch {
+    throw new JoinRefused('internal', 'reading the colony failed; try again');
+  }
+}
+
+/** Pure: the spec buildCellPod makes for the fresh Colony and the pod's Cell (undefined without a Cell). */
+export function expectedSpec(colony: Colony, cell: PodFacts['cell']): unknown {
+  if (cell === undefined) return undefined;
+  // The Cell as read from the API carries apiVersion and kind; the view may not (tests).
+  return buildCellPod(colony, { apiVersion: API_VERSION, kind: CellKind, ...cell } as unknown as Cell).spec;
+}
+
+export async function admitJoiner(
+  token: string,
+  session: SessionFacts,
+  deps: AdmissionDeps,
+): Promise<Admitted> {
   const facts = await verifyToken(token, deps.verifier);
   const refusedToken = tokenChecks(facts, deps.colony);
   if (refusedToken) throw refusedToken;
   // The token is authentic: burn its JTI now, so it is refused next time whatever happens below.
   const replayed = deps.replay.claim(facts.credentialId ?? '', facts.expiresAt);
   if (replayed) throw replayed;
+  const colony = await readColony(deps.colonySource);
+  const context = currentContext(deps.colony, colony);
   const pod = await inspectPod(facts, deps.inspector);
-  const refusedPod = podChecks(facts, pod, deps.colony);
+  pod.expectedSpec = expectedSpec(colony, pod.cell);
+  const refusedPod = podChecks(facts, pod, context, session);
   if (refusedPod) throw refusedPod;
   return { token: facts, facts: pod };
 }

@@ -1,5 +1,10 @@
-// Signed attestation: "this colony key is held by this image digest on this node, at this time,
-// answering your nonce". Anyone can verify it with the colony public key alone.
+// /attest: SELF-attestation by a key holder. The statement says "a process holding this colony key
+// answered your nonce at this time, and reports these facts about itself". Anyone can verify the
+// signature with the colony public key alone, which proves only this: the answer came from a holder of
+// the colony key, fresh (your nonce). The reported facts (node, its hardened label, the image digest)
+// are what the Kubernetes API said when the cell started — the cell cannot measure its node or its own
+// image — so they are only as true as the API and the holder are honest. Nothing here is a hardware or
+// TPM measurement; a holder that lies would sign its lie.
 import type { Algorithm } from '../api/types.js';
 import { parsePublicKey, verifyWithIdentity, type ColonySecret } from './secret.js';
 
@@ -13,10 +18,12 @@ export interface AttestationStatement {
   algorithm: Algorithm;
   publicKey: string;
   fingerprint: string;
-  imageDigest: string;
-  node: string;
-  /** Value of the node's hardened label, or null when the node carries none. */
-  hardened: string | null;
+  /** The Colony's image digest as read from the API at start (reported; not a measurement). */
+  reportedImageDigest: string;
+  /** The node the API said this cell runs on, at start (reported). */
+  reportedNode: string;
+  /** That node's hardened label value as the API reported it at start, or null (reported). */
+  reportedHardenedLabel: string | null;
   time: string;
   nonce: string;
 }

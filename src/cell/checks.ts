@@ -3,6 +3,7 @@
 // verified (TokenVerifier) and the pod looked up (PodInspector); see admission.ts for the order.
 import { API_VERSION, CellKind, ColonyKind, JOIN_AUDIENCE } from '../api/types.js';
 import { clip, JoinRefused } from './errors.js';
+import { podSpecDifference } from './pod-spec.js';
 
 /** What a verified token says about its bearer (from a TokenReview of a pod-bound token). */
 export interface TokenFacts {
@@ -71,14 +72,31 @@ export interface PodView {
   status?:
     | {
         phase?: string | undefined;
+        podIP?: string | undefined;
+        podIPs?: { ip?: string | undefined }[] | undefined;
         containerStatuses?: ContainerStatusView[] | undefined;
         initContainerStatuses?: ContainerStatusView[] | undefined;
       }
     | undefined;
 }
+export interface CellStatusView {
+  phase?: string | undefined;
+  podUID?: string | undefined;
+  publicKey?: string | undefined;
+  joinKey?: string | undefined;
+}
 export interface CellView {
   metadata?: MetaView | undefined;
-  spec?: { colony: string } | undefined;
+  spec?: { colony: string; node?: string | undefined; genesis?: boolean | undefined } | undefined;
+  status?: CellStatusView | undefined;
+}
+
+/** What the peer knows about the session the token arrived in. */
+export interface SessionFacts {
+  /** TCP source address of the connection that opened the session (and sent the proof). */
+  remoteAddress: string;
+  /** `sha256:<hex>` of the ephemeral key in this session's hello. */
+  joinKey: string;
 }
 
 /** Everything the peer needs to know about the joining pod, fetched from the API. */
@@ -88,6 +106,11 @@ export interface PodFacts {
   cell?: CellView | undefined;
   /** Labels of the node the pod is bound to (undefined if the node was not found). */
   nodeLabels?: Record<string, string> | undefined;
+  /**
+   * The pod spec the operator's builder makes for this Colony (read fresh) and the pod's Cell; undefined
+   * when it could not be built (no Cell): the spec check then refuses.
+   */
+  expectedSpec?: unknown;
 }
 
 /** The colony the peer serves, as the peer knows it (from its own pod spec / env). */
@@ -296,19 +319,105 @@ export function checkSecurityContext(pod: PodView): Check {
   return problems.length === 0 ? undefined : new JoinRefused('security-context', problems.join('; '));
 }
 
+/** `::ffff:1.2.3.4` (IPv4-mapped IPv6) → `1.2.3.4`; IPv6 lower-cased; anything else unchanged. */
+export function normalizeAddress(address: string): string {
+  const lower = address.trim().toLowerCase();
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/.exec(lower);
+  return mapped?.[1] ?? lower;
+}
+
+function podAddresses(pod: PodView): string[] {
+  const ips = [...(pod.status?.podIPs ?? []).map((p) => p.ip), pod.status?.podIP];
+  return [...new Set(ips.filter((ip): ip is string => !!ip).map(normalizeAddress))];
+}
+
+/** The connection comes from one of the pod's own IPs (status.podIPs): not from anywhere else. */
+export function checkSourceAddress(pod: PodView, remoteAddress: string): Check {
+  const ips = podAddresses(pod);
+  if (ips.length === 0) return new JoinRefused('source-address', 'pod has no IP yet');
+  const from = normalizeAddress(remoteAddress);
+  if (ips.includes(from)) return undefined;
+  return new JoinRefused(
+    'source-address',
+    `connection comes from ${clip(from || '(unknown)')}, not from the pod's IPs ${clip(ips.join(','))}`,
+  );
+}
+
+/** The pod spec is exactly what the operator builds for this Colony and Cell (pod-spec.ts). */
+export function checkPodSpec(pod: PodView, expectedSpec: unknown): Check {
+  if (expectedSpec === undefined) {
+    return new JoinRefused('spec-mismatch', 'the pod the operator would build could not be determined');
+  }
+  const d = podSpecDifference(pod.spec, expectedSpec);
+  return d === undefined
+    ? undefined
+    : new JoinRefused('spec-mismatch', `pod ${d.path} ${d.what} (pod spec differs from the built one)`);
+}
+
+function isDeleting(meta: MetaView | undefined): boolean {
+  return meta?.deletionTimestamp !== undefined && meta.deletionTimestamp !== null;
+}
+
+function joinerStateProblem(token: TokenFacts, cell: CellView): string | undefined {
+  const name = clip(cell.metadata?.name);
+  const status = cell.status ?? {};
+  if (isDeleting(cell.metadata)) return `Cell ${name} is being deleted`;
+  if (status.podUID !== token.podUID) {
+    return `Cell ${name} records pod uid ${clip(status.podUID ?? '(none)')}, the token is for ${clip(token.podUID)}`;
+  }
+  if (status.phase === 'Alive' || status.phase === 'Dead') return `Cell ${name} is ${status.phase}`;
+  if (status.publicKey) return `Cell ${name} already reported a public key: it held the secret before`;
+  return undefined;
+}
+
+/** The pod's Cell is a joiner that never held the secret, and this pod is its incarnation. */
+export function checkJoinerState(token: TokenFacts, cell: CellView | undefined): Check {
+  if (cell === undefined) return new JoinRefused('not-a-joiner', 'the pod has no Cell');
+  const problem = joinerStateProblem(token, cell);
+  return problem === undefined ? undefined : new JoinRefused('not-a-joiner', problem);
+}
+
+/**
+ * The hello's ephemeral key is the one the pod's process published (write-once) in its Cell's
+ * status.joinKey with its own pod's API credential: the secret is sealed only to that process.
+ */
+export function checkJoinKey(cell: CellView | undefined, session: SessionFacts): Check {
+  const name = clip(cell?.metadata?.name);
+  const published = cell?.status?.joinKey;
+  if (!published) return new JoinRefused('join-key', `Cell ${name} has published no join key`);
+  if (published === session.joinKey) return undefined;
+  return new JoinRefused(
+    'join-key',
+    `the session's key ${session.joinKey} is not the join key Cell ${name} published (${clip(published)})`,
+  );
+}
+
 /** The token-only checks, in order (before any API lookup). */
 export function tokenChecks(token: TokenFacts, colony: ColonyContext): Check {
   return checkAudience(token) ?? checkTokenNamespace(token, colony) ?? checkCredentialId(token);
 }
 
-/** The pod checks, in order; the first refusal wins. */
-export function podChecks(token: TokenFacts, facts: PodFacts, colony: ColonyContext): Check {
+/**
+ * The pod checks, in order; the first refusal wins. Every one must pass: the order only decides which
+ * reason a refused joiner reads (the specific image / hardening / security refusals before the
+ * whole-spec comparison, the joiner's state last). See docs/protocol.md.
+ */
+export function podChecks(
+  token: TokenFacts,
+  facts: PodFacts,
+  colony: ColonyContext,
+  session: SessionFacts,
+): Check {
   return (
     checkPodIdentity(token, facts.pod) ??
+    checkSourceAddress(facts.pod, session.remoteAddress) ??
     checkNotTerminating(facts.pod) ??
     checkOwnerChain(facts.pod, facts.cell, colony) ??
     checkImage(facts.pod, colony) ??
     checkHardenedNode(facts.nodeLabels, colony) ??
-    checkSecurityContext(facts.pod)
+    checkSecurityContext(facts.pod) ??
+    checkPodSpec(facts.pod, facts.expectedSpec) ??
+    checkJoinerState(token, facts.cell) ??
+    checkJoinKey(facts.cell, session)
   );
 }

@@ -1,9 +1,23 @@
 // The joiner's side: try peers in turn, each with a timeout, until one hands over the secret.
 // The token is fetched and sent only after the peer has proved it holds the colony key.
+//
+// One join key per process (JoinOptions.joinKey): its digest is what the cell published in its Cell
+// status, and the peer seals only to it. Connections are plain node:http, bound to the pod's own IP
+// (localAddress) because peers accept joins only from the joiner pod's IPs; no redirects are followed,
+// answers are bounded in size, and every request shares the per-peer deadline.
+import { request } from 'node:http';
+
 import type { Logger } from '../observability/logger.js';
 import { clip, isRefusalCode, JoinRefused, type RefusalCode } from './errors.js';
 import { parseChallenge, parseSealed } from './messages.js';
-import { createHello, createProof, openSealed, verifyChallenge } from './protocol.js';
+import {
+  createHello,
+  createJoinKey,
+  createProof,
+  openSealed,
+  verifyChallenge,
+  type JoinKey,
+} from './protocol.js';
 import { parsePublicKey, type ColonySecret, type PublicIdentity } from './secret.js';
 
 export interface JoinOptions {
@@ -16,7 +30,24 @@ export interface JoinOptions {
   token: () => Promise<string> | string;
   /** Per-peer timeout for the whole handshake. Default 5000 ms. */
   timeoutMs?: number;
+  /** The process's join key (published in the Cell status); default a fresh one (tests, tools). */
+  joinKey?: JoinKey;
+  /** Local address to bind outgoing connections to: the pod IP (peers require it). */
+  localAddress?: string;
   logger?: Logger;
+}
+
+/** Largest answer a peer legitimately sends (a challenge or a sealed secret is < 1 KiB). */
+export const MAX_ANSWER_BYTES = 64 * 1024;
+
+export interface PostOptions {
+  signal: AbortSignal;
+  localAddress?: string | undefined;
+}
+
+interface RawAnswer {
+  status: number;
+  text: string;
 }
 
 export interface JoinAttempt {
@@ -36,27 +67,55 @@ export class JoinFailed extends Error {
   }
 }
 
-async function postJson(url: string, body: unknown, signal: AbortSignal): Promise<unknown> {
-  let res: Response;
-  try {
-    res = await fetch(url, {
+function unreachable(signal: AbortSignal, why: string): JoinRefused {
+  return new JoinRefused('peer-unreachable', signal.aborted ? 'peer timed out' : why);
+}
+
+/** One POST over node:http: bounded answer, no redirects, aborted by `signal`. */
+function rawPost(url: string, payload: string, opts: PostOptions): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-      signal,
-      redirect: 'error',
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+      localAddress: opts.localAddress,
+      signal: opts.signal,
+      agent: false,
     });
-  } catch {
-    throw new JoinRefused('peer-unreachable', signal.aborted ? 'peer timed out' : 'peer unreachable');
+    req.on('error', (err: NodeJS.ErrnoException) =>
+      reject(unreachable(opts.signal, `peer unreachable (${err.code ?? 'error'})`)),
+    );
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size <= MAX_ANSWER_BYTES) chunks.push(chunk);
+        else res.destroy(new Error('too large'));
+      });
+      res.on('error', () =>
+        reject(unreachable(opts.signal, `peer answer exceeds ${MAX_ANSWER_BYTES} bytes`)),
+      );
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+      );
+    });
+    req.end(payload);
+  });
+}
+
+/** POST a JSON message to a peer; the parsed answer, or the peer's refusal as JoinRefused. */
+export async function postJson(url: string, body: unknown, opts: PostOptions): Promise<unknown> {
+  const res = await rawPost(url, JSON.stringify(body), opts);
+  if (res.status >= 300 && res.status < 400) {
+    throw new JoinRefused('peer-unreachable', `peer answered a redirect (${res.status}); not followed`);
   }
-  const text = await res.text().catch(() => '');
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text) as unknown;
+    parsed = JSON.parse(res.text) as unknown;
   } catch {
     throw new JoinRefused('peer-unreachable', `peer answered ${res.status} without JSON`);
   }
-  if (!res.ok) throw peerRefusal(res.status, parsed);
+  if (res.status < 200 || res.status >= 300) throw peerRefusal(res.status, parsed);
   return parsed;
 }
 
@@ -67,23 +126,24 @@ function peerRefusal(status: number, body: unknown): JoinRefused {
 }
 
 async function joinOne(peer: string, opts: JoinOptions, expected: PublicIdentity): Promise<ColonySecret> {
-  const signal = AbortSignal.timeout(opts.timeoutMs ?? 5000);
+  const post = { signal: AbortSignal.timeout(opts.timeoutMs ?? 5000), localAddress: opts.localAddress };
   const base = peer.replace(/\/+$/, '');
-  const { hello, joiner } = createHello(opts.colonyUID);
-  const challenge = parseChallenge(await postJson(`${base}/join/hello`, hello, signal));
+  const { hello, joiner } = createHello(opts.colonyUID, opts.joinKey);
+  const challenge = parseChallenge(await postJson(`${base}/join/hello`, hello, post));
   const session = verifyChallenge(joiner, challenge, expected); // throws before any token is read
   const proof = createProof(session, await opts.token());
-  const sealed = parseSealed(await postJson(`${base}/join/proof`, proof, signal));
+  const sealed = parseSealed(await postJson(`${base}/join/proof`, proof, post));
   return openSealed(session, sealed, expected);
 }
 
 /** Join the colony through the first peer that succeeds; JoinFailed lists every refusal. */
 export async function joinColony(opts: JoinOptions): Promise<{ secret: ColonySecret; peer: string }> {
   const expected = parsePublicKey(opts.expectedPublicKey);
+  const withKey = { ...opts, joinKey: opts.joinKey ?? createJoinKey() };
   const attempts: JoinAttempt[] = [];
   for (const peer of opts.peers) {
     try {
-      const secret = await joinOne(peer, opts, expected);
+      const secret = await joinOne(peer, withKey, expected);
       opts.logger?.info({ peer, fingerprint: secret.fingerprint }, 'joined colony');
       return { secret, peer };
     } catch (err) {

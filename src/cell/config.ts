@@ -5,6 +5,7 @@
 // API credential is the standard service-account mount (or $KUBECONFIG, a file, in local runs).
 // The colony's image, uid check and hardened-node requirement are read from the Colony object through
 // the API, not from env, so a tampered pod env cannot loosen what a peer checks.
+import { isIP } from 'node:net';
 import type { LevelWithSilent } from 'pino';
 
 import { ALGORITHMS, type Algorithm } from '../api/types.js';
@@ -24,6 +25,8 @@ Configuration is read from the environment (the operator's pod builder sets it):
   CELULA_JOIN_TOKEN   path of the projected token with audience celula.io/join (required to join)
   CELULA_JOIN_TIMEOUT_MS   per-peer handshake timeout (default 5000)
   POD_NAME, POD_NAMESPACE, POD_UID, NODE_NAME   from the downward API (required)
+  POD_IP              the pod's IP (downward API status.podIP; required to join): join connections
+                      are bound to it, because peers accept joins only from the joiner pod's IPs
   KUBECONFIG          API credential file for local runs; default: the in-cluster service account
   LOG_LEVEL           trace | debug | info | warn | error | silent (default info)
 
@@ -52,6 +55,8 @@ export interface CellConfig {
   namespace: string;
   podUID: string;
   nodeName: string;
+  /** The pod IP join connections are bound to; empty for a genesis cell that never joins. */
+  podIP: string;
   logLevel: LevelWithSilent;
 }
 
@@ -94,6 +99,9 @@ export function parseCellEnv(env: NodeJS.ProcessEnv): CellConfig {
   const joinTokenFile = env.CELULA_JOIN_TOKEN ?? '';
   if (!genesis && joinTokenFile === '')
     throw new UsageError('CELULA_JOIN_TOKEN is required for a joining cell');
+  const podIP = env.POD_IP ?? '';
+  if (!genesis && podIP === '') throw new UsageError('POD_IP is required for a joining cell');
+  if (podIP !== '' && isIP(podIP) === 0) throw new UsageError('POD_IP must be an IPv4 or IPv6 address');
   return {
     colony: required(env, 'CELULA_COLONY'),
     colonyUID: required(env, 'CELULA_COLONY_UID'),
@@ -108,6 +116,7 @@ export function parseCellEnv(env: NodeJS.ProcessEnv): CellConfig {
     namespace: required(env, 'POD_NAMESPACE'),
     podUID: required(env, 'POD_UID'),
     nodeName: required(env, 'NODE_NAME'),
+    podIP,
     logLevel: oneOf(env, 'LOG_LEVEL', LEVELS, 'info'),
   };
 }

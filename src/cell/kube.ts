@@ -29,7 +29,7 @@ import {
   type Colony,
 } from '../api/types.js';
 import { cellServiceAccountName } from '../builders/names.js';
-import { requiresHardenedNodes } from '../controllers/nodes.js';
+import { requiresHardenedNodes } from '../builders/provider.js';
 import type { Logger } from '../observability/logger.js';
 import { isNotFound, statusCode } from '../runtime/kube.js';
 import type { PodInspector, TokenVerifier } from './admission.js';
@@ -261,7 +261,19 @@ export class CellApi {
     })) as Colony;
   }
 
-  /** Labels of a node; undefined when it cannot be read. */
+  /** This cell's own Cell object (its uid goes into the key proof). */
+  async ownCell(): Promise<Cell> {
+    const { namespace, cell } = this.#opts;
+    return (await this.#custom.getNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace,
+      plural: CELL_PLURAL,
+      name: cell,
+    })) as Cell;
+  }
+
+  /** Labels of a node; undefined when the node does not exist (other errors are thrown). */
   async nodeLabels(name: string): Promise<Record<string, string> | undefined> {
     const node = await ignoreNotFound(this.#core.readNode({ name }));
     return node?.metadata?.labels ?? undefined;
@@ -292,10 +304,26 @@ export class CellApi {
   }
 
   /**
-   * Merge-patches this cell's own status with its public identity (field manager celula-cell).
-   * The cell-identity admission policy allows exactly this write, once.
+   * Publishes the digest of this process's join key in its own Cell's status, before its first hello
+   * (write-once; the cell-identity admission policy allows it while status.publicKey is unset).
    */
-  async reportIdentity(identity: { publicKey: string; fingerprint: string }): Promise<void> {
+  async publishJoinKey(joinKey: string): Promise<void> {
+    await this.#patchOwnStatus({ joinKey });
+  }
+
+  /**
+   * Merge-patches this cell's own status with its public identity and the proof that it holds the key
+   * (field manager celula-cell). The cell-identity admission policy allows exactly this write, once.
+   */
+  async reportIdentity(identity: {
+    publicKey: string;
+    fingerprint: string;
+    keyProof: string;
+  }): Promise<void> {
+    await this.#patchOwnStatus(identity);
+  }
+
+  async #patchOwnStatus(status: Record<string, string>): Promise<void> {
     const { namespace, cell } = this.#opts;
     await this.#custom.patchNamespacedCustomObjectStatus(
       {
@@ -304,7 +332,7 @@ export class CellApi {
         namespace,
         plural: CELL_PLURAL,
         name: cell,
-        body: { status: identity },
+        body: { status },
         fieldManager: CELL_FIELD_MANAGER,
       },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),

@@ -104,6 +104,29 @@ function proofKey(ours: KeyObject, theirsRaw: Buffer, th: Buffer): Buffer {
 
 // ---------------------------------------------------------------- joiner side
 
+/**
+ * The joiner's X25519 join key: ONE per process, used for every join attempt with every peer (nonces
+ * and sessions stay fresh per attempt). Its digest is published in the cell's own Cell status before
+ * the first hello; peers seal the secret only to the key whose digest is published there.
+ */
+export interface JoinKey {
+  privateKey: KeyObject;
+  publicKey: Buffer;
+  /** `sha256:<hex>` of the raw 32-byte public key: the value of Cell.status.joinKey. */
+  digest: string;
+}
+
+/** `sha256:<hex>` of a raw 32-byte X25519 public key (the form of Cell.status.joinKey). */
+export function joinKeyDigest(rawPublicKey: Buffer): string {
+  return `sha256:${createHash('sha256').update(rawPublicKey).digest('hex')}`;
+}
+
+export function createJoinKey(): JoinKey {
+  const { privateKey } = generateKeyPairSync('x25519');
+  const publicKey = rawX25519Public(privateKey);
+  return { privateKey, publicKey, digest: joinKeyDigest(publicKey) };
+}
+
 export interface JoinerState {
   colonyUID: string;
   ephemeral: KeyObject;
@@ -119,12 +142,15 @@ export interface JoinerSession {
   proofKey: Buffer;
 }
 
-export function createHello(colonyUID: string): { hello: HelloMessage; joiner: JoinerState } {
-  const { privateKey } = generateKeyPairSync('x25519');
+/** A hello with a fresh nonce for `key` (default: a fresh key, for tests and one-shot tools). */
+export function createHello(
+  colonyUID: string,
+  key: JoinKey = createJoinKey(),
+): { hello: HelloMessage; joiner: JoinerState } {
   const joiner: JoinerState = {
     colonyUID,
-    ephemeral: privateKey,
-    ephemeralPub: rawX25519Public(privateKey),
+    ephemeral: key.privateKey,
+    ephemeralPub: key.publicKey,
     nonce: randomBytes(NONCE_BYTES),
   };
   const hello: HelloMessage = {
@@ -231,13 +257,22 @@ export interface PeerSession {
   proofKey: Buffer;
   joinerPub: Buffer;
   createdAt: number;
+  /** The TCP source address that opened the session (IPv4-mapped IPv6 unmapped); proofs must come from it. */
+  remoteAddress: string;
+}
+
+/** Where and when a hello arrived: the session remembers the TCP source address. */
+export interface HelloOrigin {
+  now: number;
+  /** IPv4-mapped IPv6 already unmapped (checks.ts normalizeAddress). */
+  remoteAddress: string;
 }
 
 export function acceptHello(
   hello: HelloMessage,
   secret: ColonySecret,
   colonyUID: string,
-  now: number,
+  origin: HelloOrigin,
 ): { challenge: ChallengeMessage; session: PeerSession } {
   if (hello.colonyUID !== colonyUID) {
     throw new JoinRefused(
@@ -263,7 +298,8 @@ export function acceptHello(
     th,
     proofKey: proofKey(privateKey, parts.joinerPub, th),
     joinerPub: parts.joinerPub,
-    createdAt: now,
+    createdAt: origin.now,
+    remoteAddress: origin.remoteAddress,
   };
   const challenge: ChallengeMessage = {
     v: 1,

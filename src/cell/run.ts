@@ -1,15 +1,20 @@
-// The cell's life: read the Colony → serve → (genesis) generate the secret, or (joiner) wait for the
-// colony's public key and join from a live peer → ready → report the public identity in its own
-// Cell's status. The secret stays inside ColonySecret; this file only passes the object around.
+// The cell's life: read the Colony and its own Cell → serve → check that memory stays in memory →
+// (genesis) check its own node is hardened and generate the secret, or (joiner) publish its join key
+// in its own Cell status, wait for the colony's public key and join from a live peer, from its pod IP
+// → ready → report the public identity and the proof of possession in its own Cell's status. The
+// secret stays inside ColonySecret; this file only passes the object around.
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { KubeConfig } from '@kubernetes/client-node';
 
-import { ColonyConditions, LABELS, type Colony } from '../api/types.js';
+import { ColonyConditions, LABELS, type Cell, type Colony } from '../api/types.js';
 import type { Logger } from '../observability/logger.js';
 import { JoinFailed, joinColony } from './client.js';
 import type { CellConfig } from './config.js';
+import { hygieneInputs, memoryHygieneProblems, type HygieneInputs } from './hygiene.js';
+import { signKeyProof } from './key-proof.js';
 import { ApiPodInspector, apiErrorSummary, CellApi, colonyContext, TokenReviewVerifier } from './kube.js';
+import { createJoinKey, type JoinKey } from './protocol.js';
 import { ColonySecret } from './secret.js';
 import { CellServer } from './server.js';
 
@@ -18,6 +23,8 @@ export interface CellDeps {
   logger: Logger;
   /** Backoff cap between retries (join, API reads, identity report). Default 5000 ms. */
   maxBackoffMs?: number;
+  /** The memory-hygiene facts of this process (default: read from the process and /proc). */
+  hygiene?: () => HygieneInputs;
 }
 
 export interface RunningCell {
@@ -75,7 +82,48 @@ async function readColony(api: CellApi, cfg: CellConfig, log: Logger, max: numbe
   }
 }
 
-function seed(colony: Colony, cfg: CellConfig, log: Logger): ColonySecret {
+/** Retry an API read until it answers (FatalCellError stops). */
+async function retrying<T>(what: string, fn: () => Promise<T>, log: Logger, max: number): Promise<T> {
+  const backoff = new Backoff(max);
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof FatalCellError) throw err;
+      log.warn({ err: apiErrorSummary(err) }, `${what} failed; retrying`);
+      await backoff.wait();
+    }
+  }
+}
+
+/** Pure: a hardened label value that marks a node hardened (non-empty, not "false"). */
+export function hardenedValue(value: string | undefined): boolean {
+  return value !== undefined && value !== '' && value !== 'false';
+}
+
+/**
+ * The gate before the secret enters this process: refuse (hardened colonies) or warn (development)
+ * when its memory could leave memory. See hygiene.ts.
+ */
+export function memoryGate(requireHardened: boolean, inputs: HygieneInputs, log: Logger): void {
+  const problems = memoryHygieneProblems(inputs);
+  if (problems.length === 0) return;
+  if (requireHardened) {
+    throw new FatalCellError(`this process may not hold the colony secret: ${problems.join('; ')}`);
+  }
+  log.warn({ problems }, 'memory hygiene is not met; tolerated only because the colony is unhardened');
+}
+
+async function seed(api: CellApi, colony: Colony, ctx: StartFacts, log: Logger): Promise<ColonySecret> {
+  const { cfg } = ctx;
+  if (ctx.requireHardened) {
+    const labels = await retrying('reading the node', () => api.nodeLabels(cfg.nodeName), log, ctx.max);
+    if (!hardenedValue(labels?.[LABELS.hardened])) {
+      throw new FatalCellError(
+        `node ${cfg.nodeName} does not carry ${LABELS.hardened}; the genesis cell generates the secret only on a hardened node`,
+      );
+    }
+  }
   if (colony.status?.publicKey) {
     // A colony's key is set once. A second genesis would silently replace the secret: refuse.
     throw new FatalCellError(
@@ -87,12 +135,21 @@ function seed(colony: Colony, cfg: CellConfig, log: Logger): ColonySecret {
   return secret;
 }
 
+/** What the cell decided at start and keeps. */
+interface StartFacts {
+  cfg: CellConfig;
+  requireHardened: boolean;
+  cell: Cell;
+  max: number;
+}
+
 async function joinOnce(
   api: CellApi,
-  cfg: CellConfig,
+  ctx: StartFacts,
+  key: JoinKey,
   log: Logger,
-  max: number,
 ): Promise<ColonySecret | undefined> {
+  const { cfg, max } = ctx;
   const colony = await readColony(api, cfg, log, max);
   if (isLost(colony)) throw new FatalCellError('the colony is Lost: no cell holds its secret any more');
   const publicKey = colony.status?.publicKey;
@@ -109,16 +166,22 @@ async function joinOnce(
     expectedPublicKey: publicKey,
     token: async () => (await readFile(cfg.joinTokenFile, 'utf8')).trim(),
     timeoutMs: cfg.joinTimeoutMs,
+    joinKey: key,
+    localAddress: cfg.podIP,
     logger: log,
   });
   return secret;
 }
 
-async function join(api: CellApi, cfg: CellConfig, log: Logger, max: number): Promise<ColonySecret> {
-  const backoff = new Backoff(max);
+async function join(api: CellApi, ctx: StartFacts, log: Logger): Promise<ColonySecret> {
+  // One join key for the life of this process; published before the first hello (write-once).
+  const key = createJoinKey();
+  await retrying('publishing the join key', () => api.publishJoinKey(key.digest), log, ctx.max);
+  log.info({ joinKey: key.digest }, 'published the join key in the cell status');
+  const backoff = new Backoff(ctx.max);
   for (;;) {
     try {
-      const secret = await joinOnce(api, cfg, log, max);
+      const secret = await joinOnce(api, ctx, key, log);
       if (secret) return secret;
     } catch (err) {
       if (err instanceof FatalCellError) throw err;
@@ -129,9 +192,20 @@ async function join(api: CellApi, cfg: CellConfig, log: Logger, max: number): Pr
   }
 }
 
-async function reportIdentity(api: CellApi, secret: ColonySecret, log: Logger, max: number): Promise<void> {
-  const backoff = new Backoff(max);
-  const identity = { publicKey: secret.publicKey, fingerprint: secret.fingerprint };
+async function reportIdentity(
+  api: CellApi,
+  secret: ColonySecret,
+  ctx: StartFacts,
+  log: Logger,
+): Promise<void> {
+  const backoff = new Backoff(ctx.max);
+  const keyProof = signKeyProof(secret, {
+    colonyUID: ctx.cfg.colonyUID,
+    cell: ctx.cfg.cell,
+    cellUID: ctx.cell.metadata.uid,
+    podUID: ctx.cfg.podUID,
+  });
+  const identity = { publicKey: secret.publicKey, fingerprint: secret.fingerprint, keyProof };
   for (;;) {
     try {
       await api.reportIdentity(identity);
@@ -146,12 +220,12 @@ async function reportIdentity(api: CellApi, secret: ColonySecret, log: Logger, m
 
 async function obtainSecret(
   api: CellApi,
-  cfg: CellConfig,
   colony: Colony,
+  ctx: StartFacts,
   deps: CellDeps,
 ): Promise<ColonySecret> {
-  const max = deps.maxBackoffMs ?? 5000;
-  return cfg.genesis ? seed(colony, cfg, deps.logger) : join(api, cfg, deps.logger, max);
+  memoryGate(ctx.requireHardened, (deps.hygiene ?? hygieneInputs)(), deps.logger);
+  return ctx.cfg.genesis ? seed(api, colony, ctx, deps.logger) : join(api, ctx, deps.logger);
 }
 
 /** Starts serving at once (readiness 503), then obtains the secret and reports the identity. */
@@ -166,9 +240,13 @@ export async function runCell(cfg: CellConfig, deps: CellDeps): Promise<RunningC
     logger: log,
   });
   const colony = await readColony(api, cfg, log, max);
+  const cell = await retrying('reading the own Cell', () => api.ownCell(), log, max);
   const nodeLabels = await api.nodeLabels(cfg.nodeName).catch(() => undefined);
+  const context = colonyContext(colony);
+  const ctx: StartFacts = { cfg, requireHardened: context.requireHardened, cell, max };
   const server = new CellServer({
-    colony: colonyContext(colony),
+    colony: context,
+    colonySource: api,
     verifier: new TokenReviewVerifier(deps.kubeConfig),
     inspector: new ApiPodInspector(deps.kubeConfig),
     self: { node: cfg.nodeName, hardened: nodeLabels?.[LABELS.hardened] ?? null },
@@ -176,10 +254,10 @@ export async function runCell(cfg: CellConfig, deps: CellDeps): Promise<RunningC
   });
   const address = await server.listen(cfg.port, cfg.listen);
   log.info({ address: address.address, port: address.port, genesis: cfg.genesis }, 'cell serving');
-  const ready = obtainSecret(api, cfg, colony, deps).then(async (secret) => {
+  const ready = obtainSecret(api, colony, ctx, deps).then(async (secret) => {
     server.setSecret(secret);
     log.info({ fingerprint: secret.fingerprint }, 'holding the colony secret; ready');
-    await reportIdentity(api, secret, log, max);
+    await reportIdentity(api, secret, ctx, log);
   });
   ready.catch(() => undefined); // the caller handles failure; never an unhandled rejection meanwhile
   return {

@@ -5,18 +5,20 @@
 // return public, signed data. A network attacker can only deny service, which TLS would not stop.
 //
 // Inputs are bounded and validated: body ≤ maxBodyBytes (413), JSON errors (400), strict message
-// schemas (400), unknown session (404), expired session (410), hello rate and session/proof
-// concurrency limits (429). No handler lets an exception escape.
+// schemas (400), unknown session (404), expired session (410), hello rate (global and per source
+// address) and session/proof concurrency limits (429). A session is bound to the TCP source address
+// that opened it: a proof from any other address is refused, and admission requires that address to
+// be one of the joiner pod's IPs. No handler lets an exception escape.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import type { Logger } from '../observability/logger.js';
-import { admitJoiner, type PodInspector, type TokenVerifier } from './admission.js';
+import { admitJoiner, type ColonySource, type PodInspector, type TokenVerifier } from './admission.js';
 import { signAttestation } from './attest.js';
-import { imageDigest, type ColonyContext } from './checks.js';
+import { imageDigest, normalizeAddress, type ColonyContext } from './checks.js';
 import { JoinRefused } from './errors.js';
 import { asObject, b64Field, parseHello, parseProof } from './messages.js';
-import { acceptHello, openProof, sealSecret, type PeerSession } from './protocol.js';
+import { acceptHello, joinKeyDigest, openProof, sealSecret, type PeerSession } from './protocol.js';
 import { ReplayGuard } from './replay.js';
 import type { ColonySecret } from './secret.js';
 
@@ -26,26 +28,45 @@ export interface ServerLimits {
   sessionTtlMs: number;
   hellosPerSecond: number;
   helloBurst: number;
+  /** Per TCP source address, on top of the global rate. */
+  sourceHellosPerSecond: number;
+  sourceHelloBurst: number;
+  /** Open sessions one source address may hold at once. */
+  maxSessionsPerSource: number;
+  /** Source addresses whose rate the server remembers (bounded; idle ones are forgotten first). */
+  maxSources: number;
   maxConcurrentProofs: number;
 }
 
 export const DEFAULT_LIMITS: ServerLimits = {
   maxBodyBytes: 16 * 1024,
   maxSessions: 64,
-  sessionTtlMs: 15_000,
+  // A session without a proof lives 5 s: a joiner sends its proof right after the challenge.
+  sessionTtlMs: 5_000,
   hellosPerSecond: 50,
   helloBurst: 100,
+  sourceHellosPerSecond: 2,
+  sourceHelloBurst: 5,
+  maxSessionsPerSource: 4,
+  maxSources: 1024,
   maxConcurrentProofs: 16,
 };
 
+/**
+ * What the Kubernetes API reported about this cell's node when the cell started. Reported, not
+ * measured: a cell cannot measure its node, and /attest signs these facts as reported.
+ */
 export interface SelfFacts {
-  /** The node this cell runs on, and its hardened label value (null if none). */
   node: string;
+  /** The node's hardened label value (null if none), as read from the API at start. */
   hardened: string | null;
 }
 
 export interface CellServerOptions {
+  /** The colony as read at start; requirements never loosen (admission.ts currentContext). */
   colony: ColonyContext;
+  /** Reads the Colony fresh for each admission. */
+  colonySource: ColonySource;
   verifier: TokenVerifier;
   inspector: PodInspector;
   self: SelfFacts;
@@ -62,7 +83,13 @@ interface Reply {
   body: unknown;
 }
 
-type Handler = (body: unknown) => Promise<Reply> | Reply;
+/** The request's TCP source address (IPv4-mapped IPv6 unmapped). */
+type Handler = (body: unknown, remote: string) => Promise<Reply> | Reply;
+
+interface Bucket {
+  tokens: number;
+  last: number;
+}
 
 class BodyTooLarge extends Error {}
 
@@ -119,8 +146,8 @@ export class CellServer {
   readonly #routes: Map<string, Handler>;
   #secret: ColonySecret | undefined;
   #server: Server | undefined;
-  #tokens: number;
-  #lastRefill: number;
+  readonly #global: Bucket;
+  readonly #sources = new Map<string, Bucket>();
   #proofsInFlight = 0;
 
   constructor(opts: CellServerOptions) {
@@ -129,15 +156,14 @@ export class CellServer {
     this.#replay = opts.replay ?? new ReplayGuard();
     this.#now = opts.now ?? Date.now;
     this.#secret = opts.secret;
-    this.#tokens = this.#limits.helloBurst;
-    this.#lastRefill = this.#now();
+    this.#global = { tokens: this.#limits.helloBurst, last: this.#now() };
     this.#routes = new Map<string, Handler>([
       ['GET /healthz', () => ({ status: 200, body: { ok: true } })],
       ['GET /readyz', () => this.#readyz()],
       ['GET /identity', () => this.#identity()],
       ['POST /attest', (b) => this.#attest(b)],
-      ['POST /join/hello', (b) => this.#hello(b)],
-      ['POST /join/proof', (b) => this.#proof(b)],
+      ['POST /join/hello', (b, remote) => this.#hello(b, remote)],
+      ['POST /join/proof', (b, remote) => this.#proof(b, remote)],
     ]);
   }
 
@@ -194,12 +220,13 @@ export class CellServer {
       send(res, refusalReply(new JoinRefused('too-large', reason)), true);
       return;
     }
-    send(res, await this.#run(handler, req.method === 'POST' ? raw : undefined));
+    const remote = normalizeAddress(req.socket.remoteAddress ?? '');
+    send(res, await this.#run(handler, req.method === 'POST' ? raw : undefined, remote));
   }
 
-  async #run(handler: Handler, raw: Buffer | undefined): Promise<Reply> {
+  async #run(handler: Handler, raw: Buffer | undefined, remote: string): Promise<Reply> {
     try {
-      return await handler(raw === undefined ? undefined : parseJson(raw));
+      return await handler(raw === undefined ? undefined : parseJson(raw), remote);
     } catch (err) {
       if (err instanceof JoinRefused) {
         this.#opts.logger?.info({ code: err.code, reason: err.reason }, 'request refused');
@@ -253,45 +280,89 @@ export class CellServer {
       colony: colony.name,
       namespace: colony.namespace,
       colonyUID: colony.uid,
-      imageDigest: imageDigest(colony.image) ?? 'unpinned',
-      node: self.node,
-      hardened: self.hardened,
+      reportedImageDigest: imageDigest(colony.image) ?? 'unpinned',
+      reportedNode: self.node,
+      reportedHardenedLabel: self.hardened,
     };
     return { status: 200, body: signAttestation(secret, facts, o.nonce as string, new Date(this.#now())) };
   }
 
-  #takeHelloToken(now: number): boolean {
-    const elapsed = Math.max(0, now - this.#lastRefill) / 1000;
-    this.#tokens = Math.min(this.#limits.helloBurst, this.#tokens + elapsed * this.#limits.hellosPerSecond);
-    this.#lastRefill = now;
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
+  /** Refill `b` to `now`; true (and one token spent) when a token was available. */
+  static #take(b: Bucket, now: number, rate: number, burst: number): boolean {
+    b.tokens = Math.min(burst, b.tokens + (Math.max(0, now - b.last) / 1000) * rate);
+    b.last = now;
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
     return true;
+  }
+
+  /** The source's bucket; undefined when the table is full of sources that are not idle. */
+  #sourceBucket(remote: string, now: number): Bucket | undefined {
+    const known = this.#sources.get(remote);
+    if (known !== undefined) return known;
+    const { sourceHelloBurst: burst, sourceHellosPerSecond: rate, maxSources } = this.#limits;
+    if (this.#sources.size >= maxSources) {
+      // Forget sources whose bucket has refilled completely: they are indistinguishable from new ones.
+      for (const [addr, b] of this.#sources) {
+        if (b.tokens + ((now - b.last) / 1000) * rate >= burst) this.#sources.delete(addr);
+      }
+    }
+    if (this.#sources.size >= maxSources) return undefined;
+    const fresh = { tokens: burst, last: now };
+    this.#sources.set(remote, fresh);
+    return fresh;
+  }
+
+  #admitHello(remote: string, now: number): void {
+    const l = this.#limits;
+    const bucket = this.#sourceBucket(remote, now);
+    if (bucket === undefined || !CellServer.#take(bucket, now, l.sourceHellosPerSecond, l.sourceHelloBurst)) {
+      throw new JoinRefused('busy', 'too many join attempts from this address; retry later');
+    }
+    if (!CellServer.#take(this.#global, now, l.hellosPerSecond, l.helloBurst)) {
+      throw new JoinRefused('busy', 'too many join attempts; retry later');
+    }
+    if (this.#sessions.size >= l.maxSessions) this.#sweep(now);
+    if (this.#sessions.size >= l.maxSessions) throw new JoinRefused('busy', 'too many open join sessions');
+    const mine = [...this.#sessions.values()].filter((s) => s.remoteAddress === remote).length;
+    if (mine >= l.maxSessionsPerSource) {
+      throw new JoinRefused('busy', 'too many open join sessions from this address');
+    }
   }
 
   #sweep(now: number): void {
     for (const [id, s] of this.#sessions) {
-      if (now - s.createdAt > this.#limits.sessionTtlMs) this.#sessions.delete(id);
+      if (now - s.createdAt > this.#limits.sessionTtlMs) {
+        s.proofKey.fill(0);
+        this.#sessions.delete(id);
+      }
     }
   }
 
-  #hello(body: unknown): Reply {
+  #hello(body: unknown, remote: string): Reply {
     const hello = parseHello(body);
     const secret = this.#holding();
     const now = this.#now();
-    if (!this.#takeHelloToken(now)) throw new JoinRefused('busy', 'too many join attempts; retry later');
-    if (this.#sessions.size >= this.#limits.maxSessions) this.#sweep(now);
-    if (this.#sessions.size >= this.#limits.maxSessions)
-      throw new JoinRefused('busy', 'too many open join sessions');
-    const { challenge, session } = acceptHello(hello, secret, this.#opts.colony.uid, now);
+    this.#sweep(now);
+    this.#admitHello(remote, now);
+    const { challenge, session } = acceptHello(hello, secret, this.#opts.colony.uid, {
+      now,
+      remoteAddress: remote,
+    });
     this.#sessions.set(session.id, session);
     return { status: 200, body: challenge };
   }
 
-  /** Single use: the session is removed before anything else happens. */
-  #takeSession(id: string): PeerSession {
+  /**
+   * Single use: the session is removed before anything else happens — but only by the address that
+   * opened it (anyone else learns nothing and cannot burn it).
+   */
+  #takeSession(id: string, remote: string): PeerSession {
     const session = this.#sessions.get(id);
     if (session === undefined) throw new JoinRefused('unknown-session', 'unknown or already used session');
+    if (session.remoteAddress !== remote) {
+      throw new JoinRefused('source-address', 'the session was opened from another address');
+    }
     this.#sessions.delete(id);
     if (this.#now() - session.createdAt > this.#limits.sessionTtlMs) {
       session.proofKey.fill(0);
@@ -303,17 +374,18 @@ export class CellServer {
     return session;
   }
 
-  async #proof(body: unknown): Promise<Reply> {
+  async #proof(body: unknown, remote: string): Promise<Reply> {
     const proof = parseProof(body);
     const secret = this.#holding();
     if (this.#proofsInFlight >= this.#limits.maxConcurrentProofs) {
       throw new JoinRefused('busy', 'too many joins in progress; retry later');
     }
-    const session = this.#takeSession(proof.sessionId);
+    const session = this.#takeSession(proof.sessionId, remote);
     this.#proofsInFlight += 1;
     try {
       const token = openProof(session, proof);
-      const admitted = await admitJoiner(token, { ...this.#opts, replay: this.#replay });
+      const facts = { remoteAddress: session.remoteAddress, joinKey: joinKeyDigest(session.joinerPub) };
+      const admitted = await admitJoiner(token, facts, { ...this.#opts, replay: this.#replay });
       const sealed = await sealSecret(session, secret);
       this.#opts.logger?.info(
         { pod: admitted.token.podName, node: admitted.token.nodeName },

@@ -10,7 +10,7 @@ import { eventRef, splitKey, type ControllerContext, type ReconcileResult } from
 import { judgeLease, NODE_LEASE_NAMESPACE } from './node-lease.js';
 
 /** Status fields the cell process reports for itself; the operator never writes them. */
-export const CELL_REPORTED_FIELDS = ['publicKey', 'fingerprint'] as const;
+export const CELL_REPORTED_FIELDS = ['publicKey', 'fingerprint', 'joinKey', 'keyProof'] as const;
 
 /** The pod named after the cell, split into ours (controlled by the cell) or someone else's. */
 function podOf(ctx: ControllerContext, cell: Cell): { pod?: V1Pod; foreign: boolean } {

@@ -1,6 +1,7 @@
 // Which nodes may hold a colony's cells. Pure functions of the node objects.
 import type { V1Node, V1Taint } from '@kubernetes/client-node';
 import { HARDENED_TAINT, LABELS, type Colony } from '../api/types.js';
+import { requiresHardenedNodes } from '../builders/provider.js';
 
 export function nodeReady(node: V1Node): boolean {
   return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
@@ -20,9 +21,8 @@ function matchesSelector(node: V1Node, selector: Record<string, string> | undefi
   return Object.entries(selector ?? {}).every(([k, v]) => labels[k] === v);
 }
 
-export function requiresHardenedNodes(colony: Colony): boolean {
-  return (colony.spec.nodes?.provider ?? 'adopt') !== 'unhardened';
-}
+// Kept here for the controllers' imports; the fact lives in builders so the cell can share it.
+export { requiresHardenedNodes };
 
 /** Why a node cannot take any cell at all, or undefined. */
 function unusable(node: V1Node): string | undefined {

@@ -4,11 +4,12 @@
 // identity, real pod status), every TokenReview is real, and the cell-identity admission policy and
 // the cell RBAC are the real builders' output.
 //
-// How the test learns the secret bytes it scans for (acceptance 4): it joins the colony itself as a
-// legitimate cell would — a pod that passes every check (owned by a Cell of the colony, the colony's
-// image digest, a hardened node, the restricted security context) with a token minted for it. No
-// test-only backdoor exists in the cell. That an admin can do this is itself a finding, stated in
-// docs/threat-model.md (a cluster-admin can mint tokens and create pods; it is not silent).
+// How the test learns the secret bytes it scans for (acceptance 4): it plays the process of a genuine
+// joining cell — the colony is scaled up, the harness is told to hold the new pod (not start it), and
+// the test does everything that pod's process would: publish its join key with the pod's own API
+// token, connect from the pod's IP, present a token bound to the pod. No test-only backdoor exists in
+// the cell. The same setting shows the walls of issue 8: a token minted for that very pod (TokenRequest
+// succeeds here: admin) is refused from another address and with another key than the published one.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -46,10 +47,20 @@ import {
   buildCellRoleBinding,
 } from '../../src/builders/cell-rbac.js';
 import { buildCellPod, CELL_RUNTIME_LABEL } from '../../src/builders/pod.js';
+import { request } from 'node:http';
+
 import { JoinFailed, joinColony } from '../../src/cell/client.js';
 import { JoinRefused } from '../../src/cell/errors.js';
+import { verifyKeyProof } from '../../src/cell/key-proof.js';
 import { parseChallenge, parseSealed } from '../../src/cell/messages.js';
-import { createHello, createProof, openSealed, verifyChallenge } from '../../src/cell/protocol.js';
+import {
+  createHello,
+  createJoinKey,
+  createProof,
+  openSealed,
+  verifyChallenge,
+  type JoinKey,
+} from '../../src/cell/protocol.js';
 import { ColonySecret, parsePublicKey } from '../../src/cell/secret.js';
 import { CellServer } from '../../src/cell/server.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -68,6 +79,8 @@ import {
 
 const IMAGE = `registry.example/celula-cell@sha256:${'c'.repeat(64)}`;
 const OTHER_IMAGE = `registry.example/celula-cell@sha256:${'d'.repeat(64)}`;
+/** The podIP the test gives the pods it crafts; it connects from this address to speak for them. */
+const CRAFTED_IP = '127.0.0.250';
 const COLONY = 'lottery';
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
@@ -182,7 +195,8 @@ async function craftPod(
       body: {
         status: {
           phase: 'Running',
-          podIP: '127.0.0.250',
+          podIP: CRAFTED_IP,
+          podIPs: [{ ip: CRAFTED_IP }],
           conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: now }],
           containerStatuses: [
             {
@@ -209,32 +223,55 @@ interface Outcome {
   bodies: string[];
 }
 
+/** POST `body` from `localAddress`; status and raw text. */
+function postFrom(
+  url: string,
+  body: string,
+  localAddress: string,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', localAddress, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+      );
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+interface HandshakeOptions {
+  tamper?: (proof: { tokenBox: string }) => void;
+  /** Source address of both requests (default the crafted pods' IP). */
+  from?: string;
+  /** The hello's key (default a fresh one). */
+  key?: JoinKey;
+}
+
 /** One handshake against `peer`, recording every response body (to check no secret bytes were sent). */
 async function handshake(
   peer: string,
   token: string,
-  tamper?: (proof: { tokenBox: string }) => void,
+  o: HandshakeOptions = {},
 ): Promise<Outcome & { secret?: ColonySecret }> {
   const colony = await getColony();
   const expected = parsePublicKey(colony.status!.publicKey!);
   const bodies: string[] = [];
   const post = async (path: string, body: unknown): Promise<unknown> => {
-    const res = await fetch(`${peer}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    const text = await res.text();
-    bodies.push(text);
-    const json = JSON.parse(text) as { error?: { code: string; reason: string } };
-    if (!res.ok) throw new JoinRefused(json.error!.code as never, json.error!.reason);
+    const res = await postFrom(`${peer}${path}`, JSON.stringify(body), o.from ?? CRAFTED_IP);
+    bodies.push(res.text);
+    const json = JSON.parse(res.text) as { error?: { code: string; reason: string } };
+    if (res.status !== 200) throw new JoinRefused(json.error!.code as never, json.error!.reason);
     return json;
   };
   try {
-    const { hello, joiner } = createHello(colony.metadata.uid!);
+    const { hello, joiner } = createHello(colony.metadata.uid!, o.key);
     const session = verifyChallenge(joiner, parseChallenge(await post('/join/hello', hello)), expected);
     const proof = createProof(session, token);
-    tamper?.(proof);
+    o.tamper?.(proof);
     const secret = await openSealed(session, parseSealed(await post('/join/proof', proof)), expected);
     return { ok: true, bodies, secret };
   } catch (err) {
@@ -384,6 +421,20 @@ describe('cell runtime on the real control plane', () => {
       originalFingerprint,
     ]);
     expect(alive.filter((c) => c.spec.genesis)).toHaveLength(1);
+    // Each cell proved possession of the key for its own colony, Cell and pod (status.keyProof), and
+    // each joiner published its join key before joining.
+    for (const c of alive) {
+      const subject = {
+        colonyUID: colony.metadata.uid!,
+        cell: c.metadata.name!,
+        cellUID: c.metadata.uid,
+        podUID: c.status!.podUID!,
+        publicKey: c.status!.publicKey!,
+      };
+      expect(verifyKeyProof(subject, c.status?.keyProof)).toBe(true);
+      expect(verifyKeyProof({ ...subject, podUID: 'another-pod' }, c.status?.keyProof)).toBe(false);
+      if (!c.spec.genesis) expect(c.status?.joinKey).toMatch(/^sha256:[0-9a-f]{64}$/);
+    }
     process.stdout.write(`acceptance 1: 3 cells alive in ${Date.now() - t0} ms\n`);
   });
 
@@ -428,16 +479,27 @@ describe('cell runtime on the real control plane', () => {
     await patch(a!.metadata.name!, { fingerprint: a!.status!.fingerprint }); // identical re-write: allowed
   });
 
-  it('refuses every attack with a clear reason and sends no secret bytes (acceptance 2)', async () => {
+  it('refuses every attack with a clear reason and sends no secret bytes (acceptance 2, issue 8)', async () => {
     const alive = await aliveCells();
     const genesis = alive.find((c) => c.spec.genesis) ?? alive[0]!;
     const peer = kubelet!.url(genesis.status!.pod!);
     const results: Record<string, Outcome> = {};
 
-    // A legitimate joiner (the test), which also teaches the test the secret bytes to scan for.
-    const spy = await craftPod('spy', genesis, (p) => (p.spec!.nodeName = hardenedNodes[3]));
-    const spyToken = await kubelet!.mintToken(spy, [JOIN_AUDIENCE]);
-    const legit = await handshake(peer, spyToken);
+    // A genuine joiner whose process the test plays (its pod as the operator built it, held).
+    const joiner = await holdNewJoiner();
+    const joinerToken = (): Promise<string> => kubelet!.mintToken(joiner.pod, [JOIN_AUDIENCE]);
+    const asJoiner = { from: joiner.ip, key: joiner.key };
+
+    // Issue 8, attack 1: a token minted (TokenRequest, bound to the live joiner's pod) and the
+    // project's own join client, run from a process that is not in the pod (not its IP).
+    results.mintedTokenFromElsewhere = await joinClient(peer, await joinerToken(), {});
+    // The same, from the pod's IP, but with another key than the one the pod's process published.
+    results.mintedTokenOtherKey = await joinClient(peer, await joinerToken(), { localAddress: joiner.ip });
+
+    // The genuine joiner (the test speaking as the pod's process), which also teaches the test the
+    // secret bytes to scan for.
+    const spyToken = await joinerToken();
+    const legit = await handshake(peer, spyToken, asJoiner);
     expect(legit.ok).toBe(true);
     expect(legit.secret!.fingerprint).toBe(originalFingerprint);
     const raw = ColonySecret.withRawBytes(legit.secret!, (b) => Buffer.from(b));
@@ -445,8 +507,19 @@ describe('cell runtime on the real control plane', () => {
     raw.fill(0);
     legit.secret!.zero();
 
-    results.replay = await handshake(peer, spyToken);
-    results.wrongAudience = await handshake(peer, await kubelet!.mintToken(spy, []));
+    results.replay = await handshake(peer, spyToken, asJoiner);
+    results.wrongAudience = await handshake(peer, await kubelet!.mintToken(joiner.pod, []), asJoiner);
+    // A token for the pod of an Alive cell (a holder), from that pod's own address.
+    const holder = alive.find((c) => c.metadata.name !== genesis.metadata.name)!;
+    const holderPod = await core.readNamespacedPod({ name: holder.status!.pod!, namespace: ns });
+    results.aliveCellPod = await handshake(peer, await kubelet!.mintToken(holderPod, [JOIN_AUDIENCE]), {
+      from: kubelet!.cell(holder.status!.pod!)!.ip,
+    });
+    // A pod like a cell's, but with NODE_OPTIONS added (same image digest: the code is not pinned by it).
+    const inspected = await craftPod('node-options', genesis, (p) =>
+      p.spec!.containers[0]!.env!.push({ name: 'NODE_OPTIONS', value: '--inspect=0.0.0.0:9229' }),
+    );
+    results.nodeOptionsEnv = await handshake(peer, await kubelet!.mintToken(inspected, [JOIN_AUDIENCE]));
     const digest = await craftPod(
       'other-digest',
       genesis,
@@ -457,16 +530,15 @@ describe('cell runtime on the real control plane', () => {
     results.unhardenedNode = await handshake(peer, await kubelet!.mintToken(plain, [JOIN_AUDIENCE]));
     const foreign = await otherColonyPod(genesis);
     results.otherColony = await handshake(peer, await kubelet!.mintToken(foreign, [JOIN_AUDIENCE]));
-    results.tamperedCiphertext = await handshake(
-      peer,
-      await kubelet!.mintToken(spy, [JOIN_AUDIENCE]),
-      (proof) => {
+    results.tamperedCiphertext = await handshake(peer, await joinerToken(), {
+      ...asJoiner,
+      tamper: (proof) => {
         const box = Buffer.from(proof.tokenBox, 'base64');
         box.writeUInt8(box.readUInt8(box.length - 1) ^ 1, box.length - 1);
         proof.tokenBox = box.toString('base64');
       },
-    );
-    results.forgedPeer = await forgedPeer(spy);
+    });
+    results.forgedPeer = await forgedPeer(joiner.pod);
     results.oversized = await rawPost(peer, '/join/hello', 'x'.repeat(64 * 1024));
     results.malformed = await rawPost(peer, '/join/proof', '{"v":1,');
     results.wrongSchema = await rawPost(peer, '/join/hello', JSON.stringify({ v: 1, colonyUID: 'nope' }));
@@ -476,8 +548,15 @@ describe('cell runtime on the real control plane', () => {
     );
     process.stdout.write(`acceptance 2 attack table:\n  ${table.join('\n  ')}\n`);
     expect(Object.values(results).filter((r) => r.ok)).toEqual([]);
+    expect(results.mintedTokenFromElsewhere.code).toBe('source-address');
+    expect(results.mintedTokenOtherKey.code).toBe('join-key');
     expect(results.replay.code).toBe('replay');
     expect(['audience', 'token-rejected']).toContain(results.wrongAudience.code);
+    expect(results.aliveCellPod.code).toBe('not-a-joiner');
+    expect(results.aliveCellPod.reason).toMatch(/is Alive/);
+    expect(results.nodeOptionsEnv.code).toBe('spec-mismatch');
+    expect(results.nodeOptionsEnv.reason).toMatch(/env\[NODE_OPTIONS\]/);
+    expect(results.nodeOptionsEnv.reason).not.toMatch(/inspect/);
     expect(results.otherDigest.code).toBe('image');
     expect(results.unhardenedNode.code).toBe('node-not-hardened');
     expect(results.otherColony.code).toBe('namespace');
@@ -490,6 +569,16 @@ describe('cell runtime on the real control plane', () => {
       expect(r.reason?.length).toBeGreaterThan(5);
       for (const body of r.bodies) expect(containsSecret(body)).toBeUndefined();
     }
+
+    // Release the held pod: its Cell dies, the operator replaces it, and the replacement (a real
+    // cell process) joins under the same rules.
+    kubelet!.hold(undefined);
+    await core.deleteNamespacedPod({
+      name: joiner.pod.metadata!.name!,
+      namespace: ns,
+      gracePeriodSeconds: 0,
+    });
+    await waitAlive(4, [joiner.cell.metadata.name!], 90_000);
   });
 
   it('keeps the fingerprint while cells are killed one at a time and replaced (acceptance 3a)', async () => {
@@ -571,6 +660,101 @@ describe('cell runtime on the real control plane', () => {
 
 // ---------- attack helpers ----------
 
+function runningPodStatus(image: string, ip: string): object {
+  const now = new Date().toISOString();
+  return {
+    phase: 'Running',
+    podIP: ip,
+    podIPs: [{ ip }],
+    conditions: [{ type: 'Ready', status: 'False', lastTransitionTime: now }],
+    containerStatuses: [
+      {
+        name: 'cell',
+        image,
+        imageID: `docker-pullable://${image}`,
+        ready: false,
+        restartCount: 0,
+        state: { running: { startedAt: now } },
+      },
+    ],
+  };
+}
+
+interface HeldJoiner {
+  pod: V1Pod;
+  cell: Cell;
+  ip: string;
+  key: JoinKey;
+}
+
+/**
+ * Scales the colony up by one and holds the new cell's pod (the harness does not start it): the test
+ * plays that pod's process — reports it Running on a loopback IP of its own, and publishes a join key
+ * in the Cell's status with the pod's own API token, as src/cell/run.ts does.
+ */
+async function holdNewJoiner(): Promise<HeldJoiner> {
+  const before = new Set((await listCells()).map((c) => c.metadata.name));
+  kubelet!.hold(() => true);
+  const colony = await getColony();
+  await custom.patchNamespacedCustomObject(
+    {
+      group: GROUP,
+      version: VERSION,
+      namespace: ns,
+      plural: COLONY_PLURAL,
+      name: COLONY,
+      body: { spec: { replicas: colony.spec.replicas + 1 } },
+    },
+    mergePatch,
+  );
+  const cell = await waitFor(
+    async () => (await listCells()).find((c) => !before.has(c.metadata.name) && c.status?.podUID),
+    'a new joining Cell with its pod',
+    30_000,
+  );
+  const name = cell.status!.pod!;
+  const pod = await core.readNamespacedPod({ name, namespace: ns });
+  const ip = kubelet!.allocateIP();
+  await core.patchNamespacedPodStatus(
+    { name, namespace: ns, body: { status: runningPodStatus(pod.spec!.containers[0]!.image!, ip) } },
+    mergePatch,
+  );
+  const key = createJoinKey();
+  const asPod = kubeConfigFromFile(writeTokenKubeconfig(await kubelet!.mintToken(pod, [])));
+  await asPod.makeApiClient(CustomObjectsApi).patchNamespacedCustomObjectStatus(
+    {
+      group: GROUP,
+      version: VERSION,
+      namespace: ns,
+      plural: CELL_PLURAL,
+      name: cell.metadata.name!,
+      body: { status: { joinKey: key.digest } },
+      fieldManager: 'celula-cell',
+    },
+    mergePatch,
+  );
+  return { pod: await core.readNamespacedPod({ name, namespace: ns }), cell, ip, key };
+}
+
+/** The project's own join client against one peer; its refusal as an Outcome. */
+async function joinClient(peer: string, token: string, o: { localAddress?: string }): Promise<Outcome> {
+  const colony = await getColony();
+  try {
+    const { secret } = await joinColony({
+      peers: [peer],
+      colonyUID: colony.metadata.uid!,
+      expectedPublicKey: colony.status!.publicKey!,
+      token: () => token,
+      localAddress: o.localAddress,
+    });
+    secret.zero();
+    return { ok: true, bodies: [] };
+  } catch (err) {
+    const a = (err as JoinFailed).attempts[0]!;
+    return { ok: false, code: a.code, reason: a.reason, bodies: [] };
+  }
+}
+
 let kubeconfigSeq = 0;
 
 /** A kubeconfig (JSON is valid YAML) that authenticates with a bearer token. */
@@ -632,6 +816,7 @@ async function forgedPeer(spy: V1Pod): Promise<Outcome> {
       requireHardened: true,
       hardenedLabel: LABELS.hardened,
     },
+    colonySource: { colony: getColony },
     verifier: { verify: () => Promise.reject(new Error('unused')) },
     inspector: { inspect: () => Promise.resolve(undefined) },
     self: { node: 'impostor', hardened: 'true' },

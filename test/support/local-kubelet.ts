@@ -6,8 +6,9 @@
 //     into a file, and a pod-bound default-audience API token into a kubeconfig file (the projected
 //     kube-api-access volume); by default with the NODE's identity (system:node:<node>), so the Node
 //     authorizer and NodeRestriction check it exactly as they check a kubelet;
-//   - starts `node dist/src/cell/main.js` with the container's env (fieldRefs resolved), a distinct
-//     loopback address 127.x.y.z and nothing else from the test's environment;
+//   - starts `node --disable-sigusr1 dist/src/cell/main.js` (as the cell image must) with the
+//     container's env (fieldRefs resolved; POD_IP = the pod's own loopback address 127.x.y.z, which
+//     the cell listens on and binds its join connections to) and nothing else from the test's env;
 //   - reports pod status: Running, podIP, containerStatuses[].imageID carrying the image digest, and
 //     a Ready condition that mirrors the process's /readyz;
 //   - process exit → pod Failed (terminated state with the exit code); pod deleted → process killed.
@@ -74,8 +75,9 @@ function loopbackAllocator(): () => string {
   };
 }
 
-function fieldValue(pod: V1Pod, fieldPath: string): string {
+function fieldValue(pod: V1Pod, fieldPath: string, podIP: string | undefined): string {
   const values: Record<string, string | undefined> = {
+    'status.podIP': podIP,
     'metadata.name': pod.metadata?.name,
     'metadata.namespace': pod.metadata?.namespace,
     'metadata.uid': pod.metadata?.uid,
@@ -88,11 +90,11 @@ function fieldValue(pod: V1Pod, fieldPath: string): string {
 }
 
 /** The container's env with fieldRefs resolved (other valueFrom kinds are not used by cell pods). */
-export function resolveEnv(pod: V1Pod, env: V1EnvVar[] = []): Record<string, string> {
+export function resolveEnv(pod: V1Pod, env: V1EnvVar[] = [], podIP?: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const e of env) {
     const ref = e.valueFrom?.fieldRef?.fieldPath;
-    out[e.name] = ref !== undefined ? fieldValue(pod, ref) : (e.value ?? '');
+    out[e.name] = ref !== undefined ? fieldValue(pod, ref, podIP) : (e.value ?? '');
   }
   return out;
 }
@@ -110,6 +112,7 @@ export class LocalKubelet {
   readonly #allLines: string[] = [];
   #poll: NodeJS.Timeout | undefined;
   #queue: Promise<void> = Promise.resolve();
+  #hold: ((pod: V1Pod) => boolean) | undefined;
 
   constructor(opts: LocalKubeletOptions) {
     this.#opts = opts;
@@ -134,6 +137,19 @@ export class LocalKubelet {
     await this.#informer.stop();
     for (const c of this.#cells.values()) this.#killProcess(c, 'SIGKILL');
     await this.#queue;
+  }
+
+  /**
+   * Pods matching `predicate` (checked when a pod would be launched) are left alone, like MANUAL_LABEL
+   * pods: a test plays their process itself. undefined stops holding.
+   */
+  hold(predicate: ((pod: V1Pod) => boolean) | undefined): void {
+    this.#hold = predicate;
+  }
+
+  /** A fresh loopback address from this harness's block (for a pod whose process a test plays). */
+  allocateIP(): string {
+    return this.#nextIP();
   }
 
   cells(): LocalCell[] {
@@ -216,7 +232,7 @@ export class LocalKubelet {
       return;
     }
     if (known || live === undefined || live.metadata?.deletionTimestamp) return;
-    if (live.metadata?.labels?.[MANUAL_LABEL] === 'manual') return;
+    if (live.metadata?.labels?.[MANUAL_LABEL] === 'manual' || this.#hold?.(live) === true) return;
     const phase = live.status?.phase;
     if (!live.spec?.nodeName || phase === 'Failed' || phase === 'Succeeded' || phase === 'Running') return;
     await this.#launch(live);
@@ -237,14 +253,20 @@ export class LocalKubelet {
     });
     const ip = this.#nextIP();
     const env: Record<string, string> = {
-      ...resolveEnv(pod, container.env),
+      ...resolveEnv(pod, container.env, ip),
       CELULA_JOIN_TOKEN: joinFile,
       CELULA_LISTEN: ip,
       KUBECONFIG: kubeconfig,
       ...this.#opts.env,
     };
     const main = this.#opts.cellMain ?? path.resolve('dist/src/cell/main.js');
-    const child = spawn(process.execPath, [main], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // As a hardened node runs a cell: core dumps off (RLIMIT_CORE 0, set by the shell, which Node
+    // cannot do) and `node --disable-sigusr1`; a cell refuses to hold the secret otherwise (hygiene.ts).
+    const argv = ['-c', 'ulimit -c 0 && exec "$0" "$@"', process.execPath, '--disable-sigusr1', main];
+    const child = spawn('/bin/sh', argv, {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const cell: LocalCell = {
       pod: name,
       uid: pod.metadata?.uid ?? '',

@@ -1,8 +1,18 @@
 import { describe, expect, it } from '@jest/globals';
+import { createHash } from 'node:crypto';
 
 import { API_VERSION, LABELS } from '../../../src/api/types.js';
+import { expectedSpec } from '../../../src/cell/admission.js';
 import {
   checkAudience,
+  checkJoinerState,
+  checkJoinKey,
+  checkPodSpec,
+  checkSourceAddress,
+  normalizeAddress,
+  type CellView,
+  type PodFacts,
+  type SessionFacts,
   checkCredentialId,
   checkHardenedNode,
   checkImage,
@@ -17,8 +27,20 @@ import {
   type TokenFacts,
 } from '../../../src/cell/checks.js';
 import { JoinRefused } from '../../../src/cell/errors.js';
+import { createJoinKey, joinKeyDigest } from '../../../src/cell/protocol.js';
 import { ReplayGuard } from '../../../src/cell/replay.js';
-import { COLONY, DIGEST, HARDENED_LABELS, IMAGE, goodCell, goodPod, goodToken } from './fixtures.js';
+import {
+  builtPod,
+  COLONY,
+  COLONY_OBJECT,
+  DIGEST,
+  goodCell,
+  goodPod,
+  goodToken,
+  HARDENED_LABELS,
+  IMAGE,
+  JOINER_IP,
+} from './fixtures.js';
 
 type Mut<T> = (x: T) => void;
 
@@ -294,12 +316,274 @@ describe('checkSecurityContext', () => {
 });
 
 describe('podChecks', () => {
-  it('passes a well-formed joining cell and reports the first failing check', () => {
-    const facts = { pod: goodPod(), cell: goodCell(), nodeLabels: HARDENED_LABELS };
-    expect(podChecks(goodToken(), facts, COLONY)).toBeUndefined();
-    const bad = podChecks(goodToken('lottery-cell-1', 'x'), facts, COLONY);
+  const key = createJoinKey();
+  const session: SessionFacts = { remoteAddress: JOINER_IP, joinKey: key.digest };
+  const facts = (): PodFacts => {
+    const cell = goodCell('lottery-cell-1', 'cell-uid-1', COLONY, 'pod-uid-1', key.digest);
+    const pod = builtPod();
+    return { pod, cell, nodeLabels: HARDENED_LABELS, expectedSpec: expectedSpec(COLONY_OBJECT, cell) };
+  };
+
+  it('passes a joining cell built by the operator and reports the first failing check', () => {
+    expect(podChecks(goodToken(), facts(), COLONY, session)).toBeUndefined();
+    const bad = podChecks(goodToken('lottery-cell-1', 'x'), facts(), COLONY, session);
     expect(bad).toBeInstanceOf(JoinRefused);
     expect(bad?.code).toBe('pod-identity');
+  });
+
+  // The documented order (docs/protocol.md): each row breaks two checks; the earlier one must win.
+  it.each<[string, (f: PodFacts, s: SessionFacts) => void, string]>([
+    [
+      'source address before owner chain',
+      (f, s) => {
+        s.remoteAddress = '10.9.9.9';
+        f.pod.metadata!.ownerReferences = [];
+      },
+      'source-address',
+    ],
+    ['image before spec', (f) => (f.pod.spec!.containers[0]!.image = `x@sha256:${'1'.repeat(64)}`), 'image'],
+    [
+      'hardened node before joiner state',
+      (f) => {
+        f.nodeLabels = {};
+        f.cell!.status!.phase = 'Alive';
+      },
+      'node-not-hardened',
+    ],
+    [
+      'spec before joiner state',
+      (f) => {
+        (f.pod.spec!.containers[0] as { args?: string[] }).args = ['--inspect'];
+        f.cell!.status!.phase = 'Alive';
+      },
+      'spec-mismatch',
+    ],
+    [
+      'joiner state before join key',
+      (f, s) => {
+        f.cell!.status!.publicKey = 'ed25519:AAAA';
+        s.joinKey = 'sha256:' + '0'.repeat(64);
+      },
+      'not-a-joiner',
+    ],
+    ['join key last', (_f, s) => (s.joinKey = 'sha256:' + '0'.repeat(64)), 'join-key'],
+  ])('%s', (_n, breakIt, code) => {
+    const f = facts();
+    const s = { ...session };
+    breakIt(f, s);
+    expect(podChecks(goodToken(), f, COLONY, s)?.code).toBe(code);
+  });
+});
+
+describe('normalizeAddress and checkSourceAddress', () => {
+  const podWith = (ips: string[], podIP?: string): PodView => ({
+    ...builtPod(),
+    status: { podIP, podIPs: ips.map((ip) => ({ ip })) },
+  });
+  it.each<[string, PodView, string, RegExp | undefined]>([
+    ['IPv4 from the pod IP', podWith(['10.0.0.5']), '10.0.0.5', undefined],
+    ['IPv4-mapped IPv6 equals IPv4', podWith(['10.0.0.5']), '::ffff:10.0.0.5', undefined],
+    ['second IP of a dual-stack pod', podWith(['10.0.0.5', 'fd00::5']), 'FD00::5', undefined],
+    ['podIP only (no podIPs)', podWith([], '10.0.0.6'), '10.0.0.6', undefined],
+    [
+      'another address',
+      podWith(['10.0.0.5']),
+      '10.0.0.7',
+      /comes from 10.0.0.7, not from the pod's IPs 10.0.0.5/,
+    ],
+    ['mapped other address', podWith(['10.0.0.5']), '::ffff:10.0.0.8', /comes from 10.0.0.8/],
+    ['pod without an IP', podWith([]), '10.0.0.5', /pod has no IP yet/],
+    ['unknown source', podWith(['10.0.0.5']), '', /comes from \(unknown\)/],
+  ])('%s', (_n, pod, from, want) => {
+    expectOutcome(checkSourceAddress(pod, from), want);
+  });
+
+  it.each([
+    ['::ffff:1.2.3.4', '1.2.3.4'],
+    ['1.2.3.4', '1.2.3.4'],
+    ['::FFFF:127.0.0.1', '127.0.0.1'],
+    ['fe80::1', 'fe80::1'],
+    ['::ffff:abcd', '::ffff:abcd'],
+  ])('%s → %s', (a, want) => {
+    expect(normalizeAddress(a)).toBe(want);
+  });
+});
+
+describe('checkJoinerState', () => {
+  const cell = (edit: (c: CellView) => void = () => undefined): CellView => {
+    const c = goodCell();
+    edit(c);
+    return c;
+  };
+  it.each<[string, CellView | undefined, RegExp | undefined]>([
+    ['a joining cell of this pod', cell(), undefined],
+    ['phase Pending', cell((c) => (c.status!.phase = 'Pending')), undefined],
+    ['no Cell', undefined, /the pod has no Cell/],
+    ['Alive', cell((c) => (c.status!.phase = 'Alive')), /lottery-cell-1 is Alive/],
+    ['Dead', cell((c) => (c.status!.phase = 'Dead')), /is Dead/],
+    [
+      'already reported a key',
+      cell((c) => (c.status!.publicKey = 'ed25519:AA')),
+      /already reported a public key/,
+    ],
+    [
+      'another incarnation',
+      cell((c) => (c.status!.podUID = 'p0')),
+      /records pod uid p0, the token is for pod-uid-1/,
+    ],
+    ['no pod recorded yet', cell((c) => delete c.status!.podUID), /records pod uid \(none\)/],
+    ['being deleted', cell((c) => (c.metadata!.deletionTimestamp = '2024-01-01T00:00:00Z')), /being deleted/],
+  ])('%s', (_n, c, want) => {
+    expectOutcome(checkJoinerState(goodToken(), c), want);
+  });
+});
+
+describe('checkJoinKey', () => {
+  const key = createJoinKey();
+  const other = createJoinKey();
+  it.each<[string, string | undefined, string, RegExp | undefined]>([
+    ['the published key', key.digest, key.digest, undefined],
+    ['no key published', undefined, key.digest, /has published no join key/],
+    [
+      'another key than published',
+      key.digest,
+      other.digest,
+      /is not the join key Cell lottery-cell-1 published/,
+    ],
+  ])('%s', (_n, published, used, want) => {
+    const cell = goodCell('lottery-cell-1', 'cell-uid-1', COLONY, 'pod-uid-1', published);
+    expectOutcome(checkJoinKey(cell, { remoteAddress: JOINER_IP, joinKey: used }), want);
+  });
+
+  it('the digest is sha256 over the raw 32-byte X25519 key', () => {
+    expect(key.publicKey).toHaveLength(32);
+    expect(key.digest).toBe(`sha256:${createHash('sha256').update(key.publicKey).digest('hex')}`);
+    expect(joinKeyDigest(key.publicKey)).toBe(key.digest);
+  });
+});
+
+describe('checkPodSpec', () => {
+  const expected = expectedSpec(COLONY_OBJECT, goodCell());
+  type C = { env?: { name: string; value?: string; valueFrom?: object }[]; [k: string]: unknown };
+  const c0 = (p: PodView): C => p.spec!.containers[0] as unknown as C;
+  const spec = (p: PodView): Record<string, unknown> => p.spec as unknown as Record<string, unknown>;
+  const edited = (edit: (p: PodView) => void): PodView => {
+    const p = builtPod();
+    edit(p);
+    return p;
+  };
+  it.each<[string, (p: PodView) => void, RegExp | undefined]>([
+    ['the built pod', () => undefined, undefined],
+    [
+      'API defaults (terminationMessagePath, fieldRef apiVersion, defaultMode, probe defaults, pull policy)',
+      (p) => {
+        Object.assign(c0(p), { terminationMessagePath: '/dev/termination-log', imagePullPolicy: 'Always' });
+        for (const e of c0(p).env!) {
+          const ref = (e.valueFrom as { fieldRef?: Record<string, unknown> } | undefined)?.fieldRef;
+          if (ref) ref.apiVersion = 'v1';
+        }
+        const vol = (spec(p).volumes as { projected: Record<string, unknown> }[])[0]!;
+        vol.projected.defaultMode = 420;
+        Object.assign(c0(p).readinessProbe as object, { timeoutSeconds: 1, successThreshold: 1 });
+        Object.assign(spec(p), {
+          dnsPolicy: 'ClusterFirst',
+          schedulerName: 'default-scheduler',
+          priority: 0,
+        });
+        Object.assign(spec(p), { tolerations: [], hostNetwork: false, serviceAccount: 'lottery-cell' });
+      },
+      undefined,
+    ],
+    [
+      'extra env NODE_OPTIONS (names the variable, never its value)',
+      (p) => c0(p).env!.push({ name: 'NODE_OPTIONS', value: '--inspect=0.0.0.0:9229' }),
+      /^pod spec.containers\[cell\].env\[NODE_OPTIONS\] is not in the pod the operator builds[^9]*$/,
+    ],
+    [
+      'changed env value',
+      (p) => (c0(p).env!.find((e) => e.name === 'CELULA_GENESIS')!.value = 'true'),
+      /spec.containers\[cell\].env\[CELULA_GENESIS\].value differs/,
+    ],
+    [
+      'missing env',
+      (p) => (c0(p).env = c0(p).env!.filter((e) => e.name !== 'POD_IP')),
+      /env\[POD_IP\] is missing/,
+    ],
+    ['command set', (p) => (c0(p).command = ['sh', '-c', 'x']), /spec.containers\[cell\].command is set/],
+    ['args changed', (p) => (c0(p).args = ['--x']), /spec.containers\[cell\].args is set/],
+    [
+      'extra volume',
+      (p) => (spec(p).volumes as object[]).push({ name: 'host', hostPath: { path: '/' } }),
+      /spec.volumes\[host\] is not in/,
+    ],
+    [
+      'extra volume mount',
+      (p) => (c0(p).volumeMounts as object[]).push({ name: 'x', mountPath: '/x' }),
+      /volumeMounts\[x\]/,
+    ],
+    ['service account', (p) => (spec(p).serviceAccountName = 'other'), /spec.serviceAccountName differs/],
+    [
+      'automount token',
+      (p) => (spec(p).automountServiceAccountToken = true),
+      /automountServiceAccountToken differs/,
+    ],
+    ['shareProcessNamespace', (p) => (spec(p).shareProcessNamespace = true), /shareProcessNamespace is set/],
+    ['runtimeClassName', (p) => (spec(p).runtimeClassName = 'gvisor-debug'), /runtimeClassName is set/],
+    ['hostPID', (p) => (spec(p).hostPID = true), /spec.hostPID is set/],
+    [
+      'pod securityContext',
+      (p) => ((spec(p).securityContext as Record<string, unknown>).runAsUser = 0),
+      /securityContext.runAsUser differs/,
+    ],
+    [
+      'container SC field dropped',
+      (p) => delete (c0(p).securityContext as Record<string, unknown>).allowPrivilegeEscalation,
+      /allowPrivilegeEscalation differs/,
+    ],
+    [
+      'init container',
+      (p) => (spec(p).initContainers = [{ name: 'init', image: IMAGE }]),
+      /spec.initContainers is set/,
+    ],
+    [
+      'sidecar',
+      (p) => p.spec!.containers.push({ name: 'side', image: IMAGE }),
+      /spec.containers\[side\] is not in/,
+    ],
+    [
+      'ephemeral container',
+      (p) => (p.spec!.ephemeralContainers = [{ name: 'debug' }]),
+      /ephemeralContainers is set/,
+    ],
+    [
+      'resources',
+      (p) => ((c0(p).resources as { limits: Record<string, string> }).limits.memory = '8Gi'),
+      /resources.limits.memory differs/,
+    ],
+    ['stdin', (p) => (c0(p).stdin = true), /stdin is set/],
+    ['workingDir', (p) => (c0(p).workingDir = '/tmp'), /workingDir is set/],
+    [
+      'lifecycle hook',
+      (p) => (c0(p).lifecycle = { postStart: { exec: { command: ['x'] } } }),
+      /lifecycle is set/,
+    ],
+    ['exec probe', (p) => (c0(p).livenessProbe = { exec: { command: ['x'] } }), /livenessProbe.exec is set/],
+    ['env reordered', (p) => c0(p).env!.reverse(), /env has entries duplicated or in another order/],
+    ['no spec', (p) => delete p.spec, /pod spec is missing/],
+  ])('%s', (_n, edit, want) => {
+    expectOutcome(checkPodSpec(edited(edit), expected), want);
+  });
+
+  it('refuses when the expected spec is unknown', () => {
+    expect(checkPodSpec(builtPod(), undefined)?.code).toBe('spec-mismatch');
+  });
+
+  it('compares resources with the fresh Colony: a changed colony makes the old pod differ', () => {
+    const fresh = structuredClone(COLONY_OBJECT);
+    fresh.spec.resources = { memory: '128Mi' };
+    expect(checkPodSpec(builtPod(), expectedSpec(fresh, goodCell()))?.reason).toMatch(
+      /resources.limits.memory differs/,
+    );
   });
 });
 

@@ -106,11 +106,13 @@ describe('parseCellEnv', () => {
     POD_NAMESPACE: 'ns',
     POD_UID: 'pu',
     NODE_NAME: 'n',
+    POD_IP: '10.0.0.9',
   };
 
   it('reads the pod builder env with defaults', () => {
     expect(parseCellEnv(env)).toMatchObject({
       genesis: false,
+      podIP: '10.0.0.9',
       port: 8443,
       listen: '0.0.0.0',
       joinTimeoutMs: 5000,
@@ -126,5 +128,17 @@ describe('parseCellEnv', () => {
     ['a bad genesis flag', { CELULA_GENESIS: 'yes' }],
   ])('rejects %s', (_name, patch) => {
     expect(() => parseCellEnv({ ...env, ...patch })).toThrow(UsageError);
+  });
+
+  it.each<[string, Record<string, string>, RegExp]>([
+    ['a joiner without a pod IP', { POD_IP: '' }, /POD_IP is required for a joining cell/],
+    ['a pod IP that is not an address', { POD_IP: '10.0.0' }, /POD_IP must be an IPv4 or IPv6 address/],
+  ])('rejects %s with a clear message', (_name, patch, message) => {
+    expect(() => parseCellEnv({ ...env, ...patch })).toThrow(message);
+  });
+
+  it('a genesis cell needs no pod IP; an IPv6 pod IP is accepted', () => {
+    expect(parseCellEnv({ ...env, CELULA_GENESIS: 'true', POD_IP: '' }).podIP).toBe('');
+    expect(parseCellEnv({ ...env, POD_IP: 'fd00::9' }).podIP).toBe('fd00::9');
   });
 });

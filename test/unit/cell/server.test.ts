@@ -2,16 +2,24 @@
 // Kubernetes lookups (TokenReview, pod/cell/node GETs) are test doubles (FakeCluster).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
 
 import { ALGORITHMS, LABELS, type Algorithm } from '../../../src/api/types.js';
 import { verifyAttestation, type SignedAttestation } from '../../../src/cell/attest.js';
 import { JoinFailed, joinColony } from '../../../src/cell/client.js';
 import { JoinRefused } from '../../../src/cell/errors.js';
 import { parseChallenge, parseSealed, type SealedMessage } from '../../../src/cell/messages.js';
-import { createHello, createProof, openSealed, verifyChallenge } from '../../../src/cell/protocol.js';
+import {
+  createHello,
+  createJoinKey,
+  createProof,
+  openSealed,
+  verifyChallenge,
+  type JoinKey,
+} from '../../../src/cell/protocol.js';
 import { ColonySecret, parsePublicKey } from '../../../src/cell/secret.js';
-import { CellServer } from '../../../src/cell/server.js';
-import { COLONY, FakeCluster } from './fixtures.js';
+import { CellServer, type ServerLimits } from '../../../src/cell/server.js';
+import { COLONY, COLONY_OBJECT, FakeCluster } from './fixtures.js';
 
 interface Peer {
   url: string;
@@ -21,20 +29,25 @@ interface Peer {
 }
 
 const peers: CellServer[] = [];
+/** Every test client connects from 127.0.0.1: most tests lift the per-source limits (tested below). */
+const LOOSE_SOURCE_LIMITS = { sourceHellosPerSecond: 1000, sourceHelloBurst: 1000, maxSessionsPerSource: 64 };
 
 async function startPeer(
   algorithm: Algorithm = 'ed25519',
   secret = ColonySecret.generate(algorithm),
   now?: () => number,
+  limits: Partial<ServerLimits> = LOOSE_SOURCE_LIMITS,
 ): Promise<Peer> {
   const cluster = new FakeCluster();
   const server = new CellServer({
     colony: COLONY,
+    colonySource: cluster,
     verifier: cluster,
     inspector: cluster,
     self: { node: 'node-a', hardened: 'true' },
     secret,
     now,
+    limits,
   });
   const addr = await server.listen(0, '127.0.0.1');
   peers.push(server);
@@ -50,39 +63,62 @@ function secretForms(secret: ColonySecret): string[] {
   return [raw.toString('hex'), raw.toString('base64'), raw.toString('base64url')];
 }
 
-async function post(url: string, body: unknown): Promise<{ status: number; text: string; json: unknown }> {
-  const res = await fetch(url, {
-    method: 'POST',
-    body: typeof body === 'string' ? body : JSON.stringify(body),
+/** POST from `localAddress` (default 127.0.0.1; any 127.x address works on Linux loopback). */
+function post(
+  url: string,
+  body: unknown,
+  localAddress = '127.0.0.1',
+): Promise<{ status: number; text: string; json: unknown }> {
+  const payload = typeof body === 'string' ? body : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', localAddress, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve(parsed(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'))));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(payload);
   });
-  const text = await res.text();
+}
+
+function parsed(status: number, text: string): { status: number; text: string; json: unknown } {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
     json = undefined;
   }
-  return { status: res.status, text, json };
+  return { status, text, json };
+}
+
+interface RawJoinOptions {
+  /** The key of the hello; default the one the token's joiner published. */
+  key?: JoinKey;
+  helloFrom?: string;
+  proofFrom?: string;
 }
 
 /** One handshake by hand, returning the raw answer to the proof. */
-async function rawJoin(peer: Peer, token: string) {
-  const { hello, joiner } = createHello(COLONY.uid);
-  const challenge = parseChallenge((await post(`${peer.url}/join/hello`, hello)).json);
+async function rawJoin(peer: Peer, token: string, o: RawJoinOptions = {}) {
+  const { hello, joiner } = createHello(COLONY.uid, o.key ?? peer.cluster.keys.get(token));
+  const challenge = parseChallenge((await post(`${peer.url}/join/hello`, hello, o.helloFrom)).json);
   const session = verifyChallenge(joiner, challenge, parsePublicKey(peer.secret.publicKey));
-  const answer = await post(`${peer.url}/join/proof`, createProof(session, token));
+  const answer = await post(`${peer.url}/join/proof`, createProof(session, token), o.proofFrom);
   return { session, answer };
 }
 
 describe.each(ALGORITHMS)('join handshake (%s)', (algorithm) => {
   it('hands the secret to a verified joiner, who rebuilds the same colony key', async () => {
     const peer = await startPeer(algorithm);
-    const { token } = peer.cluster.addJoiner(1);
+    const { token, key } = peer.cluster.addJoiner(1);
     const { secret, peer: used } = await joinColony({
       peers: [peer.url],
       colonyUID: COLONY.uid,
       expectedPublicKey: peer.secret.publicKey,
       token: () => token,
+      joinKey: key,
+      localAddress: '127.0.0.1',
     });
     expect(used).toBe(peer.url);
     expect(secret.publicKey).toBe(peer.secret.publicKey);
@@ -213,11 +249,103 @@ describe('attacks are refused with a clear reason and no secret bytes', () => {
       'pod-not-found',
       /was not found/,
     ],
+    [
+      'pod whose IPs are not the connection source (token used from elsewhere)',
+      (p) => {
+        const j = p.cluster.addJoiner(21);
+        j.facts.pod.status!.podIPs = [{ ip: '10.1.2.3' }];
+        j.facts.pod.status!.podIP = '10.1.2.3';
+        return j.token;
+      },
+      403,
+      'source-address',
+      /connection comes from 127.0.0.1, not from the pod's IPs 10.1.2.3/,
+    ],
+    [
+      'extra env NODE_OPTIONS in the pod spec',
+      (p) => {
+        const j = p.cluster.addJoiner(22);
+        const c = j.facts.pod.spec!.containers[0] as { env?: object[] };
+        c.env = [...(c.env ?? []), { name: 'NODE_OPTIONS', value: '--inspect=0.0.0.0:9229' }];
+        return j.token;
+      },
+      403,
+      'spec-mismatch',
+      /^pod spec.containers\[cell\].env\[NODE_OPTIONS\] is not in the pod the operator builds/,
+    ],
+    [
+      'pod of an Alive cell',
+      (p) => {
+        const j = p.cluster.addJoiner(23);
+        j.facts.cell!.status!.phase = 'Alive';
+        return j.token;
+      },
+      403,
+      'not-a-joiner',
+      /lottery-cell-23 is Alive/,
+    ],
+    [
+      'pod of a cell that already reported a public key',
+      (p) => {
+        const j = p.cluster.addJoiner(24);
+        j.facts.cell!.status!.publicKey = p.secret.publicKey;
+        return j.token;
+      },
+      403,
+      'not-a-joiner',
+      /already reported a public key/,
+    ],
+    [
+      'pod that is not the incarnation its Cell records',
+      (p) => {
+        const j = p.cluster.addJoiner(25);
+        j.facts.cell!.status!.podUID = 'older-pod';
+        return j.token;
+      },
+      403,
+      'not-a-joiner',
+      /records pod uid older-pod, the token is for pod-uid-25/,
+    ],
+    [
+      'cell that published no join key',
+      (p) => {
+        const j = p.cluster.addJoiner(26);
+        delete j.facts.cell!.status!.joinKey;
+        return j.token;
+      },
+      403,
+      'join-key',
+      /has published no join key/,
+    ],
+    [
+      'hello with another key than the published join key',
+      (p) => {
+        const j = p.cluster.addJoiner(27);
+        p.cluster.keys.set(j.token, createJoinKey()); // the test's hello uses a key never published
+        return j.token;
+      },
+      403,
+      'join-key',
+      /is not the join key Cell lottery-cell-27 published/,
+    ],
+    [
+      'node without the hardened label, colony switched to unhardened after start',
+      (p) => {
+        const j = p.cluster.addJoiner(28);
+        delete j.facts.nodeLabels![LABELS.hardened];
+        p.cluster.colonyObject.spec.nodes = { provider: 'unhardened' };
+        return j.token;
+      },
+      403,
+      'node-not-hardened',
+      /node lacks label/,
+    ],
   ];
 
   it.each(cases)('%s', async (_name, setup, status, code, reason) => {
     // The token's JTI was registered before the mutation for some cases; mutations go to the
     // stored objects (FakeCluster clones on read).
+    peer.cluster.colonyObject = structuredClone(COLONY_OBJECT);
     const token = await setup(peer);
     const { answer } = await rawJoin(peer, token);
     expect(answer.status).toBe(status);
@@ -274,12 +402,13 @@ describe('forged peer and tampering (joiner side)', () => {
   it('tries peers in turn: unreachable, forged, then a real one', async () => {
     const real = await startPeer('aes-256');
     const forged = await startPeer('aes-256');
-    const { token } = real.cluster.addJoiner(2);
+    const { token, key } = real.cluster.addJoiner(2);
     const { secret, peer } = await joinColony({
       peers: ['http://127.0.0.1:1', forged.url, real.url],
       colonyUID: COLONY.uid,
       expectedPublicKey: real.secret.publicKey,
       token: () => token,
+      joinKey: key,
       timeoutMs: 2000,
     });
     expect(peer).toBe(real.url);
@@ -405,6 +534,7 @@ describe('malformed and oversized input', () => {
   it('limits open sessions and hello rate', async () => {
     const small = new CellServer({
       colony: COLONY,
+      colonySource: peer.cluster,
       verifier: peer.cluster,
       inspector: peer.cluster,
       self: { node: 'n', hardened: null },
@@ -419,6 +549,63 @@ describe('malformed and oversized input', () => {
     expect(codes).toEqual([200, 200, 429]);
   });
 
+  it('limits hellos and open sessions per source address; other addresses still get through', async () => {
+    const limited = new CellServer({
+      colony: COLONY,
+      colonySource: peer.cluster,
+      verifier: peer.cluster,
+      inspector: peer.cluster,
+      self: { node: 'n', hardened: null },
+      secret: peer.secret,
+      limits: { sourceHelloBurst: 2, sourceHellosPerSecond: 0.001, maxSessionsPerSource: 10 },
+    });
+    const addr = await limited.listen(0, '127.0.0.1');
+    peers.push(limited);
+    const url = `http://127.0.0.1:${addr.port}/join/hello`;
+    const from1 = [];
+    for (let i = 0; i < 3; i++) from1.push(await post(url, hello(), '127.0.0.1'));
+    expect(from1.map((r) => r.status)).toEqual([200, 200, 429]);
+    expect(from1[2]!.text).toMatch(/too many join attempts from this address/);
+    expect((await post(url, hello(), '127.0.0.2')).status).toBe(200);
+    // ::ffff:127.0.0.3 and 127.0.0.3 are one source (an IPv4 peer seen through a dual-stack socket)
+    const few = new CellServer({
+      colony: COLONY,
+      colonySource: peer.cluster,
+      verifier: peer.cluster,
+      inspector: peer.cluster,
+      self: { node: 'n', hardened: null },
+      secret: peer.secret,
+      limits: { maxSessionsPerSource: 1 },
+    });
+    const a2 = await few.listen(0, '::');
+    peers.push(few);
+    const url2 = `http://127.0.0.1:${a2.port}/join/hello`;
+    expect((await post(url2, hello(), '127.0.0.3')).status).toBe(200);
+    const second = await post(url2, hello(), '127.0.0.3');
+    expect(second.status).toBe(429);
+    expect(second.text).toMatch(/too many open join sessions from this address/);
+  });
+
+  it('a session is usable only from the address that opened it', async () => {
+    const j = peer.cluster.addJoiner(40);
+    const stolen = await rawJoin(peer, j.token, { proofFrom: '127.0.0.9' });
+    expect(stolen.answer.status).toBe(403);
+    expect(stolen.answer.json).toEqual({
+      error: { code: 'source-address', reason: 'the session was opened from another address' },
+    });
+    // the session was not burnt by the stranger: its owner still completes it
+    const retry = await post(`${peer.url}/join/proof`, createProof(stolen.session, j.token));
+    expect(retry.status).toBe(200);
+  });
+
+  it('a joiner connecting from an address that is not its pod IP is refused', async () => {
+    const j = peer.cluster.addJoiner(41);
+    const r = await rawJoin(peer, j.token, { helloFrom: '127.0.0.7', proofFrom: '127.0.0.7' });
+    expect(r.answer.json).toEqual({
+      error: { code: 'source-address', reason: expect.stringMatching(/comes from 127.0.0.7/) },
+    });
+  });
+
   it('unknown routes are 404', async () => {
     expect((await fetch(`${peer.url}/nope`)).status).toBe(404);
     expect((await fetch(`${peer.url}/join/hello`)).status).toBe(404);
@@ -430,6 +617,7 @@ describe('readiness, identity and attestation', () => {
     const cluster = new FakeCluster();
     const server = new CellServer({
       colony: COLONY,
+      colonySource: cluster,
       verifier: cluster,
       inspector: cluster,
       self: { node: 'node-b', hardened: 'true' },
@@ -459,15 +647,19 @@ describe('readiness, identity and attestation', () => {
     const att = (await post(`${url}/attest`, { nonce })).json as SignedAttestation;
     expect(att.statement).toMatchObject({
       colonyUID: COLONY.uid,
-      node: 'node-b',
-      hardened: 'true',
+      reportedNode: 'node-b',
+      reportedHardenedLabel: 'true',
       nonce,
-      imageDigest: COLONY.image.split('@')[1],
+      reportedImageDigest: COLONY.image.split('@')[1],
     });
+    expect(att.statement).not.toHaveProperty('node');
     expect(verifyAttestation(att, secret.publicKey, nonce)).toBe(true);
     expect(verifyAttestation(att, secret.publicKey, 'other-nonce')).toBe(false);
     expect(
-      verifyAttestation({ ...att, statement: { ...att.statement, node: 'node-x' } }, secret.publicKey),
+      verifyAttestation(
+        { ...att, statement: { ...att.statement, reportedNode: 'node-x' } },
+        secret.publicKey,
+      ),
     ).toBe(false);
     expect(verifyAttestation(att, ColonySecret.generate('ed25519').publicKey)).toBe(false);
 
