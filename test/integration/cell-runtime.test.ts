@@ -341,7 +341,10 @@ beforeAll(async () => {
   ]);
   await applyAll([
     ...buildCellClusterRoles(),
-    buildCellIdentityPolicy({ exempt: ['system:serviceaccount:celula-system:celula-operator'] }),
+    buildCellIdentityPolicy({
+      // The operator runs here with the admin credential (celula-admin), not its service account.
+      exempt: ['system:serviceaccount:celula-system:celula-operator', 'celula-admin'],
+    }),
     buildCellIdentityPolicyBinding(),
   ]);
 

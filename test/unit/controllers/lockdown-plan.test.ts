@@ -102,7 +102,16 @@ describe('planLockdown', () => {
   type Tamper = [string, (o: ObservedLockdown) => void, string, 'Missing' | 'Changed'];
   const table: Tamper[] = [
     ['a deleted binding', (o) => o.bindings.splice(0, 1), 'celula-lockdown-ephemeral-containers', 'Missing'],
-    ['a deleted policy', (o) => o.policies.splice(1, 1), 'celula-lockdown-hardened-node-binding', 'Missing'],
+    [
+      'a deleted policy',
+      (o) =>
+        o.policies.splice(
+          o.policies.findIndex((p: any) => p.metadata.name === 'celula-lockdown-hardened-node-binding'),
+          1,
+        ),
+      'celula-lockdown-hardened-node-binding',
+      'Missing',
+    ],
     [
       'a binding being deleted',
       (o) => ((o.bindings[0] as any).metadata.deletionTimestamp = 't'),
