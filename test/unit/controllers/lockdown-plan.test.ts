@@ -316,8 +316,19 @@ describe('reconcileLockdown', () => {
 });
 
 describe('lockdownTargets', () => {
+  it.each([
+    ['a digest prefix', 'abc123def456', ['h1']],
+    ['true (set by hand)', 'true', []],
+    ['empty', '', []],
+    ['a short hex value', 'abc123', []],
+  ] as [string, string, string[]][])('locks a node labelled %s only if hardened', (_d, value, expected) => {
+    const labels = { 'node-restriction.kubernetes.io/celula-hardened': value };
+    const t = lockdownTargets({ nodes: [{ metadata: { name: 'h1', labels } }], cells: [], pods: [] });
+    expect(t.nodes).toEqual(expected);
+  });
+
   it('locks hardened nodes, every Cell (before its pod exists), labelled cell pods and any pod on a hardened node', () => {
-    const hardenedLabel = { 'node-restriction.kubernetes.io/celula-hardened': 'abc123' };
+    const hardenedLabel = { 'node-restriction.kubernetes.io/celula-hardened': 'abc123def456' };
     const t = lockdownTargets({
       nodes: [{ metadata: { name: 'h1', labels: hardenedLabel } }, { metadata: { name: 'plain' } }],
       cells: [{ metadata: { namespace: 'ns', name: 'lottery-1' } } as Cell],
