@@ -74,6 +74,9 @@ readonly KUBELET_SETTINGS=(
   "anonymous-auth|authentication.anonymous.enabled|false"
   "authorization-webhook|authorization.mode|Webhook"
   "read-only-port|readOnlyPort|0"
+  # The kubelet checkpoint API (POST /checkpoint/...) dumps a container's memory to the node's disk;
+  # beta and on by default since 1.30. Pod-level checkpoints (KEP-5823) have no kubelet gate in 1.37.
+  "container-checkpoint|featureGates.ContainerCheckpoint|false"
 )
 
 # ---------------------------------------------------------------- logging, paths, actions
@@ -451,7 +454,7 @@ kubelet_flag_files() {
   done
 }
 
-readonly KUBELET_FLAG_RE='--(anonymous-auth|enable-debugging-handlers|authorization-mode|read-only-port)([= ]|$)'
+readonly KUBELET_FLAG_RE='--(anonymous-auth|enable-debugging-handlers|authorization-mode|read-only-port)([= ]|$)|ContainerCheckpoint=[Tt]rue'
 
 kubelet_stale() { # running kubelet started before its config last changed (this system only)
   local pid start mtime
@@ -487,10 +490,11 @@ check_kubelet() {
 
 # shellcheck disable=SC2016
 readonly SED_KUBELET_FLAGS='s/[[:space:]]?--(anonymous-auth|enable-debugging-handlers)(=[^[:space:]"'\'']*)?//g
-s/[[:space:]]?--(authorization-mode|read-only-port)(=|[[:space:]]+)[^[:space:]"'\'']*//g'
+s/[[:space:]]?--(authorization-mode|read-only-port)(=|[[:space:]]+)[^[:space:]"'\'']*//g
+s/ContainerCheckpoint=[Tt]rue/ContainerCheckpoint=false/g'
 
 step_kubelet() {
-  log "step kubelet: debugging handlers off, anonymous auth off, Webhook authz, read-only port 0"
+  log "step kubelet: debugging handlers off, anonymous auth off, Webhook authz, read-only port 0, checkpoints off"
   if ! kubelet_present; then log "  no kubelet here"; return 0; fi
   local before=$CHANGED entry id key want f
   if [[ -f "$(p "$KUBELET_CONFIG")" ]]; then

@@ -108,6 +108,9 @@ test_apply() {
   CONTAINERS+=("$node")
   expect "before: sshd accepts TCP connections" sshd_banner "$node"
   expect "before: alice has a usable password (passwd -S: P)" bash -c "docker exec $node passwd -S alice | grep -q ' P '"
+  check="$(in_node "$node" bash /opt/celula/hijack.sh --check 2>/dev/null)" || true
+  expect_eq "before: --check: kubelet.container-checkpoint fails" "$(status_of "$check" kubelet.container-checkpoint)" fail
+  expect_eq "before: --check: kubelet.flags fails" "$(status_of "$check" kubelet.flags)" fail
 
   out="$(in_node "$node" bash /opt/celula/hijack.sh 2>&1)" || rc=$?
   printf '%s\n' "$out" >"$HIJACK_CACHE/last-apply.log"
@@ -123,10 +126,13 @@ test_apply() {
     'for u in alice bob root; do passwd -S $u | grep -q " L " || exit 1; done'
   expect "after: alice's shell is nologin" bash -c "docker exec $node getent passwd alice | grep -q ':/usr/sbin/nologin$'"
   expect "after: /etc/shadow keeps mode 640 root:shadow" bash -c "[[ \$(docker exec $node stat -c '%a %U %G' /etc/shadow) == '640 root shadow' ]]"
-  for kv in 'enableDebuggingHandlers: false' '  mode: Webhook' '    enabled: false' 'readOnlyPort: 0' 'clusterDomain: cluster.local' '- 10.96.0.10'; do
+  for kv in 'enableDebuggingHandlers: false' '  mode: Webhook' '    enabled: false' 'readOnlyPort: 0' 'clusterDomain: cluster.local' '- 10.96.0.10' \
+    '  ContainerCheckpoint: false' '  RotateKubeletServerCertificate: true'; do
     expect "after: kubelet config has '$kv'" in_node "$node" grep -qxF -- "$kv" /var/lib/kubelet/config.yaml
   done
   expect "after: kubelet flag overrides removed, other flags kept" in_node "$node" grep -qx 'KUBELET_EXTRA_ARGS="--node-ip=10.0.0.5"' /etc/default/kubelet
+  expect "after: --feature-gates turns ContainerCheckpoint off, other gates kept" in_node "$node" grep -qF \
+    -- '--feature-gates=ContainerCheckpoint=false,RotateKubeletServerCertificate=true' /etc/systemd/system/kubelet.service.d/20-gates.conf
   expect_not "after: crictl, ctr, nerdctl removed" in_node "$node" bash -c 'ls /usr/local/bin/crictl /usr/bin/ctr /usr/local/bin/nerdctl 2>/dev/null | grep -q .'
   expect "after: containerd.sock is 600 root:root" bash -c "[[ \$(docker exec $node stat -c '%a %U %G' /run/containerd/containerd.sock) == '600 root root' ]]"
   expect "after: qemu-guest-agent masked" bash -c "[[ \$(docker exec $node readlink /etc/systemd/system/qemu-guest-agent.service) == /dev/null ]]"
@@ -140,7 +146,7 @@ test_apply() {
   local id
   for id in remote-shell.sshd remote-shell.getty accounts.passwords accounts.shells agent.qemu-guest-agent \
     kubelet.debugging-handlers kubelet.anonymous-auth kubelet.authorization-webhook kubelet.read-only-port \
-    kubelet.flags runtime.cli runtime.socket kernel.core-limits manifest; do
+    kubelet.container-checkpoint kubelet.flags runtime.cli runtime.socket kernel.core-limits manifest; do
     expect_eq "--check: $id" "$(status_of "$check" "$id")" pass
   done
   for id in kernel.swap kernel.lockdown sysctl.kernel.yama.ptrace_scope sysctl.kernel.kexec_load_disabled \
@@ -180,6 +186,24 @@ test_dry_run() {
   expect "--dry-run: sshd still accepts TCP connections" sshd_banner "$node"
 }
 
+# A kubelet config without featureGates gets the block added; one with the gate set by hand to true
+# in the config only fails --check until hijack.sh runs.
+test_feature_gates_absent() {
+  local node check rc=0
+  node="$(start_node gates)"
+  CONTAINERS+=("$node")
+  in_node "$node" sed -i '/^featureGates:/,$d' /var/lib/kubelet/config.yaml
+  expect_not "before: no featureGates in the kubelet config" in_node "$node" grep -q '^featureGates:' /var/lib/kubelet/config.yaml
+  check="$(in_node "$node" bash /opt/celula/hijack.sh --check 2>/dev/null)" || true
+  expect "before: --check says the gate is unset" grep -qF 'featureGates.ContainerCheckpoint is <unset>, want false' <<<"$check"
+  in_node "$node" bash /opt/celula/hijack.sh >/dev/null 2>&1 || rc=$?
+  expect_eq "hijack.sh exits 0 without featureGates" "$rc" 0
+  expect "after: featureGates block added with ContainerCheckpoint: false" in_node "$node" bash -c \
+    'grep -A1 -x "featureGates:" /var/lib/kubelet/config.yaml | grep -qx "  ContainerCheckpoint: false"'
+  check="$(in_node "$node" bash /opt/celula/hijack.sh --check 2>/dev/null)" || true
+  expect_eq "after: --check: kubelet.container-checkpoint" "$(status_of "$check" kubelet.container-checkpoint)" pass
+}
+
 main() {
   local t
   t=$SECONDS; ensure_packages; ensure_dockerd; printf 'timing: packages+dockerd %ss\n' $((SECONDS - t))
@@ -187,6 +211,7 @@ main() {
   t=$SECONDS; test_shellcheck; test_guards_on_host; printf 'timing: shellcheck+guards %ss\n' $((SECONDS - t))
   t=$SECONDS; test_apply; printf 'timing: apply tests %ss\n' $((SECONDS - t))
   t=$SECONDS; test_dry_run; printf 'timing: dry-run tests %ss\n' $((SECONDS - t))
+  t=$SECONDS; test_feature_gates_absent; printf 'timing: feature-gate tests %ss\n' $((SECONDS - t))
   printf 'timing: total %ss\n' $((SECONDS - T0))
   printf 'hijack: %s passed, %s failed\n' "$PASSED" "$FAILED"
   [[ "$FAILED" == 0 ]]

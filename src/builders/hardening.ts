@@ -47,9 +47,22 @@ export function hijackScript(content: string): HijackScript {
   return { content, sha256: createHash('sha256').update(content).digest('hex') };
 }
 
+/** Hex digits of the script digest kept in the hardened label's value. */
+export const DIGEST_PREFIX_LENGTH = 12;
+const DIGEST_PREFIX = new RegExp(`^[0-9a-f]{${DIGEST_PREFIX_LENGTH}}$`);
+
 /** The hardened label's value: the first 12 hex of the script digest (a label value, ≤ 63). */
 export function digestPrefix(sha256: string): string {
-  return sha256.slice(0, 12);
+  return sha256.slice(0, DIGEST_PREFIX_LENGTH);
+}
+
+/**
+ * The one meaning of "hardened" for a node's label value: exactly what digestPrefix writes (12
+ * lowercase hex). Absent, empty, "true", "false" or anything else is not hardened, so a label set
+ * by hand or by a tool that does not run hijack.sh never counts.
+ */
+export function isHardenedLabelValue(value: string | undefined): boolean {
+  return value !== undefined && DIGEST_PREFIX.test(value);
 }
 
 export function hardeningLabels(): Record<string, string> {

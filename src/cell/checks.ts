@@ -2,6 +2,7 @@
 // built from public facts) or undefined when the check passes. They run after the token has been
 // verified (TokenVerifier) and the pod looked up (PodInspector); see admission.ts for the order.
 import { API_VERSION, CellKind, ColonyKind, JOIN_AUDIENCE } from '../api/types.js';
+import { isHardenedLabelValue } from '../builders/hardening.js';
 import { clip, JoinRefused } from './errors.js';
 import { podSpecDifference } from './pod-spec.js';
 
@@ -277,8 +278,11 @@ export function checkHardenedNode(
   if (!colony.requireHardened) return undefined;
   if (nodeLabels === undefined) return new JoinRefused('node-not-hardened', 'node of the pod was not found');
   const value = nodeLabels[colony.hardenedLabel];
-  if (value === undefined || value === '' || value === 'false') {
-    return new JoinRefused('node-not-hardened', `node lacks label ${colony.hardenedLabel}`);
+  if (!isHardenedLabelValue(value)) {
+    return new JoinRefused(
+      'node-not-hardened',
+      `node lacks label ${colony.hardenedLabel} with a hijack.sh digest (12 lowercase hex)`,
+    );
   }
   return undefined;
 }

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { KubeConfig } from '@kubernetes/client-node';
 
 import { ColonyConditions, LABELS, type Cell, type Colony } from '../api/types.js';
+import { isHardenedLabelValue } from '../builders/hardening.js';
 import type { Logger } from '../observability/logger.js';
 import { JoinFailed, joinColony } from './client.js';
 import type { CellConfig } from './config.js';
@@ -96,10 +97,8 @@ async function retrying<T>(what: string, fn: () => Promise<T>, log: Logger, max:
   }
 }
 
-/** Pure: a hardened label value that marks a node hardened (non-empty, not "false"). */
-export function hardenedValue(value: string | undefined): boolean {
-  return value !== undefined && value !== '' && value !== 'false';
-}
+/** Pure: a hardened label value that marks a node hardened (the hijack.sh digest prefix). */
+export const hardenedValue = isHardenedLabelValue;
 
 /**
  * The gate before the secret enters this process: refuse (hardened colonies) or warn (development)

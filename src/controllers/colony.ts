@@ -4,6 +4,7 @@ import type { V1Node } from '@kubernetes/client-node';
 import { isConditionTrue } from '../api/conditions.js';
 import { CellKind, ColonyConditions, type Colony } from '../api/types.js';
 import { buildCell } from '../builders/cell.js';
+import { buildCellNetworkPolicy } from '../builders/network-policy.js';
 import { colonyLabels } from '../builders/labels.js';
 import { cellServiceAccountName } from '../builders/names.js';
 import { controllerRef, isControlledBy } from '../builders/owner.js';
@@ -82,6 +83,7 @@ export async function reconcileColony(ctx: ControllerContext, key: string): Prom
 
   await ensureServiceAccount(ctx, colony);
   await ensureCellRbac(ctx, colony);
+  await ctx.write.apply(buildCellNetworkPolicy(colony));
   const cells = ctx.cells.list(namespace).filter((c) => isControlledBy(c, colony));
   const plan = planColony({
     colony,

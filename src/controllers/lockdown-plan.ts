@@ -9,8 +9,14 @@
 // specs (matchPolicy: Equivalent, empty selectors, scope: '*'); those are not changes. Anything else
 // an observed spec has beyond the desired one is (an added excludeResourceRules or matchConditions
 // narrows a policy to nothing).
-import type { LockdownParameters } from '../api/types.js';
+//
+// Mutating admission is a hole the validating policies cannot close alone: a MutatingWebhookConfiguration
+// or MutatingAdmissionPolicy that can change a cell pod (its command, env, volumes, image) changes
+// the code that receives the secret without touching any Celula object. Any such object breaks the
+// lock-down (mutatorsOfCellPods below).
+import { LABELS, MANAGER, type LockdownParameters } from '../api/types.js';
 import type { LockdownObject } from '../builders/lockdown.js';
+import { CELL_RUNTIME_LABEL } from '../builders/pod.js';
 
 export type LockdownKind =
   'ValidatingAdmissionPolicy' | 'ValidatingAdmissionPolicyBinding' | 'LockdownParameters';
@@ -20,13 +26,20 @@ export interface ObservedObject {
   metadata?: { name?: string; namespace?: string; resourceVersion?: string; deletionTimestamp?: unknown };
   spec?: unknown;
   data?: unknown;
+  /** A MutatingWebhookConfiguration's webhooks. */
+  webhooks?: unknown;
 }
 
-/** What the informers hold (all cluster-scoped: policies, bindings; the parameters, if any). */
+/**
+ * What the informers hold (all cluster-scoped: policies, bindings; the parameters, if any; every
+ * MutatingWebhookConfiguration and MutatingAdmissionPolicy, when the operator watches them).
+ */
 export interface ObservedLockdown {
   policies: ObservedObject[];
   bindings: ObservedObject[];
   params: ObservedObject | undefined;
+  mutatingWebhooks?: ObservedObject[];
+  mutatingPolicies?: ObservedObject[];
 }
 
 /**
@@ -47,9 +60,20 @@ export interface LockdownAction {
   resourceVersion?: string;
 }
 
+export type MutatorKind = 'MutatingWebhookConfiguration' | 'MutatingAdmissionPolicy';
+
+/** A mutating admission object that can change cell pods, and how. */
+export interface MutatorFinding {
+  kind: MutatorKind;
+  name: string;
+  why: string;
+}
+
 export interface LockdownPlan {
+  /** Every desired object in place (save our own Outdated parameters) and no mutator of cell pods. */
   intact: boolean;
   actions: LockdownAction[];
+  mutators: MutatorFinding[];
 }
 
 /** Values the API server defaults into admission specs when they are absent. */
@@ -168,13 +192,191 @@ export function planLockdown(
     .map((d) => actionFor(d, findObserved(d, observed), confirmedParams))
     .filter((a): a is LockdownAction => a !== undefined)
     .sort((a, b) => ORDER[a.kind] - ORDER[b.kind] || a.name.localeCompare(b.name));
-  return { intact: actions.every((a) => a.reason === 'Outdated'), actions };
+  const mutators = mutatorsOfCellPods(observed.mutatingWebhooks ?? [], observed.mutatingPolicies ?? []);
+  return {
+    intact: actions.every((a) => a.reason === 'Outdated') && mutators.length === 0,
+    actions,
+    mutators,
+  };
 }
 
-/** One line per action, for the Warning event and the log. */
+/** True when the plan found our own policies removed or changed (not only Outdated parameters). */
+export function policiesTampered(plan: LockdownPlan): boolean {
+  return plan.actions.some((a) => a.reason !== 'Outdated');
+}
+
+export function describeMutator(m: MutatorFinding): string {
+  return `${m.kind} ${m.name}: ${m.why}`;
+}
+
+/** One line per action and per mutator, for the Warning event and the log. */
 export function describePlan(plan: LockdownPlan): string {
-  if (plan.actions.length === 0) return 'lock-down intact';
-  return plan.actions
-    .map((a) => `${a.kind} ${a.namespace ? `${a.namespace}/` : ''}${a.name}: ${a.reason}`)
-    .join('; ');
+  if (plan.actions.length === 0 && plan.mutators.length === 0) return 'lock-down intact';
+  return [
+    ...plan.actions.map((a) => `${a.kind} ${a.namespace ? `${a.namespace}/` : ''}${a.name}: ${a.reason}`),
+    ...plan.mutators.map(describeMutator),
+  ].join('; ');
+}
+
+// ---- Mutating admission that can reach cell pods ----
+//
+// The rule (conservative: when in doubt, it matches). A mutating webhook, or a
+// MutatingAdmissionPolicy's matchConstraints, can change cell pods when one of its rules covers
+// CREATE or UPDATE of `pods` or `pods/ephemeralcontainers` in the core group ('' or '*'; any
+// apiVersions, since matchPolicy Equivalent reaches v1 from any; scope '*', 'Namespaced' or unset),
+// is not taken back by an excludeResourceRules entry (policies), and its objectSelector can be
+// satisfied by a cell pod's labels. Not considered, so never a reason to exclude: namespaceSelector
+// (a colony may be made in any namespace, and namespace labels change), matchConditions (CEL; not
+// provable here), a policy's bindings (a policy without one is inert, but a binding can be added at
+// any time by whoever made the policy), failurePolicy, reinvocation.
+
+interface RuleLike {
+  apiGroups?: unknown;
+  operations?: unknown;
+  resources?: unknown;
+  scope?: unknown;
+}
+
+interface SelectorLike {
+  matchLabels?: unknown;
+  matchExpressions?: unknown;
+}
+
+interface Requirement {
+  key: string;
+  operator: string;
+  values: string[];
+}
+
+/** (operation, resource) pairs through which an admission object could change a cell pod. */
+const CELL_POD_TARGETS: ReadonlyArray<readonly [string, string]> = [
+  ['CREATE', 'pods'],
+  ['UPDATE', 'pods'],
+  ['UPDATE', 'pods/ephemeralcontainers'],
+];
+
+/** Labels every cell pod carries (src/builders/labels.ts), with their only values when fixed. */
+const CELL_POD_LABELS: Record<string, readonly string[] | 'any'> = {
+  [LABELS.managedBy]: [MANAGER],
+  [LABELS.colony]: 'any',
+  [LABELS.cell]: 'any',
+  [LABELS.cellIndex]: 'any',
+  [LABELS.genesis]: ['true', 'false'],
+};
+/** Labels some cell pods carry (copied from their Colony), any value. */
+const OPTIONAL_CELL_POD_LABELS = new Set<string>([CELL_RUNTIME_LABEL]);
+
+const strings = (v: unknown): string[] =>
+  Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+
+/**
+ * The API server's resource matching (admission rules): the part before '/' is the resource ('*' any),
+ * the part after it the subresource ('*' any, including none; absent: none).
+ */
+function resourceCovers(entry: string, target: string): boolean {
+  const [er, es = ''] = entry.split('/', 2);
+  const [tr, ts = ''] = target.split('/', 2);
+  return (er === '*' || er === tr) && (es === '*' || es === ts);
+}
+
+function ruleCovers(rule: RuleLike, op: string, resource: string): boolean {
+  const groups = strings(rule.apiGroups);
+  const ops = strings(rule.operations);
+  const scope = rule.scope;
+  return (
+    (groups.includes('') || groups.includes('*')) &&
+    (ops.includes(op) || ops.includes('*')) &&
+    strings(rule.resources).some((r) => resourceCovers(r, resource)) &&
+    (scope === undefined || scope === null || scope === '*' || scope === 'Namespaced')
+  );
+}
+
+const asRules = (v: unknown): RuleLike[] =>
+  Array.isArray(v) ? v.filter((r): r is RuleLike => isPlainObject(r)) : [];
+
+/** The first cell-pod target the rules cover and the exclusions do not, as "CREATE pods". */
+function coveredTarget(rules: unknown, excluded: unknown): string | undefined {
+  const hit = CELL_POD_TARGETS.find(
+    ([op, res]) =>
+      asRules(rules).some((r) => ruleCovers(r, op, res)) &&
+      !asRules(excluded).some((r) => ruleCovers(r, op, res)),
+  );
+  return hit ? `${hit[0]} ${hit[1]}` : undefined;
+}
+
+function requirements(selector: SelectorLike): Requirement[] {
+  const labels = isPlainObject(selector.matchLabels) ? selector.matchLabels : {};
+  const fromLabels = Object.entries(labels).map(([key, v]) => ({
+    key,
+    operator: 'In',
+    values: [String(v)],
+  }));
+  const exprs = Array.isArray(selector.matchExpressions) ? selector.matchExpressions : [];
+  const fromExprs = exprs.filter(isPlainObject).map((e) => ({
+    key: String(e.key),
+    operator: String(e.operator),
+    values: strings(e.values),
+  }));
+  return [...fromLabels, ...fromExprs];
+}
+
+/** What cell pods can carry under one key: never, any value, or one of a few fixed values. */
+function cellPodValues(key: string): 'never' | 'any' | readonly string[] {
+  const known = CELL_POD_LABELS[key];
+  if (known !== undefined) return known;
+  return OPTIONAL_CELL_POD_LABELS.has(key) ? 'any' : 'never';
+}
+
+/** Can some cell pod satisfy this one requirement? (An unknown operator: assume yes.) */
+function satisfiable(r: Requirement): boolean {
+  const values = cellPodValues(r.key);
+  const always = r.key in CELL_POD_LABELS;
+  if (r.operator === 'Exists') return values !== 'never';
+  if (r.operator === 'DoesNotExist') return !always;
+  if (values === 'never' || values === 'any') {
+    // In needs the key; NotIn is met by a pod without it or with another value.
+    return r.operator !== 'In' || values === 'any';
+  }
+  if (r.operator === 'In') return values.some((v) => r.values.includes(v));
+  if (r.operator === 'NotIn') return values.some((v) => !r.values.includes(v));
+  return true;
+}
+
+/** Provably matches no cell pod: one of its requirements no cell pod's labels can meet. */
+export function selectorExcludesCellPods(selector: unknown): boolean {
+  if (!isPlainObject(selector)) return false;
+  return requirements(selector).some((r) => !satisfiable(r));
+}
+
+function webhookFinding(config: ObservedObject): MutatorFinding | undefined {
+  const webhooks = Array.isArray(config.webhooks) ? config.webhooks.filter(isPlainObject) : [];
+  for (const w of webhooks) {
+    const target = coveredTarget(w.rules, undefined);
+    if (target === undefined || selectorExcludesCellPods(w.objectSelector)) continue;
+    const why = `webhook ${String(w.name)} can mutate cell pods (${target})`;
+    return { kind: 'MutatingWebhookConfiguration', name: config.metadata?.name ?? '', why };
+  }
+  return undefined;
+}
+
+function policyFinding(policy: ObservedObject): MutatorFinding | undefined {
+  const spec = isPlainObject(policy.spec) ? policy.spec : {};
+  const mc = isPlainObject(spec.matchConstraints) ? spec.matchConstraints : {};
+  const target = coveredTarget(mc.resourceRules, mc.excludeResourceRules);
+  if (target === undefined || selectorExcludesCellPods(mc.objectSelector)) return undefined;
+  const why = `policy can mutate cell pods (${target})`;
+  return { kind: 'MutatingAdmissionPolicy', name: policy.metadata?.name ?? '', why };
+}
+
+/**
+ * Every MutatingWebhookConfiguration and MutatingAdmissionPolicy that can change cell pods (the
+ * rule above), in name order. Objects being deleted still count until they are gone.
+ */
+export function mutatorsOfCellPods(
+  webhookConfigs: readonly ObservedObject[],
+  policies: readonly ObservedObject[],
+): MutatorFinding[] {
+  return [...webhookConfigs.map(webhookFinding), ...policies.map(policyFinding)]
+    .filter((f): f is MutatorFinding => f !== undefined)
+    .sort((a, b) => a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name));
 }

@@ -12,6 +12,7 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import { LABELS, type Cell } from '../api/types.js';
+import { isHardenedLabelValue } from '../builders/hardening.js';
 import { lockdownParams, lockdownPolicies, type LockdownOptions, type PodRef } from '../builders/lockdown.js';
 import { isConflict, statusCode } from '../runtime/kube.js';
 import type { ReconcileResult } from '../runtime/controller.js';
@@ -50,7 +51,7 @@ export interface LockdownDeps {
 }
 
 /**
- * What to lock, from the caches: hardened nodes (the hardened label); every Cell's pod (a cell pod is
+ * What to lock, from the caches: hardened nodes (isHardenedLabelValue); every Cell's pod (a cell pod is
  * named after its Cell, so its key exists BEFORE the pod is created); any pod carrying the cell
  * label; and every other pod bound to a hardened node (pre-existing DaemonSet pods there).
  */
@@ -59,7 +60,7 @@ export function lockdownTargets(world: { nodes: V1Node[]; pods: V1Pod[]; cells: 
   pods: PodRef[];
 } {
   const nodes = world.nodes
-    .filter((n) => n.metadata?.labels?.[LABELS.hardened] !== undefined)
+    .filter((n) => isHardenedLabelValue(n.metadata?.labels?.[LABELS.hardened]))
     .map((n) => n.metadata?.name ?? '')
     .filter((n) => n !== '');
   const hardened = new Set(nodes);

@@ -30,6 +30,7 @@ export const REQUIRED_PASS = [
   'kubelet.anonymous-auth',
   'kubelet.authorization-webhook',
   'kubelet.read-only-port',
+  'kubelet.container-checkpoint',
   'kubelet.flags',
   'kubelet.running-config',
   'runtime.cli',

@@ -1,6 +1,7 @@
 // Which nodes may hold a colony's cells. Pure functions of the node objects.
 import type { V1Node, V1Taint } from '@kubernetes/client-node';
 import { HARDENED_TAINT, LABELS, type Colony } from '../api/types.js';
+import { isHardenedLabelValue } from '../builders/hardening.js';
 import { requiresHardenedNodes } from '../builders/provider.js';
 
 export function nodeReady(node: V1Node): boolean {
@@ -8,7 +9,7 @@ export function nodeReady(node: V1Node): boolean {
 }
 
 export function isHardened(node: V1Node): boolean {
-  return Boolean(node.metadata?.labels?.[LABELS.hardened]);
+  return isHardenedLabelValue(node.metadata?.labels?.[LABELS.hardened]);
 }
 
 /** Cells tolerate only the hardened taint; any other NoSchedule/NoExecute taint keeps them off. */

@@ -89,6 +89,18 @@ export const OPERATOR_RULES: Rule[] = [
     verbs: ['get', 'list', 'watch', 'create', 'update'],
   },
   {
+    why: 'lock-down: any mutating webhook or MutatingAdmissionPolicy that can change cell pods breaks the lock-down (read-only: the operator never changes them)',
+    apiGroups: ['admissionregistration.k8s.io'],
+    resources: ['mutatingwebhookconfigurations', 'mutatingadmissionpolicies'],
+    verbs: ['list', 'watch'],
+  },
+  {
+    why: 'colony controller: one NetworkPolicy per colony, letting only its own cells reach the cell port (server-side apply: create+patch; owned by the colony)',
+    apiGroups: ['networking.k8s.io'],
+    resources: ['networkpolicies'],
+    verbs: ['get', 'create', 'patch'],
+  },
+  {
     why: 'lock-down: the LockdownParameters (hardened nodes, locked pods) the policies read; the operator is its only writer. Cluster-wide get is also what the API server demands of whoever creates a policy with a paramKind (get on every object of that kind): our own kind, so that is not get on every ConfigMap',
     apiGroups: [GROUP],
     resources: ['lockdownparameters'],

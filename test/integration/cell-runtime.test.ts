@@ -335,7 +335,7 @@ beforeAll(async () => {
   plainNode = `cr-${tag}-plain`;
   await Promise.all([
     ...hardenedNodes.map((n) =>
-      cp.addNode(n, { labels: { [LABELS.hardened]: 'true', 'celula.io/test-run': runLabel } }),
+      cp.addNode(n, { labels: { [LABELS.hardened]: 'abc123def456', 'celula.io/test-run': runLabel } }),
     ),
     cp.addNode(plainNode, { labels: { 'celula.io/test-run': `${runLabel}-plain` } }),
   ]);

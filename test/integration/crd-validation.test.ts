@@ -500,6 +500,106 @@ describe('Colony updates', () => {
   });
 });
 
+// [description, the colony as created, the edit, field the rejection must name, message fragment]
+const frozenSpecChanges: [string, Mutation | undefined, Mutation, string, string][] = [
+  [
+    'changing args',
+    (c) => (c.spec.args = ['--a']),
+    (c) => (c.spec.args = ['--b']),
+    'spec.args',
+    'args is immutable',
+  ],
+  ['adding args', undefined, (c) => (c.spec.args = ['--inspect']), 'spec.args', 'args is immutable'],
+  [
+    'removing args',
+    (c) => (c.spec.args = ['--a']),
+    (c) => delete c.spec.args,
+    'spec.args',
+    'args is immutable',
+  ],
+  [
+    'emptying args',
+    (c) => (c.spec.args = ['--a']),
+    (c) => (c.spec.args = []),
+    'spec.args',
+    'args is immutable',
+  ],
+  [
+    'downgrading the default provider to unhardened',
+    undefined,
+    (c) => (c.spec.nodes = { provider: 'unhardened' }),
+    'spec.nodes.provider',
+    'cannot be changed to unhardened',
+  ],
+  [
+    'downgrading existing to unhardened',
+    (c) => (c.spec.nodes = { provider: 'existing' }),
+    (c) => (c.spec.nodes = { provider: 'unhardened' }),
+    'spec.nodes.provider',
+    'cannot be changed to unhardened',
+  ],
+  [
+    'changing adopt to existing',
+    (c) => (c.spec.nodes = { provider: 'adopt' }),
+    (c) => (c.spec.nodes = { provider: 'existing' }),
+    'spec.nodes.provider',
+    'nodes.provider is immutable',
+  ],
+  [
+    'upgrading unhardened to adopt',
+    (c) => (c.spec.nodes = { provider: 'unhardened' }),
+    (c) => (c.spec.nodes = { provider: 'adopt' }),
+    'spec.nodes.provider',
+    'nodes.provider is immutable',
+  ],
+  [
+    'removing nodes from an unhardened colony (the default is adopt)',
+    (c) => (c.spec.nodes = { provider: 'unhardened' }),
+    (c) => delete c.spec.nodes,
+    'spec.nodes.provider',
+    'nodes.provider is immutable',
+  ],
+];
+
+// [description, the colony as created, an edit that keeps args and provider as they are]
+const unchangedSpecEdits: [string, Mutation | undefined, Mutation][] = [
+  ['scaling a colony with args', (c) => (c.spec.args = ['--a']), (c) => (c.spec.replicas = 4)],
+  ['setting the empty args on a colony without args', undefined, (c) => (c.spec.args = [])],
+  ['spelling out the default provider', undefined, (c) => (c.spec.nodes = { provider: 'adopt' })],
+  [
+    'removing nodes from an adopt colony (defaulted back to adopt)',
+    (c) => (c.spec.nodes = { provider: 'adopt' }),
+    (c) => delete c.spec.nodes,
+  ],
+  [
+    'scaling an unhardened colony',
+    (c) => (c.spec.nodes = { provider: 'unhardened' }),
+    (c) => (c.spec.replicas = 4),
+  ],
+];
+
+describe('Colony spec immutability (args, nodes.provider)', () => {
+  const createdThenEdited = async (initial: Mutation | undefined, edit: Mutation): Promise<Obj> => {
+    const created = (await create(COLONY_PLURAL, colony(initial))) as Obj & { spec: Record<string, unknown> };
+    edit(created);
+    return replace(COLONY_PLURAL, created);
+  };
+
+  it.each(frozenSpecChanges)('rejects %s', async (_d, initial, edit, field, fragment) => {
+    await expectInvalid(createdThenEdited(initial, edit), field, fragment);
+  });
+
+  it.each(unchangedSpecEdits)('accepts %s', async (_d, initial, edit) => {
+    const got = (await createdThenEdited(initial, edit)) as Obj & { spec: Record<string, unknown> };
+    const expected = colony(initial);
+    edit(expected);
+    expect(got.spec.args ?? []).toEqual(expected.spec.args ?? []);
+    expect((got.spec.nodes as { provider?: string }).provider).toBe(
+      (expected.spec.nodes as { provider?: string } | undefined)?.provider ?? 'adopt',
+    );
+  });
+});
+
 describe('Cells', () => {
   it('defaults genesis to false', async () => {
     const got = (await create(CELL_PLURAL, cell())) as unknown as Cell;

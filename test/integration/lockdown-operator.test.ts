@@ -6,11 +6,13 @@ import {
   AdmissionregistrationV1Api,
   CoreV1Api,
   CustomObjectsApi,
+  NetworkingV1Api,
   RbacAuthorizationV1Api,
   type KubeConfig,
 } from '@kubernetes/client-node';
 import { COLONY_PLURAL, GROUP, VERSION, type Cell, type Colony } from '../../src/api/types.js';
 import { POLICY } from '../../src/builders/lockdown.js';
+import { CELL_PORT } from '../../src/builders/pod.js';
 import { OPERATOR_NAME } from '../../src/controllers/rbac.js';
 import { cellsOf, conditionOf, poolColony, poolName, readColony } from '../support/colonies.js';
 import { removeLockdown, runOperator, type TestOperator } from '../support/operator.js';
@@ -66,6 +68,28 @@ describe('operator lock-down', () => {
     }, 'LockdownIntact=True');
     expect(condition(c, 'LockdownIntact')!.reason).toBe('PoliciesPresent');
     await waitFor(async () => (await cells('guarded')).length === 1, 'genesis cell while intact');
+  });
+
+  it("applies the colony's NetworkPolicy: only its own cells reach the cell port", async () => {
+    const net = kc.makeApiClient(NetworkingV1Api);
+    const np = await waitFor(
+      () => net.readNamespacedNetworkPolicy({ namespace: ns, name: 'guarded-cells' }).catch(() => undefined),
+      'NetworkPolicy guarded-cells',
+    );
+    const cellsOfGuarded = {
+      matchLabels: { 'app.kubernetes.io/managed-by': 'celula-operator', 'celula.io/colony': 'guarded' },
+      matchExpressions: [{ key: 'celula.io/cell', operator: 'Exists' }],
+    };
+    expect(np.metadata?.ownerReferences?.[0]).toMatchObject({
+      kind: 'Colony',
+      name: 'guarded',
+      controller: true,
+    });
+    expect(np.spec?.podSelector).toEqual(cellsOfGuarded);
+    expect(np.spec?.policyTypes).toEqual(['Ingress']);
+    expect(np.spec?.ingress).toEqual([
+      { _from: [{ podSelector: cellsOfGuarded }], ports: [{ protocol: 'TCP', port: CELL_PORT }] },
+    ]);
   });
 
   it('restores a binding an admin deleted within 5 s, with a Warning event and the incident counted', async () => {
@@ -157,5 +181,57 @@ describe('operator lock-down', () => {
     await waitFor(async () => (await cells('blocked')).length === 1, 'genesis cell after restore', 30_000);
     const after = await getColony('blocked');
     expect(condition(after, 'LockdownIntact')?.status).toBe('True');
+  });
+  it('treats a mutating webhook that can change cell pods as a broken lock-down until it is deleted', async () => {
+    const name = `celula-test-${ns}`;
+    const core = kc.makeApiClient(CoreV1Api);
+    // Scoped to this test's namespace (the rule ignores namespaceSelector: a colony can be anywhere),
+    // failing open to an address nobody serves, so no other test's pods are touched.
+    await adm.createMutatingWebhookConfiguration({
+      body: {
+        metadata: { name },
+        webhooks: [
+          {
+            name: 'inject.celula-test.example',
+            admissionReviewVersions: ['v1'],
+            sideEffects: 'None',
+            failurePolicy: 'Ignore',
+            timeoutSeconds: 1,
+            clientConfig: { url: 'https://127.0.0.1:9/mutate' },
+            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
+            rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }],
+          },
+        ],
+      },
+    });
+    try {
+      const broken = await waitFor(async () => {
+        const col = await getColony('guarded');
+        return condition(col, 'LockdownIntact')?.status === 'False' && col;
+      }, 'LockdownIntact=False while the webhook exists');
+      expect(condition(broken, 'LockdownIntact')?.status).toBe('False');
+      const event = await waitFor(async () => {
+        const events = (await core.listNamespacedEvent({ namespace: ns })).items;
+        return events.find((e) => e.reason === 'MutatingAdmission' && e.involvedObject.name === 'guarded');
+      }, 'MutatingAdmission event');
+      expect(event.type).toBe('Warning');
+      expect(event.message).toContain(`MutatingWebhookConfiguration ${name}`);
+      expect(event.message).toContain('CREATE pods');
+      // No seeding meanwhile.
+      await custom.createNamespacedCustomObject({ ...res(), body: colony('mutated') });
+      await waitFor(async () => {
+        const col = await getColony('mutated');
+        return condition(col, 'SecretHeld')?.reason === 'LockdownMissing' && col;
+      }, 'unseeded colony says why');
+      await new Promise((r) => setTimeout(r, 2_000));
+      expect(await cells('mutated')).toHaveLength(0);
+    } finally {
+      await adm.deleteMutatingWebhookConfiguration({ name });
+    }
+    const intact = await waitFor(async () => {
+      const col = await getColony('guarded');
+      return condition(col, 'LockdownIntact')?.status === 'True' && col;
+    }, 'LockdownIntact=True once the webhook is gone');
+    expect(condition(intact, 'LockdownIntact')?.reason).toBe('PoliciesPresent');
   });
 });

@@ -353,7 +353,7 @@ afterAll(async () => {
 
 describe('admission lock-down, on the real API server with the real kubectl', () => {
   it('reads back intact: the server-defaulted objects match the builders (no false tamper alarm)', async () => {
-    expect(planLockdown(desired, await observe())).toEqual({ intact: true, actions: [] });
+    expect(planLockdown(desired, await observe())).toEqual({ intact: true, actions: [], mutators: [] });
   });
 
   describe.each([

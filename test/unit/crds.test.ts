@@ -28,6 +28,7 @@ type Schema = {
   maximum?: number;
   maxProperties?: number;
   default?: unknown;
+  'x-kubernetes-validations'?: { rule: string; message?: string; fieldPath?: string; reason?: string }[];
 };
 
 const crds = loadCrdDocuments();
@@ -99,6 +100,28 @@ describe('crds/', () => {
     expect(spec.properties!.replicas!._default).toBe(3);
     expect(spec.properties!.secret!.properties!.algorithm!._enum).toEqual([...ALGORITHMS]);
     expect(spec.x_kubernetes_validations?.length).toBeGreaterThan(0);
+  });
+
+  // Immutable fields: a transition rule (one that reads oldSelf) that forbids the change. Optional
+  // fields carry it on spec, so that adding or removing them is a change too.
+  it.each([
+    ['spec.image', 'spec.image', '', 'image is immutable'],
+    ['spec.secret.algorithm', 'spec.secret.algorithm', '', 'secret.algorithm is immutable'],
+    ['spec.args', 'spec', '.args', 'args is immutable'],
+    ['spec.nodes.provider', 'spec', '.nodes.provider', 'nodes.provider is immutable'],
+    ['spec.nodes.provider (to unhardened)', 'spec', '.nodes.provider', 'cannot be changed to unhardened'],
+  ])('makes %s immutable with a transition rule', (_field, holder, fieldPath, message) => {
+    const rules = at(schemaOf(`${COLONY_PLURAL}.${GROUP}`), holder)['x-kubernetes-validations'] ?? [];
+    const rule = rules.find((r) => (r.fieldPath ?? '') === fieldPath && r.message?.includes(message));
+    expect(rule).toBeDefined();
+    expect(rule!.rule).toContain('oldSelf');
+    expect(rule!.reason).toBe('FieldValueForbidden');
+  });
+
+  it('says which spec fields are immutable in the spec description', () => {
+    const spec = at(schemaOf(`${COLONY_PLURAL}.${GROUP}`), 'spec');
+    for (const f of ['image', 'args', 'secret.algorithm', 'nodes.provider'])
+      expect(spec.description).toContain(f);
   });
 
   it('declares the documented defaults', () => {

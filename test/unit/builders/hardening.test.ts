@@ -16,6 +16,7 @@ import {
   HARDENING_PROGRAM,
   hijackConfigMapName,
   hijackScript,
+  isHardenedLabelValue,
   parseHardeningReport,
 } from '../../../src/builders/hardening.js';
 import { colony, node } from '../../fixtures/objects.js';
@@ -225,5 +226,23 @@ describe('the hardening Job program', () => {
     const { status, message } = runProgram(fake, hijackScript(fake).sha256);
     expect(status).toBe(3);
     expect(parseHardeningReport(message)?.error).toBe('hijack.sh exited 2');
+  });
+});
+
+describe('isHardenedLabelValue', () => {
+  it.each([
+    ['what digestPrefix writes', digestPrefix(script.sha256), true],
+    ['another 12-hex digest prefix', '0123456789ab', true],
+    ['absent', undefined, false],
+    ['empty', '', false],
+    ['true', 'true', false],
+    ['false', 'false', false],
+    ['11 hex', '0123456789a', false],
+    ['13 hex', '0123456789abc', false],
+    ['upper-case hex', '0123456789AB', false],
+    ['the whole sha256', script.sha256, false],
+    ['12 characters, not hex', 'hardened-now', false],
+  ] as [string, string | undefined, boolean][])('%s → %s', (_d, value, expected) => {
+    expect(isHardenedLabelValue(value)).toBe(expected);
   });
 });

@@ -111,7 +111,7 @@ export function goodToken(podName = 'lottery-cell-1', podUID = 'pod-uid-1'): Tok
   };
 }
 
-export const HARDENED_LABELS = { [LABELS.hardened]: 'true' };
+export const HARDENED_LABELS = { [LABELS.hardened]: 'abc123def456' };
 
 /** A small in-memory "cluster": tokens → facts, pods → facts, and the Colony. */
 export class FakeCluster implements TokenVerifier, PodInspector, ColonySource {

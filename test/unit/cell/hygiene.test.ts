@@ -123,8 +123,10 @@ describe('memoryGate', () => {
 
 describe('hardenedValue', () => {
   it.each<[string | undefined, boolean]>([
-    ['true', true],
-    ['sha256:abc', true],
+    ['abc123def456', true],
+    ['true', false],
+    ['sha256:abc', false],
+    ['ABC123DEF456', false],
     ['', false],
     ['false', false],
     [undefined, false],

@@ -6,7 +6,10 @@ import { lockdownParams, lockdownPolicies } from '../../../src/builders/lockdown
 import {
   dataMatches,
   describePlan,
+  mutatorsOfCellPods,
   planLockdown,
+  policiesTampered,
+  selectorExcludesCellPods,
   specMatches,
   type LockdownDesired,
   type ObservedLockdown,
@@ -51,7 +54,7 @@ function served(): ObservedLockdown {
 
 describe('planLockdown', () => {
   it('is intact when everything is there, ignoring metadata noise and server defaults', () => {
-    expect(planLockdown(desired, served())).toEqual({ intact: true, actions: [] });
+    expect(planLockdown(desired, served())).toEqual({ intact: true, actions: [], mutators: [] });
     expect(describePlan(planLockdown(desired, served()))).toBe('lock-down intact');
   });
 
@@ -87,6 +90,7 @@ describe('planLockdown', () => {
           resourceVersion: '100',
         },
       ],
+      mutators: [],
     });
     // Without the memory (first look), or when someone else changed them, it is a change.
     expect(planLockdown([grown, ...desired.slice(1)], served()).actions[0]?.reason).toBe('Changed');
@@ -213,6 +217,259 @@ describe('planLockdown', () => {
   });
 });
 
+// ---- Mutating admission that can reach cell pods ----
+
+const podRule = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
+  apiGroups: [''],
+  apiVersions: ['v1'],
+  operations: ['CREATE'],
+  resources: ['pods'],
+  ...over,
+});
+
+/** A MutatingWebhookConfiguration with one webhook, as the API server returns it. */
+const mwc = (name: string, webhook: Record<string, unknown>): any => ({
+  metadata: { name, resourceVersion: '7' },
+  webhooks: [{ name: `${name}.example.com`, namespaceSelector: {}, objectSelector: {}, ...webhook }],
+});
+
+/** A MutatingAdmissionPolicy with these matchConstraints. */
+const map = (name: string, matchConstraints: Record<string, unknown>): any => ({
+  metadata: { name },
+  spec: { matchConstraints: { matchPolicy: 'Equivalent', ...matchConstraints }, mutations: [] },
+});
+
+describe('mutatorsOfCellPods', () => {
+  type Row = [string, Record<string, unknown>, boolean];
+  // [description, the webhook (rules, objectSelector, ...), can it change cell pods?]
+  const webhooks: Row[] = [
+    ['CREATE pods in the core group', { rules: [podRule()] }, true],
+    ['UPDATE pods', { rules: [podRule({ operations: ['UPDATE'] })] }, true],
+    ['every operation', { rules: [podRule({ operations: ['*'] })] }, true],
+    ['every group and resource', { rules: [podRule({ apiGroups: ['*'], resources: ['*'] })] }, true],
+    ['every resource and subresource', { rules: [podRule({ resources: ['*/*'] })] }, true],
+    [
+      'UPDATE of ephemeral containers',
+      { rules: [podRule({ operations: ['UPDATE'], resources: ['pods/ephemeralcontainers'] })] },
+      true,
+    ],
+    ['pods/* on UPDATE', { rules: [podRule({ operations: ['UPDATE'], resources: ['pods/*'] })] }, true],
+    [
+      'pods/* on CREATE (a "*" subresource includes none)',
+      { rules: [podRule({ resources: ['pods/*'] })] },
+      true,
+    ],
+    ['scope Namespaced', { rules: [podRule({ scope: 'Namespaced' })] }, true],
+    ['another apiVersion (Equivalent reaches v1)', { rules: [podRule({ apiVersions: ['v2'] })] }, true],
+    [
+      'a namespaceSelector (not proof)',
+      { rules: [podRule()], namespaceSelector: { matchLabels: { a: 'b' } } },
+      true,
+    ],
+    [
+      'matchConditions (not proof)',
+      { rules: [podRule()], matchConditions: [{ name: 'x', expression: 'false' }] },
+      true,
+    ],
+    [
+      'an objectSelector cell pods can meet',
+      {
+        rules: [podRule()],
+        objectSelector: { matchLabels: { 'app.kubernetes.io/managed-by': 'celula-operator' } },
+      },
+      true,
+    ],
+    [
+      'an objectSelector on a label cell pods may carry',
+      {
+        rules: [podRule()],
+        objectSelector: { matchExpressions: [{ key: 'celula.io/cell-runtime', operator: 'Exists' }] },
+      },
+      true,
+    ],
+    [
+      'NotIn on the colony name (other colonies still match)',
+      {
+        rules: [podRule()],
+        objectSelector: { matchExpressions: [{ key: 'celula.io/colony', operator: 'NotIn', values: ['a'] }] },
+      },
+      true,
+    ],
+    ['DELETE only', { rules: [podRule({ operations: ['DELETE'] })] }, false],
+    ['CONNECT only', { rules: [podRule({ operations: ['CONNECT'] })] }, false],
+    ['another group', { rules: [podRule({ apiGroups: ['apps'] })] }, false],
+    ['deployments', { rules: [podRule({ resources: ['deployments'] })] }, false],
+    ['pods/status only', { rules: [podRule({ operations: ['UPDATE'], resources: ['pods/status'] })] }, false],
+    [
+      '"*" is no subresource: not ephemeral containers',
+      { rules: [podRule({ operations: ['UPDATE'], resources: ['*/status'] })] },
+      false,
+    ],
+    ['cluster scope only', { rules: [podRule({ scope: 'Cluster' })] }, false],
+    ['no rules', { rules: [] }, false],
+    [
+      'an objectSelector on a label cell pods never carry',
+      { rules: [podRule()], objectSelector: { matchLabels: { 'sidecar.example/inject': 'true' } } },
+      false,
+    ],
+    [
+      'another manager',
+      { rules: [podRule()], objectSelector: { matchLabels: { 'app.kubernetes.io/managed-by': 'helm' } } },
+      false,
+    ],
+    [
+      'DoesNotExist on the cell label',
+      {
+        rules: [podRule()],
+        objectSelector: { matchExpressions: [{ key: 'celula.io/cell', operator: 'DoesNotExist' }] },
+      },
+      false,
+    ],
+    [
+      'NotIn our manager',
+      {
+        rules: [podRule()],
+        objectSelector: {
+          matchExpressions: [
+            { key: 'app.kubernetes.io/managed-by', operator: 'NotIn', values: ['celula-operator'] },
+          ],
+        },
+      },
+      false,
+    ],
+    [
+      'genesis In a value it never has',
+      {
+        rules: [podRule()],
+        objectSelector: {
+          matchExpressions: [{ key: 'celula.io/genesis', operator: 'In', values: ['maybe'] }],
+        },
+      },
+      false,
+    ],
+  ];
+
+  it.each(webhooks.map(([d, w, m]) => [d, m, w] as const))('a webhook on %s → %s', (_d, matches, webhook) => {
+    const found = mutatorsOfCellPods([mwc('inject', webhook)], []);
+    expect(found.map((f) => f.name)).toEqual(matches ? ['inject'] : []);
+  });
+
+  it('names the webhook and the path in the finding', () => {
+    expect(mutatorsOfCellPods([mwc('inject', { rules: [podRule()] })], [])).toEqual([
+      {
+        kind: 'MutatingWebhookConfiguration',
+        name: 'inject',
+        why: 'webhook inject.example.com can mutate cell pods (CREATE pods)',
+      },
+    ]);
+  });
+
+  it('finds a configuration when any one of its webhooks matches', () => {
+    const config = mwc('two', { rules: [podRule({ resources: ['services'] })] });
+    config.webhooks.push({ name: 'second.example.com', rules: [podRule({ operations: ['*'] })] });
+    expect(mutatorsOfCellPods([config], [])[0]?.why).toBe(
+      'webhook second.example.com can mutate cell pods (CREATE pods)',
+    );
+  });
+
+  // [description, matchConstraints, can it change cell pods?]
+  const policies: Row[] = [
+    ['CREATE pods', { resourceRules: [podRule()] }, true],
+    [
+      'every resource',
+      { resourceRules: [podRule({ apiGroups: ['*'], resources: ['*'], operations: ['*'] })] },
+      true,
+    ],
+    [
+      'CREATE and UPDATE pods, UPDATE excluded',
+      {
+        resourceRules: [podRule({ operations: ['CREATE', 'UPDATE'] })],
+        excludeResourceRules: [podRule({ operations: ['UPDATE'] })],
+      },
+      true,
+    ],
+    [
+      'deployments only',
+      { resourceRules: [podRule({ apiGroups: ['apps'], resources: ['deployments'] })] },
+      false,
+    ],
+    [
+      'pods, all excluded',
+      {
+        resourceRules: [podRule({ operations: ['*'] })],
+        excludeResourceRules: [podRule({ operations: ['*'], resources: ['pods', 'pods/*'] })],
+      },
+      false,
+    ],
+    [
+      'pods, but only objects cell pods are not',
+      { resourceRules: [podRule()], objectSelector: { matchLabels: { team: 'web' } } },
+      false,
+    ],
+    ['no matchConstraints', {}, false],
+  ];
+
+  it.each(policies.map(([d, c, m]) => [d, m, c] as const))(
+    'a MutatingAdmissionPolicy on %s → %s',
+    (_d, matches, constraints) => {
+      const found = mutatorsOfCellPods([], [map('mutate', constraints)]);
+      expect(found).toEqual(
+        matches
+          ? [{ kind: 'MutatingAdmissionPolicy', name: 'mutate', why: expect.stringContaining('cell pods') }]
+          : [],
+      );
+    },
+  );
+
+  it('lists webhooks and policies together, by kind then name', () => {
+    const found = mutatorsOfCellPods(
+      [mwc('zeta', { rules: [podRule()] }), mwc('alpha', { rules: [podRule()] })],
+      [map('mid', { resourceRules: [podRule()] })],
+    );
+    expect(found.map((f) => `${f.kind}/${f.name}`)).toEqual([
+      'MutatingAdmissionPolicy/mid',
+      'MutatingWebhookConfiguration/alpha',
+      'MutatingWebhookConfiguration/zeta',
+    ]);
+  });
+
+  it('makes the plan broken, with nothing to restore and no tamper, and says why', () => {
+    const observed = { ...served(), mutatingWebhooks: [mwc('inject', { rules: [podRule()] })] };
+    const plan = planLockdown(desired, observed);
+    expect({ intact: plan.intact, actions: plan.actions, tampered: policiesTampered(plan) }).toEqual({
+      intact: false,
+      actions: [],
+      tampered: false,
+    });
+    expect(describePlan(plan)).toBe(
+      'MutatingWebhookConfiguration inject: webhook inject.example.com can mutate cell pods (CREATE pods)',
+    );
+    const harmless = {
+      ...served(),
+      mutatingWebhooks: [mwc('inject', { rules: [podRule({ operations: ['DELETE'] })] })],
+    };
+    expect(planLockdown(desired, harmless).intact).toBe(true);
+  });
+
+  it.each([
+    [undefined, false],
+    [{}, false],
+    [{ matchLabels: {} }, false],
+    [{ matchExpressions: [{ key: 'celula.io/colony', operator: 'In', values: ['lottery'] }] }, false],
+    [{ matchExpressions: [{ key: 'celula.io/colony', operator: 'DoesNotExist' }] }, true],
+    [{ matchExpressions: [{ key: 'celula.io/cell-runtime', operator: 'DoesNotExist' }] }, false],
+    [{ matchExpressions: [{ key: 'celula.io/genesis', operator: 'NotIn', values: ['true'] }] }, false],
+    [
+      { matchExpressions: [{ key: 'celula.io/genesis', operator: 'NotIn', values: ['true', 'false'] }] },
+      true,
+    ],
+    [{ matchExpressions: [{ key: 'x', operator: 'NotIn', values: ['y'] }] }, false],
+    [{ matchExpressions: [{ key: 'x', operator: 'Gt', values: ['1'] }] }, false],
+  ] as [unknown, boolean][])('selectorExcludesCellPods(%j) → %s', (selector, excludes) => {
+    expect(selectorExcludesCellPods(selector)).toBe(excludes);
+  });
+});
+
 describe('specMatches / dataMatches', () => {
   it.each([
     [{ a: 1 }, { a: 1, matchPolicy: 'Equivalent' }, true],
@@ -325,8 +582,19 @@ describe('reconcileLockdown', () => {
 });
 
 describe('lockdownTargets', () => {
+  it.each([
+    ['a digest prefix', 'abc123def456', ['h1']],
+    ['true (set by hand)', 'true', []],
+    ['empty', '', []],
+    ['a short hex value', 'abc123', []],
+  ] as [string, string, string[]][])('locks a node labelled %s only if hardened', (_d, value, expected) => {
+    const labels = { 'node-restriction.kubernetes.io/celula-hardened': value };
+    const t = lockdownTargets({ nodes: [{ metadata: { name: 'h1', labels } }], cells: [], pods: [] });
+    expect(t.nodes).toEqual(expected);
+  });
+
   it('locks hardened nodes, every Cell (before its pod exists), labelled cell pods and any pod on a hardened node', () => {
-    const hardenedLabel = { 'node-restriction.kubernetes.io/celula-hardened': 'abc123' };
+    const hardenedLabel = { 'node-restriction.kubernetes.io/celula-hardened': 'abc123def456' };
     const t = lockdownTargets({
       nodes: [{ metadata: { name: 'h1', labels: hardenedLabel } }, { metadata: { name: 'plain' } }],
       cells: [{ metadata: { namespace: 'ns', name: 'lottery-1' } } as Cell],
