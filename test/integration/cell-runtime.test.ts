@@ -471,10 +471,10 @@ describe('cell runtime on the real control plane', () => {
       return JSON.stringify(err?.body);
     };
     expect(await denied(patch(b!.metadata.name!, { publicKey: a!.status!.publicKey }))).toContain(
-      'only its own Cell',
+      `the token of pod ${a!.status!.pod} may not write the status of Cell`,
     );
     expect(await denied(patch(a!.metadata.name!, { phase: 'Dead' }))).toContain(
-      'may change only publicKey and fingerprint',
+      'a cell may change only publicKey, fingerprint, keyProof, joinKey in the status of Cell',
     );
     expect(await denied(patch(a!.metadata.name!, { fingerprint: 'sha256:' + '0'.repeat(32) }))).toContain(
       'written once',

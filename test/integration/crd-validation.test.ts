@@ -6,7 +6,8 @@ import {
   ApiextensionsV1Api,
   CoreV1Api,
   CustomObjectsApi,
-  type KubeConfig,
+  KubeConfig,
+  RbacAuthorizationV1Api,
   type V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
 import { CRD_NAMES, loadCrds } from '../../src/api/crds.js';
@@ -25,6 +26,9 @@ let kc: KubeConfig;
 let ext: ApiextensionsV1Api;
 let core: CoreV1Api;
 let custom: CustomObjectsApi;
+let asOperator: CustomObjectsApi;
+const OPERATOR_SA = 'system:serviceaccount:celula-system:celula-operator';
+const CELL_WRITER_ROLE = `crd-validation-cell-writer-${process.pid}`;
 let seq = 0;
 
 function colony(mutate?: Mutation): Obj & { spec: Record<string, unknown> } {
@@ -51,8 +55,14 @@ function cell(
   return c;
 }
 
+/**
+ * Cells are the operator's alone (the cell-identity admission policy refuses Cell writes by anyone
+ * else, admins included, wherever the policy is installed): Cell requests go out as the operator's
+ * service account, impersonated by the admin, with the cell rights of this test's own ClusterRole.
+ */
+const clientFor = (plural: string): CustomObjectsApi => (plural === CELL_PLURAL ? asOperator : custom);
 const create = (plural: string, body: Obj): Promise<Obj> =>
-  custom.createNamespacedCustomObject({
+  clientFor(plural).createNamespacedCustomObject({
     group: GROUP,
     version: VERSION,
     namespace: NS,
@@ -60,7 +70,7 @@ const create = (plural: string, body: Obj): Promise<Obj> =>
     body,
   }) as Promise<Obj>;
 const replace = (plural: string, body: Obj): Promise<Obj> =>
-  custom.replaceNamespacedCustomObject({
+  clientFor(plural).replaceNamespacedCustomObject({
     group: GROUP,
     version: VERSION,
     namespace: NS,
@@ -69,7 +79,7 @@ const replace = (plural: string, body: Obj): Promise<Obj> =>
     body,
   }) as Promise<Obj>;
 const replaceStatus = (plural: string, body: Obj): Promise<Obj> =>
-  custom.replaceNamespacedCustomObjectStatus({
+  clientFor(plural).replaceNamespacedCustomObjectStatus({
     group: GROUP,
     version: VERSION,
     namespace: NS,
@@ -155,16 +165,50 @@ async function waitServed(plural: string): Promise<void> {
   }
 }
 
+/** A client acting as the operator's service account, allowed to write Cells (and nothing else). */
+async function operatorCellClient(admin: KubeConfig): Promise<CustomObjectsApi> {
+  const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
+  await rbac.createClusterRole({
+    body: {
+      metadata: { name: CELL_WRITER_ROLE },
+      rules: [
+        {
+          apiGroups: [GROUP],
+          resources: [CELL_PLURAL, `${CELL_PLURAL}/status`],
+          verbs: ['get', 'create', 'update', 'patch', 'delete'],
+        },
+      ],
+    },
+  });
+  await rbac.createClusterRoleBinding({
+    body: {
+      metadata: { name: CELL_WRITER_ROLE },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: CELL_WRITER_ROLE },
+      subjects: [{ kind: 'ServiceAccount', name: 'celula-operator', namespace: 'celula-system' }],
+    },
+  });
+  const op = new KubeConfig();
+  op.loadFromString(admin.exportConfig());
+  const user = op.getCurrentUser();
+  if (!user) throw new Error('the admin kubeconfig has no current user');
+  op.users = op.users.map((u) => (u.name === user.name ? { ...u, impersonateUser: OPERATOR_SA } : u));
+  return op.makeApiClient(CustomObjectsApi);
+}
+
 beforeAll(async () => {
   kc = await kubeConfig();
   ext = kc.makeApiClient(ApiextensionsV1Api);
   core = kc.makeApiClient(CoreV1Api);
   custom = kc.makeApiClient(CustomObjectsApi);
+  asOperator = await operatorCellClient(kc);
   await core.createNamespace({ body: { metadata: { name: NS } } });
   await installCrds();
 }, 60_000);
 
 afterAll(async () => {
+  const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+  await rbac.deleteClusterRoleBinding({ name: CELL_WRITER_ROLE }).catch(() => undefined);
+  await rbac.deleteClusterRole({ name: CELL_WRITER_ROLE }).catch(() => undefined);
   await deleteNamespace(NS);
 });
 
@@ -634,7 +678,7 @@ describe('Cells', () => {
     const fresh = async (): Promise<
       Obj & { spec: Record<string, unknown>; status?: Record<string, unknown> }
     > =>
-      (await custom.getNamespacedCustomObject({
+      (await asOperator.getNamespacedCustomObject({
         group: GROUP,
         version: VERSION,
         namespace: NS,
