@@ -172,10 +172,29 @@ async function joinOnce(
   return secret;
 }
 
+/**
+ * Publish the join key; when the write is refused because another key is already published for this
+ * pod, someone pre-empted it (only a principal impersonating this pod can): never join, say so loudly.
+ */
+async function publishJoinKey(api: CellApi, digest: string): Promise<void> {
+  try {
+    await api.publishJoinKey(digest);
+  } catch (err) {
+    const published = (await api.ownCell().catch(() => undefined))?.status?.joinKey;
+    if (published !== undefined && published !== digest) {
+      throw new FatalCellError(
+        `another join key (${published}) was published for this pod before this process could publish its own; ` +
+          'someone acting as this pod tried to take its place in the join: refusing to join',
+      );
+    }
+    throw err;
+  }
+}
+
 async function join(api: CellApi, ctx: StartFacts, log: Logger): Promise<ColonySecret> {
   // One join key for the life of this process; published before the first hello (write-once).
   const key = createJoinKey();
-  await retrying('publishing the join key', () => api.publishJoinKey(key.digest), log, ctx.max);
+  await retrying('publishing the join key', () => publishJoinKey(api, key.digest), log, ctx.max);
   log.info({ joinKey: key.digest }, 'published the join key in the cell status');
   const backoff = new Backoff(ctx.max);
   for (;;) {
