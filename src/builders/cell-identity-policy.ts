@@ -29,6 +29,7 @@ export const OPERATOR_CELL_STATUS_FIELDS = [
   'startedAt',
   'aliveAt',
   'diedAt',
+  'unreachableSince',
   'reason',
   'message',
   'observedGeneration',

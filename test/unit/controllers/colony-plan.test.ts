@@ -1,11 +1,18 @@
 import { describe, expect, it } from '@jest/globals';
-import type { ColonyStatus } from '../../../src/api/types.js';
+import type { Cell, CellPhase, Colony, ColonyStatus } from '../../../src/api/types.js';
 import { planColony, type ColonyWorld } from '../../../src/controllers/colony-plan.js';
 import { cell, colony, hardened, node, notReady } from '../../fixtures/objects.js';
 
 const now = new Date('2026-01-01T00:00:00Z');
-const nodes = ['n1', 'n2', 'n3', 'n4'].map((n) => node(n));
+const nodes = ['n1', 'n2', 'n3', 'n4', 'n5'].map((n) => node(n));
 const seededStatus: ColonyStatus = { publicKey: 'PK', fingerprint: 'FP', genesisCell: 'lottery-0' };
+
+/** A cell that reported the colony key (a holder), in `phase`. */
+function holder(col: Colony, index: number, nodeName: string, phase: CellPhase, genesis = false): Cell {
+  const c = cell(col, index, nodeName, phase, genesis);
+  c.status = { ...c.status, publicKey: 'PK' };
+  return c;
+}
 
 function world(w: Partial<ColonyWorld>): ColonyWorld {
   return { colony: colony(), cells: [], nodes, lockdown: 'Intact', now, ...w };
@@ -71,11 +78,104 @@ describe('planColony', () => {
     const plan = planColony(world({ colony: col, cells }));
     expect(plan.becameLost).toBe(true);
     expect(plan.create).toEqual([]);
-    expect(cond(plan.status, 'Lost')).toMatchObject({ status: 'True', reason: 'AllCellsDied' });
+    expect(cond(plan.status, 'Lost')).toMatchObject({ status: 'True', reason: 'AllHoldersProvenDead' });
     const again = planColony(world({ colony: { ...col, status: plan.status }, cells: [] }));
     expect(again.becameLost).toBe(false);
     expect(again.create).toEqual([]);
     expect(cond(again.status, 'Lost')).toMatchObject({ status: 'True' });
+  });
+
+  it('counts heard holders, unreachable holders and newcomers apart, and surges for the unreachable', () => {
+    const col = colony((c) => (c.status = { ...seededStatus }));
+    const cells = [
+      holder(col, 0, 'n1', 'Alive', true),
+      holder(col, 1, 'n2', 'Unreachable'),
+      cell(col, 2, 'n3', 'Joining'),
+    ];
+    const plan = planColony(world({ colony: col, cells }));
+    expect(plan.status).toMatchObject({ alive: 1, unreachable: 1, joining: 1, desired: 3 });
+    // Surge: replicas 3 − heard 1 − joining 1 = 1 more, on the one node with a free slot.
+    expect(plan.create).toEqual([{ index: 3, node: 'n4', genesis: false }]);
+    expect(plan.retire).toEqual([]);
+    expect(cond(plan.status, 'HoldersUnreachable')).toMatchObject({
+      status: 'True',
+      message: expect.stringContaining('1 holder(s) cannot be heard (1 heard)') as unknown as string,
+    });
+    expect(cond(plan.status, 'Lost')).toMatchObject({ status: 'False' });
+    expect(cond(plan.status, 'Ready')).toMatchObject({ status: 'False', reason: 'HoldersUnreachable' });
+    expect(cond(plan.status, 'FloorMet')).toMatchObject({ status: 'False' });
+    expect(cond(plan.status, 'Degraded')).toMatchObject({ status: 'True' });
+  });
+
+  it('is never Lost while every holder is unreachable, and Ready again when they are heard', () => {
+    const col = colony((c) => (c.status = { ...seededStatus }));
+    const unheard = [0, 1, 2].map((i) => holder(col, i, `n${i + 1}`, 'Unreachable', i === 0));
+    const plan = planColony(world({ colony: col, cells: unheard, nodes: [] }));
+    expect(plan.becameLost).toBe(false);
+    expect(cond(plan.status, 'Lost')).toMatchObject({ status: 'False', reason: 'SecretAlive' });
+    expect(cond(plan.status, 'SecretHeld')).toMatchObject({ status: 'True' });
+    expect(plan.status).toMatchObject({ alive: 0, unreachable: 3 });
+    const heard = [0, 1, 2].map((i) => holder(col, i, `n${i + 1}`, 'Alive', i === 0));
+    const back = planColony(world({ colony: { ...col, status: plan.status }, cells: heard }));
+    expect(cond(back.status, 'Ready')).toMatchObject({ status: 'True' });
+    expect(cond(back.status, 'HoldersUnreachable')).toMatchObject({ status: 'False' });
+    expect(back.create).toEqual([]);
+  });
+
+  it('turns Lost only when every holder is proven dead, and clears a Lost declared while a holder lives', () => {
+    const col = colony((c) => (c.status = { ...seededStatus }));
+    const proven = [
+      holder(col, 0, 'n1', 'Dead', true),
+      holder(col, 1, 'n2', 'Dead'),
+      cell(col, 2, 'n3', 'Joining'),
+    ];
+    expect(planColony(world({ colony: col, cells: proven })).becameLost).toBe(true);
+    // The old rule declared Lost from readiness alone; a holder still living undoes it.
+    const wronglyLost = planColony(
+      world({ colony: col, cells: [holder(col, 0, 'n1', 'Dead', true)] }),
+    ).status;
+    const alive = [holder(col, 1, 'n2', 'Alive'), holder(col, 2, 'n3', 'Unreachable')];
+    const plan = planColony(world({ colony: { ...col, status: wronglyLost }, cells: alive }));
+    expect(cond(plan.status, 'Lost')).toMatchObject({ status: 'False' });
+  });
+
+  it('retires surplus newest-first once suspects are heard again, never below replicas heard holders', () => {
+    const col = colony((c) => (c.status = { ...seededStatus }));
+    const cells = [
+      holder(col, 0, 'n1', 'Alive', true),
+      holder(col, 1, 'n2', 'Alive'),
+      holder(col, 2, 'n3', 'Alive'),
+      holder(col, 3, 'n4', 'Alive'),
+      cell(col, 4, 'n5', 'Joining'),
+    ];
+    const plan = planColony(world({ colony: col, cells }));
+    expect(plan.retire).toEqual(['lottery-4', 'lottery-3']);
+    expect(plan.create).toEqual([]);
+  });
+
+  it('never retires an unreachable holder, nor a heard one that would leave fewer than replicas heard', () => {
+    const col = colony((c) => (c.status = { ...seededStatus }));
+    const cells = [
+      holder(col, 0, 'n1', 'Unreachable', true),
+      holder(col, 1, 'n2', 'Alive'),
+      holder(col, 2, 'n3', 'Alive'),
+      holder(col, 3, 'n4', 'Alive'),
+    ];
+    expect(planColony(world({ colony: col, cells })).retire).toEqual([]);
+    const short = [
+      holder(col, 0, 'n1', 'Unreachable', true),
+      holder(col, 1, 'n2', 'Alive'),
+      holder(col, 2, 'n3', 'Alive'),
+      cell(col, 3, 'n4', 'Joining'),
+    ];
+    expect(planColony(world({ colony: col, cells: short })).retire).toEqual([]);
+  });
+
+  it('retires nothing during a control-plane fault', () => {
+    const col = colony((c) => (c.status = { ...seededStatus }));
+    const cells = [0, 1, 2, 3].map((i) => holder(col, i, `n${i + 1}`, 'Alive', i === 0));
+    expect(planColony(world({ colony: col, cells })).retire).toEqual(['lottery-3']);
+    expect(planColony(world({ colony: col, cells, fault: 'mass disruption' })).retire).toEqual([]);
   });
 
   it('does not seed while the lock-down policies are missing, and counts the incident', () => {
