@@ -6,7 +6,6 @@ import type { V1Lease, V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Cell, CellStatus, Colony } from '../api/types.js';
 import { buildCellPod } from '../builders/pod.js';
 import { isControlledBy } from '../builders/owner.js';
-import { describeError } from '../runtime/kube.js';
 import { cellStatus, type CellWorld } from './cell-status.js';
 import { eventRef, splitKey, type ControllerContext, type ReconcileResult } from './context.js';
 import { isHolder } from './holders.js';
@@ -99,7 +98,10 @@ async function liveLease(ctx: ControllerContext, node: string, cached: V1Lease |
     return { lease: await ctx.live.lease(node) };
   } catch (err) {
     ctx.guard.restart(ctx.now(), 'the API server did not answer');
-    ctx.log.warn({ err: describeError(err), node }, 'live read of a stale node Lease failed; not suspecting');
+    ctx.log.warn(
+      { err: err instanceof Error ? err.message : String(err), node },
+      'live read of a stale node Lease failed; not suspecting',
+    );
     return { lease: cached, excuse: 'the API server did not answer a live read of the Lease' };
   }
 }
