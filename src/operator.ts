@@ -27,6 +27,7 @@ import { reconcileCell } from './controllers/cell.js';
 import { reconcileColony } from './controllers/colony.js';
 import type { ControllerContext, LiveReader } from './controllers/context.js';
 import { FloorGuard, MASS_DISRUPTION_DEFAULTS, type MassDisruptionOptions } from './controllers/guard.js';
+import { floorMetrics } from './controllers/floor-metrics.js';
 import { LEADER_LEASE, OPERATOR_NAME } from './controllers/rbac.js';
 import { COLONY_NAMESPACE_LABEL } from './builders/cell-rbac.js';
 import {
@@ -330,6 +331,7 @@ export async function startOperator(cfg: OperatorConfig): Promise<Operator> {
     write,
     live: liveReader(cfg.kubeConfig),
     guard,
+    metrics: floorMetrics(registry),
     lockdown: () => lockdown?.state() ?? 'Disabled',
     nodeLossAfter: cfg.nodeLossAfter,
     now,

@@ -42,17 +42,26 @@ async function deletePod(ctx: ControllerContext, cell: Cell, pod: V1Pod): Promis
   await ctx.write.delete('Pod', cell.metadata.namespace ?? '', cell.metadata.name ?? '', pod.metadata?.uid);
 }
 
-/** Warning on death and on suspicion, Normal when a suspect is heard again. */
-async function reportTransition(ctx: ControllerContext, cell: Cell, status: CellStatus): Promise<void> {
-  const was = cell.status?.phase;
-  if (was === status.phase) return;
-  const ref = eventRef(cell, 'Cell');
+/** The event a phase change makes: Warning on death and on suspicion, Normal when heard again. */
+function transitionEvent(
+  was: string | undefined,
+  status: CellStatus,
+): { type: 'Normal' | 'Warning'; reason: string; message: string } | undefined {
+  if (was === status.phase) return undefined;
   if (status.phase === 'Dead')
-    await ctx.write.event(ref, 'Warning', status.reason ?? 'Died', status.message ?? 'cell died');
-  else if (status.phase === 'Unreachable')
-    await ctx.write.event(ref, 'Warning', 'HolderUnreachable', `${status.reason}: ${status.message}`);
-  else if (was === 'Unreachable' && status.phase === 'Alive')
-    await ctx.write.event(ref, 'Normal', 'HolderHeard', 'the holder is heard again');
+    return { type: 'Warning', reason: status.reason ?? 'Died', message: status.message ?? '' };
+  if (status.phase === 'Unreachable')
+    return { type: 'Warning', reason: 'HolderUnreachable', message: `${status.reason}: ${status.message}` };
+  if (was === 'Unreachable' && status.phase === 'Alive')
+    return { type: 'Normal', reason: 'HolderHeard', message: 'the holder is heard again' };
+  return undefined;
+}
+
+async function reportTransition(ctx: ControllerContext, cell: Cell, status: CellStatus): Promise<void> {
+  const e = transitionEvent(cell.status?.phase, status);
+  if (!e) return;
+  if (status.phase === 'Dead') ctx.metrics?.cellDied(e.reason);
+  await ctx.write.event(eventRef(cell, 'Cell'), e.type, e.reason, e.message);
 }
 
 /**

@@ -99,10 +99,37 @@ async function reportFloor(ctx: ControllerContext, colony: Colony, plan: ColonyP
     await ctx.write.event(ref, 'Normal', 'FloorRestored', msg(F));
 }
 
+function recordFloor(ctx: ControllerContext, colony: Colony, s: ColonyStatus): void {
+  const counts = { alive: s.alive ?? 0, unreachable: s.unreachable ?? 0, joining: s.joining ?? 0 };
+  ctx.metrics?.colony(colony.metadata.namespace ?? '', colony.metadata.name ?? '', {
+    ...counts,
+    minReplicas: colony.spec.minReplicas,
+  });
+}
+
+/** Creates the planned cells, prunes old dead ones, retires the surplus. */
+async function applyPlan(ctx: ControllerContext, colony: Colony, plan: ColonyPlan): Promise<void> {
+  const namespace = colony.metadata.namespace ?? '';
+  for (const placement of plan.create) {
+    const cell = buildCell(colony, placement);
+    ctx.log.info(
+      { cell: cell.metadata.name, node: placement.node, genesis: placement.genesis },
+      'creating cell',
+    );
+    await ctx.write.apply(cell);
+  }
+  for (const dead of plan.delete) await ctx.write.delete(CellKind, namespace, dead);
+  for (const surplus of plan.retire) {
+    ctx.log.info({ cell: surplus }, 'retiring a surplus cell (replicas reached by heard holders)');
+    await ctx.write.delete(CellKind, namespace, surplus);
+  }
+}
+
 export async function reconcileColony(ctx: ControllerContext, key: string): Promise<ReconcileResult> {
   const { namespace, name } = splitKey(key);
   const colony = ctx.colonies.get(namespace, name);
   if (!colony) {
+    ctx.metrics?.forget(namespace, name);
     await removeClusterRoleBinding(ctx, namespace, name);
     return {};
   }
@@ -120,20 +147,8 @@ export async function reconcileColony(ctx: ControllerContext, key: string): Prom
     now: ctx.now(),
   });
 
-  for (const placement of plan.create) {
-    const cell = buildCell(colony, placement);
-    ctx.log.info(
-      { cell: cell.metadata.name, node: placement.node, genesis: placement.genesis },
-      'creating cell',
-    );
-    await ctx.write.apply(cell);
-  }
-  for (const dead of plan.delete) await ctx.write.delete(CellKind, namespace, dead);
-  for (const surplus of plan.retire) {
-    ctx.log.info({ cell: surplus }, 'retiring a surplus cell (replicas reached by heard holders)');
-    await ctx.write.delete(CellKind, namespace, surplus);
-  }
-
+  await applyPlan(ctx, colony, plan);
+  recordFloor(ctx, colony, plan.status);
   const changed = await ctx.write.patchStatus('Colony', colony, plan.status);
   if (changed) await reportFloor(ctx, colony, plan);
   // A Lost colony has nothing to wait for: no requeue (events still wake it).

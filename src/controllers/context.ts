@@ -10,6 +10,7 @@ import type {
 } from '@kubernetes/client-node';
 import type { Cell, Colony } from '../api/types.js';
 import type { Logger } from '../observability/logger.js';
+import type { FloorMetrics } from './floor-metrics.js';
 import type { FloorGuard } from './guard.js';
 
 export interface Reader<T> {
@@ -74,6 +75,8 @@ export interface ControllerContext {
   live: LiveReader;
   /** The mass-disruption guard: when silence is a control-plane fault rather than suspicion. */
   guard: FloorGuard;
+  /** Floor gauges and death counts; absent in tests that do not look at metrics. */
+  metrics?: FloorMetrics;
   /** State of the lock-down admission policies (kept by the lock-down controller). */
   lockdown(): LockdownState;
   /** `--node-loss-after` in seconds; undefined = three renew intervals of each node's Lease. */

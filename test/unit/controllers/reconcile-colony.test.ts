@@ -7,6 +7,8 @@ import type { Cell, CellPhase, CellStatus, Colony } from '../../../src/api/types
 import { controllerRef } from '../../../src/builders/owner.js';
 import { reconcileCell } from '../../../src/controllers/cell.js';
 import { reconcileColony } from '../../../src/controllers/colony.js';
+import { floorMetrics } from '../../../src/controllers/floor-metrics.js';
+import { Registry } from 'prom-client';
 import { cell, colony, lease, node, pod, ready } from '../../fixtures/objects.js';
 import { memoryContext, type MemoryContext } from '../../support/memory-context.js';
 
@@ -117,6 +119,25 @@ describe('reconcileColony: surge first', () => {
     await reconcileColony(b.ctx, 'ns/lottery');
     expect(retired(b)).toEqual(['lottery-3']);
     expect(b.cond('HoldersUnreachable')).toMatchObject({ status: 'False' });
+  });
+});
+
+describe('reconcileColony: floor metrics', () => {
+  it('exports heard, unreachable and joining cells per colony against the floor, and deaths by proof', async () => {
+    const b = build(['Alive', 'Unreachable', 'Joining'], { n2: 60 });
+    const registry = new Registry();
+    b.ctx.metrics = floorMetrics(registry);
+    await reconcileColony(b.ctx, 'ns/lottery');
+    const text = await registry.metrics();
+    expect(text).toContain('celula_colony_cells{namespace="ns",colony="lottery",state="heard"} 1');
+    expect(text).toContain('celula_colony_cells{namespace="ns",colony="lottery",state="unreachable"} 1');
+    expect(text).toContain('celula_colony_cells{namespace="ns",colony="lottery",state="joining"} 1');
+    expect(text).toContain('celula_colony_floor{namespace="ns",colony="lottery"} 2');
+    b.world.pods.put(
+      ownedPod(b.world.cells.get('ns', 'lottery-0')!, (p) => (p.status = { phase: 'Failed' })),
+    );
+    await reconcileCell(b.ctx, 'ns/lottery-0');
+    expect(await registry.metrics()).toContain('celula_cell_deaths_total{reason="PodEnded"} 1');
   });
 });
 
