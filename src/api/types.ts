@@ -81,6 +81,8 @@ export interface ColonyStatus {
   unreachable?: number;
   /** Living cells that do not hold the secret yet (Pending, Starting, Joining). */
   joining?: number;
+  /** The highest cell index ever used: a cell name (colony-<index>) is never reused. */
+  lastCellIndex?: number;
   /** Times a cell or node of this colony was found breaking its lockdown (isolation). */
   lockdownIncidents?: number;
   conditions?: Condition[];

@@ -143,6 +143,13 @@ function observeHolder(w: CellWorld, pod: V1Pod, hearing: Hearing): Observation 
       'the pod is being deleted; the holder ends when the kubelet confirms',
     );
   if (podReady(pod) !== undefined) return HOLDS;
+  // Reported the key but never Ready yet: finishing its join, not a holder gone quiet.
+  if (!w.cell.status?.aliveAt)
+    return {
+      phase: 'Joining',
+      reason: 'Joining',
+      message: 'the cell reported the colony key; waiting for readiness',
+    };
   return unreachable(
     'NotReady',
     'the holder does not answer its readiness probe (stalled or busy); still a holder',

@@ -54,9 +54,14 @@ function conditionTrue(status: ColonyStatus | undefined, type: string): boolean 
   return status?.conditions?.some((c) => c.type === type && c.status === 'True') ?? false;
 }
 
-function nextIndex(cells: readonly Cell[]): number {
-  const used = cells.map((c) => cellIndexOf(c.metadata.labels)).filter((n) => Number.isFinite(n));
-  return used.length === 0 ? 0 : Math.max(...used) + 1;
+/**
+ * The highest cell index ever used: the cells present and the colony's record (retired cells are
+ * deleted, so only the record remembers them). A name is never reused: a retired cell's pod may still
+ * be terminating under that name, and peers must never take a new cell for an old one.
+ */
+function lastIndex(w: ColonyWorld, created: readonly CellPlacement[] = []): number {
+  const used = [...w.cells.map((c) => cellIndexOf(c.metadata.labels)), ...created.map((p) => p.index)];
+  return Math.max(w.colony.status?.lastCellIndex ?? -1, ...used.filter((n) => Number.isFinite(n)));
 }
 
 /** The public identity recorded once, from the genesis cell when it is Alive. */
@@ -105,7 +110,7 @@ function place(w: ColonyWorld, n: Needs): { create: CellPlacement[]; shortfall?:
       .map((node) => spreadValue(w.colony, node)),
   );
   const create: CellPlacement[] = [];
-  let index = nextIndex(w.cells);
+  let index = lastIndex(w) + 1;
   for (const node of eligibleNodes(w.colony, w.nodes)) {
     if (create.length === n.count) break;
     const key = spreadValue(w.colony, node);
@@ -306,12 +311,19 @@ function conditions(w: ColonyWorld, f: Facts): Cond[] {
 
 function counts(cells: readonly Cell[], key: string | undefined): Counts & { holders: number } {
   const living = cells.filter((c) => !isDead(c));
-  const holders = living.filter((c) => isHolder(c, key)).length;
+  // Before the colony has a key nobody holds anything it relies on: Alive cells are simply counted.
+  if (!key) {
+    const alive = living.filter(isAlive).length;
+    return { holders: 0, alive, unreachable: 0, joining: living.length - alive };
+  }
+  const alive = living.filter((c) => isHeardHolder(c, key)).length;
+  const unreachable = living.filter((c) => isUnreachableHolder(c, key)).length;
+  // joining: every living cell not Alive or Unreachable (incl. one that reported the key, not yet Ready).
   return {
-    holders,
-    alive: living.filter((c) => isHeardHolder(c, key)).length,
-    unreachable: living.filter((c) => isUnreachableHolder(c, key)).length,
-    joining: living.length - holders,
+    holders: living.filter((c) => isHolder(c, key)).length,
+    alive,
+    unreachable,
+    joining: living.length - alive - unreachable,
   };
 }
 
@@ -328,14 +340,15 @@ const byIndexDesc = (a: Cell, b: Cell): number =>
 export function surplus(w: ColonyWorld, key: string | undefined): string[] {
   const { replicas } = w.colony.spec;
   const c = counts(w.cells, key);
-  if (w.fault || c.alive + c.unreachable + c.joining <= replicas) return [];
+  if (!key || w.fault || c.alive + c.unreachable + c.joining <= replicas) return [];
   const living = w.cells.filter((x) => !isDead(x));
   const name = (x: Cell): string => x.metadata.name ?? '';
   let excess = c.alive + c.unreachable + c.joining - replicas;
-  // Newcomers hold nothing: retire while heard holders plus the remaining newcomers reach replicas.
+  // Cells still joining go first (at most just-handed a copy): while heard holders plus the
+  // remaining joiners reach replicas.
   const spareNewcomers = Math.min(excess, Math.max(0, c.alive + c.joining - replicas));
   const newcomers = living
-    .filter((x) => !isHolder(x, key))
+    .filter((x) => !isHeardHolder(x, key) && !isUnreachableHolder(x, key))
     .sort(byIndexDesc)
     .slice(0, spareNewcomers);
   excess -= newcomers.length;
@@ -376,6 +389,7 @@ export function planColony(w: ColonyWorld): ColonyPlan {
     alive: c.alive,
     unreachable: c.unreachable,
     joining: c.joining,
+    ...(create.length > 0 || w.cells.length > 0 ? { lastCellIndex: lastIndex(w, create) } : {}),
     lockdownIncidents: incidents(w),
     conditions: conds,
   };

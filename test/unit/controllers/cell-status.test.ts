@@ -135,6 +135,13 @@ const rows: Row[] = [
     want: { phase: 'Unreachable', reason: 'NotReady' },
   },
   {
+    name: 'reported the key but never Ready yet: still Joining, not Unreachable',
+    colonyKey: KEY,
+    old: { phase: 'Joining', publicKey: KEY, podUID: 'pod-uid-lottery-0' },
+    pod: (c) => pod(c, running),
+    want: { phase: 'Joining', reason: 'Joining' },
+  },
+  {
     name: 'holder on a node reporting itself NotReady: Unreachable',
     colonyKey: KEY,
     old: holder,

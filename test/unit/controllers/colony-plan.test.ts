@@ -171,6 +171,26 @@ describe('planColony', () => {
     expect(planColony(world({ colony: col, cells: short })).retire).toEqual([]);
   });
 
+  it('never reuses a retired cell name: the colony records the last index used', () => {
+    const col = colony((c) => (c.status = { ...seededStatus, lastCellIndex: 7 }));
+    const cells = [holder(col, 0, 'n1', 'Alive', true), holder(col, 1, 'n2', 'Alive')];
+    const plan = planColony(world({ colony: col, cells }));
+    expect(plan.create).toEqual([{ index: 8, node: 'n3', genesis: false }]);
+    expect(plan.status.lastCellIndex).toBe(8);
+  });
+
+  it('a joiner that reported the key but is not Ready yet counts as joining: no extra surge', () => {
+    const col = colony((c) => (c.status = { ...seededStatus }));
+    const cells = [
+      holder(col, 0, 'n1', 'Alive', true),
+      holder(col, 1, 'n2', 'Alive'),
+      holder(col, 2, 'n3', 'Joining'),
+    ];
+    const plan = planColony(world({ colony: col, cells }));
+    expect(plan.status).toMatchObject({ alive: 2, unreachable: 0, joining: 1 });
+    expect(plan.create).toEqual([]);
+  });
+
   it('retires nothing during a control-plane fault', () => {
     const col = colony((c) => (c.status = { ...seededStatus }));
     const cells = [0, 1, 2, 3].map((i) => holder(col, i, `n${i + 1}`, 'Alive', i === 0));
