@@ -227,7 +227,7 @@ function lostCondition(f: Facts): Cond {
     return {
       type: C.Lost,
       status: 'True',
-      reason: 'AllHoldersProvenDead',
+      reason: 'AllCellsDied',
       message:
         'every cell that held the secret is proven dead; it cannot be recovered and will not be regenerated',
     };

@@ -78,7 +78,7 @@ describe('planColony', () => {
     const plan = planColony(world({ colony: col, cells }));
     expect(plan.becameLost).toBe(true);
     expect(plan.create).toEqual([]);
-    expect(cond(plan.status, 'Lost')).toMatchObject({ status: 'True', reason: 'AllHoldersProvenDead' });
+    expect(cond(plan.status, 'Lost')).toMatchObject({ status: 'True', reason: 'AllCellsDied' });
     const again = planColony(world({ colony: { ...col, status: plan.status }, cells: [] }));
     expect(again.becameLost).toBe(false);
     expect(again.create).toEqual([]);

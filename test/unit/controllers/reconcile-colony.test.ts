@@ -156,7 +156,7 @@ describe('reconcileColony: Lost only on proof', () => {
   it('every holder proven dead: Lost, a Warning, and nothing is made again', async () => {
     const b = build(['Dead', 'Dead', 'Dead']);
     await reconcileColony(b.ctx, 'ns/lottery');
-    expect(b.cond('Lost')).toMatchObject({ status: 'True', reason: 'AllHoldersProvenDead' });
+    expect(b.cond('Lost')).toMatchObject({ status: 'True', reason: 'AllCellsDied' });
     expect(created(b)).toEqual([]);
     expect(events(b)).toEqual(['Warning:SecretLost']);
     b.writer.clear();
