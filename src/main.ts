@@ -42,6 +42,7 @@ async function main(): Promise<void> {
     operatorNamespace: opts.leaderNamespace,
     workers: opts.workers,
     nodeLossAfter: opts.nodeLossAfter,
+    massDisruption: { fraction: opts.massDisruptionFraction, minNodes: opts.massDisruptionMinNodes },
     onLostLeadership: () => void shutdown.run('lost leadership').then(() => process.exit(1)),
   });
   collectDefaultMetrics({ register: operator.registry, prefix: 'celula_process_' });

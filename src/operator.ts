@@ -2,11 +2,13 @@
 // writer, and optional leader election. Used by src/main.ts and, in process, by integration tests.
 import {
   CoordinationV1Api,
+  CoreV1Api,
   type KubeConfig,
   type V1ClusterRoleBinding,
   type V1Lease,
   type V1Node,
   type V1Pod,
+  type V1NetworkPolicy,
   type V1RoleBinding,
   type V1ServiceAccount,
 } from '@kubernetes/client-node';
@@ -24,7 +26,9 @@ import {
 } from './api/types.js';
 import { reconcileCell } from './controllers/cell.js';
 import { reconcileColony } from './controllers/colony.js';
-import type { ControllerContext } from './controllers/context.js';
+import type { ControllerContext, LiveReader } from './controllers/context.js';
+import { FloorGuard, MASS_DISRUPTION_DEFAULTS, type MassDisruptionOptions } from './controllers/guard.js';
+import { floorMetrics } from './controllers/floor-metrics.js';
 import { LEADER_LEASE, OPERATOR_NAME } from './controllers/rbac.js';
 import { COLONY_NAMESPACE_LABEL } from './builders/cell-rbac.js';
 import {
@@ -43,6 +47,7 @@ import type { Logger } from './observability/logger.js';
 import { Controller, mapToOwner, mapToSelf } from './runtime/controller.js';
 import { Informer } from './runtime/informer.js';
 import { coordinationLeaseClient, LeaderElector } from './runtime/leader.js';
+import { isNotFound } from './runtime/kube.js';
 
 export interface OperatorConfig {
   kubeConfig: KubeConfig;
@@ -73,6 +78,12 @@ export interface OperatorConfig {
    * Default: three renew intervals of the Lease (0.75 × leaseDurationSeconds; 30 s for a kubelet).
    */
   nodeLossAfter?: number;
+  /**
+   * The mass-disruption guard: when more than `fraction` of the nodes hosting cells (at least
+   * `minNodes` of them) are silent at once, silence is a control-plane fault and no holder is
+   * suspected. Default: 0.5 and 3 (docs/floor.md).
+   */
+  massDisruption?: MassDisruptionOptions;
   /** Called when this replica loses the leader lease (main exits: another replica may act now). */
   onLostLeadership?: () => void;
 }
@@ -82,6 +93,28 @@ export interface Operator {
   ready(): boolean;
   readonly registry: Registry;
   stop(): Promise<void>;
+}
+
+/** 404 → undefined; any other error propagates (the caller must not take it for absence). */
+async function orAbsent<T>(read: Promise<T>): Promise<T | undefined> {
+  try {
+    return await read;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+/** Reads that bypass the informers' caches (src/controllers/context.ts LiveReader). */
+function liveReader(kc: KubeConfig): LiveReader {
+  const core = kc.makeApiClient(CoreV1Api);
+  const coordination = kc.makeApiClient(CoordinationV1Api);
+  return {
+    lease: (node) =>
+      orAbsent(coordination.readNamespacedLease({ name: node, namespace: NODE_LEASE_NAMESPACE })),
+    pod: (namespace, name) => orAbsent(core.readNamespacedPod({ name, namespace })),
+    node: (name) => orAbsent(core.readNode({ name })),
+  };
 }
 
 function collection(group: string, plural: string, namespace?: string): string {
@@ -97,6 +130,7 @@ interface Informers {
   pods: Informer<V1Pod>;
   serviceAccounts: Informer<V1ServiceAccount>;
   roleBindings: Informer<V1RoleBinding>;
+  networkPolicies: Informer<V1NetworkPolicy>;
   clusterRoleBindings: Informer<V1ClusterRoleBinding>;
   nodes: Informer<V1Node>;
   nodeLeases: Informer<V1Lease>;
@@ -124,6 +158,11 @@ function informers(cfg: OperatorConfig): Informers {
     roleBindings: new Informer<V1RoleBinding>({
       ...common,
       path: collection('rbac.authorization.k8s.io/v1', 'rolebindings', ns),
+      labelSelector: MANAGED,
+    }),
+    networkPolicies: new Informer<V1NetworkPolicy>({
+      ...common,
+      path: collection('networking.k8s.io/v1', 'networkpolicies', ns),
       labelSelector: MANAGED,
     }),
     clusterRoleBindings: new Informer<V1ClusterRoleBinding>({
@@ -172,6 +211,7 @@ function controllers(cfg: OperatorConfig, inf: Informers, ctx: ControllerContext
     .watch(inf.cells, mapToOwner('Colony'))
     .watch(inf.serviceAccounts, mapToOwner('Colony'))
     .watch(inf.roleBindings, mapToOwner('Colony'))
+    .watch(inf.networkPolicies, mapToOwner('Colony'))
     .watch(inf.clusterRoleBindings, (crb) => colonyOfBinding(crb))
     // Node changes (readiness, labels, taints) can change placement for every colony.
     .watch(inf.nodes, () => inf.colonies.list().map(mapToSelf));
@@ -293,9 +333,13 @@ export async function startOperator(cfg: OperatorConfig): Promise<Operator> {
     isLeading: () => gate.isLeading(),
     onChange: () => inf.colonies.list().forEach((c) => ctrls[0]?.enqueue(mapToSelf(c))),
   });
+  const guard = new FloorGuard(cfg.massDisruption ?? MASS_DISRUPTION_DEFAULTS, now());
   const ctx: ControllerContext = {
     ...inf,
     write,
+    live: liveReader(cfg.kubeConfig),
+    guard,
+    metrics: floorMetrics(registry),
     lockdown: () => lockdown?.state() ?? 'Disabled',
     nodeLossAfter: cfg.nodeLossAfter,
     now,
@@ -310,7 +354,12 @@ export async function startOperator(cfg: OperatorConfig): Promise<Operator> {
 
   // Controllers run from the start; without the lease their reconciles do nothing. Gaining the
   // lease re-enqueues every object, so nothing that changed meanwhile is missed.
-  const election = elect(cfg, () => resync(inf, ctrls));
+  // Silence is counted from when this replica starts leading: what happened before, it did not see.
+  guard.restart(now(), 'the operator started');
+  const election = elect(cfg, () => {
+    guard.restart(now(), 'this replica gained the leader lease');
+    resync(inf, ctrls);
+  });
   gate.isLeading = () => election.leading;
   ctrls.forEach((c) => c.start());
   if (election.elector) election.elector.start();

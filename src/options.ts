@@ -15,6 +15,10 @@ export interface OperatorOptions {
   workers: number;
   /** Seconds without a node Lease renewal before its cells are dead; undefined = 0.75 × lease duration. */
   nodeLossAfter?: number;
+  /** Silent share of the nodes hosting cells above which silence is a control-plane fault. */
+  massDisruptionFraction: number;
+  /** Fewest nodes hosting cells for the share to be judged. */
+  massDisruptionMinNodes: number;
   help: boolean;
 }
 
@@ -32,9 +36,18 @@ Flags (each also read from the environment variable in brackets):
   --leader-namespace NS   the operator's namespace: leader Lease, lock-down policies' service account,
                           hardening Jobs [POD_NAMESPACE]; default: celula-system
   --workers N             concurrent reconciles per controller [CELULA_WORKERS]; default: 4
-  --node-loss-after S     seconds after a node's last Lease renewal before its cells are declared dead
-                          and replaced [CELULA_NODE_LOSS_AFTER]; default: 3 renew intervals of the
-                          Lease (0.75 × leaseDurationSeconds: 30 s for a kubelet's 40 s Lease)
+  --node-loss-after S     seconds after a node's last Lease renewal (or after the operator began
+                          observing, whichever is later) before the node is silent: its holders turn
+                          Unreachable and are replaced by surge (never deleted), its cells that hold
+                          nothing yet are replaced [CELULA_NODE_LOSS_AFTER]; default: 3 renew intervals
+                          of the Lease (0.75 × leaseDurationSeconds: 30 s for a kubelet's 40 s Lease)
+  --mass-disruption-fraction F
+                          when more than this share of the nodes hosting cells is silent at once, it
+                          is a control-plane fault: no holder is suspected from silence
+                          [CELULA_MASS_DISRUPTION_FRACTION]; 0 < F <= 1; default: 0.5
+  --mass-disruption-min-nodes N
+                          judge that share only when at least N nodes host cells
+                          [CELULA_MASS_DISRUPTION_MIN_NODES]; default: 3
   -h, --help              show this help
 `;
 
@@ -57,6 +70,22 @@ function positiveInt(name: string, v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1 || n > 64)
     throw new UsageError(`--${name}: want a whole number 1..64, got "${v}"`);
+  return n;
+}
+
+/** A share in (0, 1]. */
+function fraction(name: string, v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n <= 0 || n > 1)
+    throw new UsageError(`--${name}: want a fraction 0 < F <= 1, got "${v}"`);
+  return n;
+}
+
+/** A node count, 1..100000. */
+function nodeCount(name: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 100_000)
+    throw new UsageError(`--${name}: want a whole number 1..100000, got "${v}"`);
   return n;
 }
 
@@ -84,6 +113,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): OperatorOp
         'leader-namespace': { type: 'string' },
         workers: { type: 'string' },
         'node-loss-after': { type: 'string' },
+        'mass-disruption-fraction': { type: 'string' },
+        'mass-disruption-min-nodes': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -107,6 +138,14 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): OperatorOp
     leaderNamespace: pick('leader-namespace', 'POD_NAMESPACE', 'celula-system'),
     workers: positiveInt('workers', pick('workers', 'CELULA_WORKERS', '4')),
     nodeLossAfter: seconds('node-loss-after', pick('node-loss-after', 'CELULA_NODE_LOSS_AFTER', '')),
+    massDisruptionFraction: fraction(
+      'mass-disruption-fraction',
+      pick('mass-disruption-fraction', 'CELULA_MASS_DISRUPTION_FRACTION', '0.5'),
+    ),
+    massDisruptionMinNodes: nodeCount(
+      'mass-disruption-min-nodes',
+      pick('mass-disruption-min-nodes', 'CELULA_MASS_DISRUPTION_MIN_NODES', '3'),
+    ),
     help: values.help === true,
   };
 }

@@ -75,8 +75,14 @@ export interface ColonyStatus {
   fingerprint?: string;
   genesisCell?: string;
   desired?: number;
+  /** Holders heard now (Alive): what Ready and FloorMet count. */
   alive?: number;
+  /** Holders not heard (Unreachable): still holders, never counted as gone. */
+  unreachable?: number;
+  /** Living cells that do not hold the secret yet (Pending, Starting, Joining). */
   joining?: number;
+  /** The highest cell index ever used: a cell name (colony-<index>) is never reused. */
+  lastCellIndex?: number;
   /** Times a cell or node of this colony was found breaking its lockdown (isolation). */
   lockdownIncidents?: number;
   conditions?: Condition[];
@@ -90,7 +96,19 @@ export interface Colony {
   status?: ColonyStatus;
 }
 
-export const CELL_PHASES = ['Pending', 'Hardening', 'Starting', 'Joining', 'Alive', 'Dead'] as const;
+/**
+ * Unreachable: a holder the operator cannot hear (stale node Lease, node not Ready, readiness
+ * failing). It is still a holder; only proof that its memory is gone makes it Dead (docs/floor.md).
+ */
+export const CELL_PHASES = [
+  'Pending',
+  'Hardening',
+  'Starting',
+  'Joining',
+  'Alive',
+  'Unreachable',
+  'Dead',
+] as const;
 export type CellPhase = (typeof CELL_PHASES)[number];
 
 export interface CellSpec {
@@ -107,6 +125,8 @@ export interface CellStatus {
   startedAt?: string;
   aliveAt?: string;
   diedAt?: string;
+  /** When the operator stopped hearing this holder (set only while phase is Unreachable). */
+  unreachableSince?: string;
   reason?: string;
   message?: string;
   /** Public identity the cell reports for itself (never secret material). */
@@ -149,5 +169,7 @@ export const ColonyConditions = {
   FloorMet: 'FloorMet',
   Degraded: 'Degraded',
   Lost: 'Lost',
+  /** True while any holder is Unreachable: the colony is never Lost meanwhile. */
+  HoldersUnreachable: 'HoldersUnreachable',
   LockdownIntact: 'LockdownIntact',
 } as const;

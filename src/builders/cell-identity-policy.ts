@@ -36,6 +36,7 @@ export const OPERATOR_CELL_STATUS_FIELDS = [
   'startedAt',
   'aliveAt',
   'diedAt',
+  'unreachableSince',
   'reason',
   'message',
   'observedGeneration',

@@ -15,19 +15,19 @@ export const API_TOKEN_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 export const API_TOKEN_SECONDS = 3607;
 /** A Colony label copied onto its cell pods: `local` tells a test harness to run the cell process. */
 export const CELL_RUNTIME_LABEL = 'celula.io/cell-runtime';
-/** Cells leave a lost node fast; the operator has already surged a replacement. */
-export const NODE_LOSS_TOLERATION_SECONDS = 5;
 export const DEFAULT_RESOURCES = { cpu: '100m', memory: '64Mi' } as const;
 
 function tolerations(): V1Toleration[] {
   return [
     { key: HARDENED_TAINT, operator: 'Exists', effect: 'NoSchedule' },
     { key: HARDENED_TAINT, operator: 'Exists', effect: 'NoExecute' },
+    // No time limit: the taint manager would delete a holder on mere suspicion (when a partition
+    // heals, the pod's deletion reaches the kubelet, which kills the holder). The operator alone
+    // decides when a holder's pod goes, on proof (docs/floor.md).
     ...['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable'].map((key): V1Toleration => ({
       key,
       operator: 'Exists',
       effect: 'NoExecute',
-      tolerationSeconds: NODE_LOSS_TOLERATION_SECONDS,
     })),
   ];
 }

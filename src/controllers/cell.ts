@@ -1,22 +1,26 @@
 // Cell reconciler: one pod per Cell, pinned to the cell's node; status mirrored from pod and node.
-// A dead cell's pod is deleted (its memory is gone anyway); the cell stays for its timestamps until
-// the colony prunes it.
-import type { V1Lease, V1Pod } from '@kubernetes/client-node';
+// A Dead cell's pod is deleted (proof says its memory is gone anyway); the pod of an Unreachable
+// holder is never deleted here (only the colony retires a holder, and only above the floor: see
+// docs/floor.md). The cell stays for its timestamps until the colony prunes it.
+import type { V1Lease, V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Cell, CellStatus, Colony } from '../api/types.js';
 import { buildCellPod } from '../builders/pod.js';
 import { isControlledBy } from '../builders/owner.js';
-import { cellStatus } from './cell-status.js';
+import { cellStatus, type CellWorld } from './cell-status.js';
 import { eventRef, splitKey, type ControllerContext, type ReconcileResult } from './context.js';
+import { isHolder } from './holders.js';
 import { judgeLease, NODE_LEASE_NAMESPACE } from './node-lease.js';
 
 /** Status fields the cell process reports for itself; the operator never writes them. */
 export const CELL_REPORTED_FIELDS = ['publicKey', 'fingerprint', 'joinKey', 'keyProof'] as const;
 
+/** While silence is excused (a control-plane fault), look again this soon. */
+const EXCUSED_RECHECK_MS = 2000;
+
 /** The pod named after the cell, split into ours (controlled by the cell) or someone else's. */
-function podOf(ctx: ControllerContext, cell: Cell): { pod?: V1Pod; foreign: boolean } {
-  const found = ctx.pods.get(cell.metadata.namespace, cell.metadata.name ?? '');
-  if (!found) return { foreign: false };
-  return isControlledBy(found, cell) ? { pod: found, foreign: false } : { foreign: true };
+function podOf(pod: V1Pod | undefined, cell: Cell): { pod?: V1Pod; foreign: boolean } {
+  if (!pod) return { foreign: false };
+  return isControlledBy(pod, cell) ? { pod, foreign: false } : { foreign: true };
 }
 
 /** Creates the pod of a living cell that never had one; deletes the pod of a dead one. */
@@ -38,27 +42,95 @@ async function deletePod(ctx: ControllerContext, cell: Cell, pod: V1Pod): Promis
   await ctx.write.delete('Pod', cell.metadata.namespace ?? '', cell.metadata.name ?? '', pod.metadata?.uid);
 }
 
-async function reportDeath(ctx: ControllerContext, cell: Cell, status: CellStatus): Promise<void> {
-  await ctx.write.event(
-    eventRef(cell, 'Cell'),
-    'Warning',
-    status.reason ?? 'Died',
-    status.message ?? 'cell died',
-  );
+/** The event a phase change makes: Warning on death and on suspicion, Normal when heard again. */
+function transitionEvent(
+  was: string | undefined,
+  status: CellStatus,
+): { type: 'Normal' | 'Warning'; reason: string; message: string } | undefined {
+  if (was === status.phase) return undefined;
+  if (status.phase === 'Dead')
+    return { type: 'Warning', reason: status.reason ?? 'Died', message: status.message ?? '' };
+  if (status.phase === 'Unreachable')
+    return { type: 'Warning', reason: 'HolderUnreachable', message: `${status.reason}: ${status.message}` };
+  if (was === 'Unreachable' && status.phase === 'Alive')
+    return { type: 'Normal', reason: 'HolderHeard', message: 'the holder is heard again' };
+  return undefined;
+}
+
+async function reportTransition(ctx: ControllerContext, cell: Cell, status: CellStatus): Promise<void> {
+  const e = transitionEvent(cell.status?.phase, status);
+  if (!e) return;
+  if (status.phase === 'Dead') ctx.metrics?.cellDied(e.reason);
+  await ctx.write.event(eventRef(cell, 'Cell'), e.type, e.reason, e.message);
 }
 
 /**
  * A stopped Lease makes no event, so time drives detection: a cell with a pod on a node whose Lease
  * is fresh is re-checked just after that Lease would go stale (each renewal re-enqueues it earlier).
  */
-function leaseRecheck(
+function recheck(
   ctx: ControllerContext,
   lease: V1Lease | undefined,
+  w: CellWorld,
   status: CellStatus,
 ): ReconcileResult {
   if (status.phase === 'Dead' || !status.podUID) return {};
-  const verdict = judgeLease(lease, ctx.now(), ctx.nodeLossAfter);
+  if (w.excuse) return { requeueAfter: EXCUSED_RECHECK_MS };
+  const verdict = judgeLease(lease, ctx.now(), ctx.nodeLossAfter, w.observingSince);
   return verdict.kind === 'fresh' ? { requeueAfter: verdict.recheckAfterMs } : {};
+}
+
+/** The live object when the cache says it is gone: absence is proof only if the API server agrees. */
+async function confirmAbsent<T>(
+  cached: T | undefined,
+  read: () => Promise<T | undefined>,
+): Promise<T | undefined> {
+  return cached ?? (await read());
+}
+
+interface Heard {
+  lease?: V1Lease;
+  excuse?: string;
+}
+
+/**
+ * Before acting on a stale Lease, read it live (the cache may lag a dropped watch), as Kubernetes
+ * 1.36+ does for node Leases. An API server that does not answer is a control-plane fault.
+ */
+async function liveLease(ctx: ControllerContext, node: string, cached: V1Lease | undefined): Promise<Heard> {
+  const now = ctx.now();
+  const since = ctx.guard.observingSince();
+  const excuse = ctx.guard.verdict(ctx, now).fault;
+  if (excuse) return { lease: cached, excuse };
+  if (judgeLease(cached, now, ctx.nodeLossAfter, since).kind !== 'lost') return { lease: cached };
+  try {
+    return { lease: await ctx.live.lease(node) };
+  } catch (err) {
+    ctx.guard.restart(ctx.now(), 'the API server did not answer');
+    ctx.log.warn(
+      { err: err instanceof Error ? err.message : String(err), node },
+      'live read of a stale node Lease failed; not suspecting',
+    );
+    return { lease: cached, excuse: 'the API server did not answer a live read of the Lease' };
+  }
+}
+
+interface Seen {
+  pod: V1Pod | undefined;
+  node: V1Node | undefined;
+}
+
+/** Pod and node as the cache has them; for a holder, an absence is confirmed by a live read. */
+async function observed(ctx: ControllerContext, cell: Cell, holder: boolean): Promise<Seen> {
+  const ns = cell.metadata.namespace ?? '';
+  const name = cell.metadata.name ?? '';
+  const pod = ctx.pods.get(ns, name);
+  const node = ctx.nodes.get(undefined, cell.spec.node);
+  if (!holder) return { pod, node };
+  return {
+    pod: cell.status?.podUID ? await confirmAbsent(pod, () => ctx.live.pod(ns, name)) : pod,
+    node: await confirmAbsent(node, () => ctx.live.node(cell.spec.node)),
+  };
 }
 
 export async function reconcileCell(ctx: ControllerContext, key: string): Promise<ReconcileResult> {
@@ -68,23 +140,31 @@ export async function reconcileCell(ctx: ControllerContext, key: string): Promis
   const colony = ctx.colonies.get(namespace, cell.spec.colony);
   if (!colony || !isControlledBy(cell, colony)) return {}; // orphan: the garbage collector takes it
 
-  const { pod, foreign } = podOf(ctx, cell);
-  const node = ctx.nodes.get(undefined, cell.spec.node);
-  const lease = ctx.nodeLeases.get(NODE_LEASE_NAMESPACE, cell.spec.node);
-  const now = ctx.now();
-  const status = cellStatus({
+  const colonyKey = colony.status?.publicKey;
+  const seen = await observed(ctx, cell, isHolder(cell, colonyKey));
+  const { pod, foreign } = podOf(seen.pod, cell);
+  const heard = await liveLease(
+    ctx,
+    cell.spec.node,
+    ctx.nodeLeases.get(NODE_LEASE_NAMESPACE, cell.spec.node),
+  );
+  const w: CellWorld = {
     cell,
+    colonyKey,
     pod,
     foreignPod: foreign,
-    node,
-    lease,
+    node: seen.node,
+    lease: heard.lease,
     nodeLossAfter: ctx.nodeLossAfter,
-    now,
-  });
+    observingSince: ctx.guard.observingSince(),
+    excuse: heard.excuse,
+    now: ctx.now(),
+  };
+  const status = cellStatus(w);
   const dead = status.phase === 'Dead';
   await converge(ctx, colony, cell, { pod, foreign, dead });
 
   const changed = await ctx.write.patchStatus('Cell', cell, status, CELL_REPORTED_FIELDS);
-  if (changed && dead && cell.status?.phase !== 'Dead') await reportDeath(ctx, cell, status);
-  return leaseRecheck(ctx, lease, status);
+  if (changed) await reportTransition(ctx, cell, status);
+  return recheck(ctx, heard.lease, w, status);
 }

@@ -1,5 +1,10 @@
 // What a colony needs now, computed from the world: which cells to create (and where), which dead
-// cells to clean up, and the colony's status. Pure: no I/O, the caller passes the clock.
+// cells to clean up, which surplus cells to retire, and the colony's status. Pure: no I/O, the caller
+// passes the clock.
+//
+// Counting (docs/floor.md): holders heard now (Alive) make Ready and FloorMet; Unreachable holders
+// are still holders (the colony is never Lost while one exists) but are not counted against
+// spec.replicas, so replacements are surged at once; Lost needs every holder proven dead.
 import type { V1Node } from '@kubernetes/client-node';
 import {
   ColonyConditions as C,
@@ -9,9 +14,11 @@ import {
   type Condition,
 } from '../api/types.js';
 import { setCondition } from '../api/conditions.js';
+import { verifyKeyProof } from '../cell/key-proof.js';
 import type { CellPlacement } from '../builders/cell.js';
 import { cellIndexOf } from '../builders/labels.js';
 import type { LockdownState } from './context.js';
+import { isHeardHolder, isHolder, isUnreachableHolder } from './holders.js';
 import { eligibleNodes, requiresHardenedNodes, spreadValue } from './nodes.js';
 
 /** Dead cells kept for their timestamps (join latency, recovery time) before they are deleted. */
@@ -23,6 +30,8 @@ export interface ColonyWorld {
   cells: readonly Cell[];
   nodes: readonly V1Node[];
   lockdown: LockdownState;
+  /** Set while silence is a control-plane fault (mass-disruption guard): nothing is retired. */
+  fault?: string;
   now: Date;
 }
 
@@ -30,6 +39,8 @@ export interface ColonyPlan {
   create: CellPlacement[];
   /** Names of cells to delete (old dead ones). */
   delete: string[];
+  /** Names of living surplus cells to retire (deleted with their pods), never below the floor rule. */
+  retire: string[];
   status: ColonyStatus;
   /** Set when this reconcile turned the colony Lost: the caller emits a Warning event. */
   becameLost: boolean;
@@ -44,17 +55,40 @@ function conditionTrue(status: ColonyStatus | undefined, type: string): boolean 
   return status?.conditions?.some((c) => c.type === type && c.status === 'True') ?? false;
 }
 
-function nextIndex(cells: readonly Cell[]): number {
-  const used = cells.map((c) => cellIndexOf(c.metadata.labels)).filter((n) => Number.isFinite(n));
-  return used.length === 0 ? 0 : Math.max(...used) + 1;
+/**
+ * The highest cell index ever used: the cells present and the colony's record (retired cells are
+ * deleted, so only the record remembers them). A name is never reused: a retired cell's pod may still
+ * be terminating under that name, and peers must never take a new cell for an old one.
+ */
+function lastIndex(w: ColonyWorld, created: readonly CellPlacement[] = []): number {
+  const used = [...w.cells.map((c) => cellIndexOf(c.metadata.labels)), ...created.map((p) => p.index)];
+  return Math.max(w.colony.status?.lastCellIndex ?? -1, ...used.filter((n) => Number.isFinite(n)));
 }
 
-/** The public identity recorded once, from the genesis cell when it is Alive. */
+/**
+ * Whether the cell proved it holds the key it reports: status.keyProof is a signature by that key over
+ * colony uid, cell name and uid, pod uid and the key (src/cell/key-proof.ts). A publicKey written by
+ * anyone who does not hold the private key never becomes the colony's identity.
+ */
+export function provesItsKey(colony: Colony, cell: Cell): boolean {
+  const { publicKey, keyProof, podUID } = cell.status ?? {};
+  if (!publicKey || !podUID) return false;
+  const subject = {
+    colonyUID: colony.metadata.uid ?? '',
+    cell: cell.metadata.name ?? '',
+    cellUID: cell.metadata.uid ?? '',
+    podUID,
+    publicKey,
+  };
+  return verifyKeyProof(subject, keyProof);
+}
+
+/** The public identity recorded once, from the genesis cell when it is Alive and proved its key. */
 function publicIdentity(w: ColonyWorld): Pick<ColonyStatus, 'publicKey' | 'fingerprint' | 'genesisCell'> {
   const old = w.colony.status ?? {};
   if (old.publicKey)
     return { publicKey: old.publicKey, fingerprint: old.fingerprint, genesisCell: old.genesisCell };
-  const genesis = w.cells.find((c) => c.spec.genesis && isAlive(c) && c.status?.publicKey);
+  const genesis = w.cells.find((c) => c.spec.genesis && isAlive(c) && provesItsKey(w.colony, c));
   if (!genesis) return {};
   return {
     publicKey: genesis.status?.publicKey,
@@ -69,10 +103,11 @@ interface Needs {
   waiting?: string;
 }
 
-function needs(w: ColonyWorld, seeded: boolean, lost: boolean): Needs {
+function needs(w: ColonyWorld, f: Counts & { seeded: boolean; lost: boolean }): Needs {
   const live = w.cells.filter((c) => !isDead(c));
-  if (lost) return { count: 0, genesis: false, waiting: 'the secret is lost; no cell will be made' };
-  if (seeded) return { count: Math.max(0, w.colony.spec.replicas - live.length), genesis: false };
+  if (f.lost) return { count: 0, genesis: false, waiting: 'the secret is lost; no cell will be made' };
+  // Surge: Unreachable holders are not counted, so their replacements start at once.
+  if (f.seeded) return { count: Math.max(0, w.colony.spec.replicas - f.alive - f.joining), genesis: false };
   if (live.some((c) => c.spec.genesis)) return { count: 0, genesis: true, waiting: 'genesis' };
   if (w.lockdown === 'Broken' || w.lockdown === 'Unknown') {
     return {
@@ -94,7 +129,7 @@ function place(w: ColonyWorld, n: Needs): { create: CellPlacement[]; shortfall?:
       .map((node) => spreadValue(w.colony, node)),
   );
   const create: CellPlacement[] = [];
-  let index = nextIndex(w.cells);
+  let index = lastIndex(w) + 1;
   for (const node of eligibleNodes(w.colony, w.nodes)) {
     if (create.length === n.count) break;
     const key = spreadValue(w.colony, node);
@@ -119,23 +154,35 @@ function oldDead(cells: readonly Cell[]): string[] {
 
 type Cond = Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>;
 
-function secretCondition(seeded: boolean, lost: boolean, alive: number, waiting?: string): Cond {
-  if (lost)
+/** Holders heard now, holders not heard, and living cells that hold nothing yet. */
+interface Counts {
+  alive: number;
+  unreachable: number;
+  joining: number;
+}
+
+interface Facts extends Counts {
+  seeded: boolean;
+  lost: boolean;
+  n: Needs;
+  shortfall?: string;
+}
+
+const heldBy = (f: Counts): string =>
+  f.unreachable > 0 ? `${f.alive} heard and ${f.unreachable} unreachable holder(s)` : `${f.alive} holder(s)`;
+
+function secretCondition(f: Facts): Cond {
+  if (f.lost)
     return {
       type: C.SecretHeld,
       status: 'False',
       reason: 'SecretLost',
-      message: 'every cell died; the secret is gone',
+      message: 'every holder is proven dead; the secret is gone',
     };
-  if (seeded)
-    return {
-      type: C.SecretHeld,
-      status: 'True',
-      reason: 'Held',
-      message: `${alive} cell(s) hold the secret`,
-    };
-  if (waiting && waiting !== 'genesis')
-    return { type: C.SecretHeld, status: 'False', reason: 'LockdownMissing', message: waiting };
+  if (f.seeded)
+    return { type: C.SecretHeld, status: 'True', reason: 'Held', message: `${heldBy(f)} hold the secret` };
+  if (f.n.waiting && f.n.waiting !== 'genesis')
+    return { type: C.SecretHeld, status: 'False', reason: 'LockdownMissing', message: f.n.waiting };
   return {
     type: C.SecretHeld,
     status: 'False',
@@ -144,33 +191,32 @@ function secretCondition(seeded: boolean, lost: boolean, alive: number, waiting?
   };
 }
 
-interface Facts {
-  seeded: boolean;
-  lost: boolean;
-  alive: number;
-  n: Needs;
-  shortfall?: string;
-}
-
 function readyCondition(w: ColonyWorld, f: Facts, secret: Cond): Cond {
   const { replicas } = w.colony.spec;
-  const counts = `${f.alive}/${replicas} cells alive`;
+  const counts = `${f.alive}/${replicas} holders heard${f.unreachable ? `, ${f.unreachable} unreachable` : ''}`;
   if (f.seeded && !f.lost && f.alive >= replicas)
     return { type: C.Ready, status: 'True', reason: 'AllCellsAlive', message: counts };
   if (!f.seeded) return { type: C.Ready, status: 'False', reason: secret.reason, message: secret.message };
   if (f.shortfall)
-    return { type: C.Ready, status: 'False', reason: 'InsufficientNodes', message: f.shortfall };
-  return { type: C.Ready, status: 'False', reason: f.lost ? 'SecretLost' : 'CellsStarting', message: counts };
+    return {
+      type: C.Ready,
+      status: 'False',
+      reason: 'InsufficientNodes',
+      message: `${counts}; ${f.shortfall}`,
+    };
+  const reason = f.lost ? 'SecretLost' : f.unreachable > 0 ? 'HoldersUnreachable' : 'CellsStarting';
+  return { type: C.Ready, status: 'False', reason, message: counts };
 }
 
 function floorConditions(w: ColonyWorld, f: Facts): Cond[] {
   const { minReplicas } = w.colony.spec;
   const met = f.alive >= minReplicas;
+  const counts = `${f.alive} holder(s) heard${f.unreachable ? ` (${f.unreachable} unreachable)` : ''}`;
   const floor: Cond = {
     type: C.FloorMet,
     status: met ? 'True' : 'False',
     reason: met ? 'FloorMet' : 'BelowFloor',
-    message: `${f.alive} alive, floor ${minReplicas}`,
+    message: `${counts}, floor ${minReplicas}`,
   };
   if (f.seeded && !f.lost && !met) {
     return [
@@ -179,7 +225,7 @@ function floorConditions(w: ColonyWorld, f: Facts): Cond[] {
         type: C.Degraded,
         status: 'True',
         reason: 'BelowFloor',
-        message: `${f.alive} alive, below the floor of ${minReplicas}; replacing cells`,
+        message: `${counts}, below the floor of ${minReplicas}; replacing cells`,
       },
     ];
   }
@@ -201,14 +247,32 @@ function lostCondition(f: Facts): Cond {
       type: C.Lost,
       status: 'True',
       reason: 'AllCellsDied',
-      message: 'every cell holding the secret died; it cannot be recovered and will not be regenerated',
+      message:
+        'every cell that held the secret is proven dead; it cannot be recovered and will not be regenerated',
+    };
+  }
+  const message = !f.seeded
+    ? 'not seeded yet'
+    : f.alive > 0
+      ? 'at least one holder is heard'
+      : `no holder is heard but ${f.unreachable} unreachable holder(s) are not proven dead`;
+  return { type: C.Lost, status: 'False', reason: 'SecretAlive', message };
+}
+
+function unreachableCondition(f: Facts): Cond {
+  if (f.unreachable > 0) {
+    return {
+      type: C.HoldersUnreachable,
+      status: 'True',
+      reason: 'HoldersUnreachable',
+      message: `${f.unreachable} holder(s) cannot be heard (${f.alive} heard); they are kept until heard again or proven dead`,
     };
   }
   return {
-    type: C.Lost,
+    type: C.HoldersUnreachable,
     status: 'False',
-    reason: 'SecretAlive',
-    message: f.seeded ? 'at least one cell holds the secret' : 'not seeded yet',
+    reason: 'AllHoldersHeard',
+    message: 'every holder is heard',
   };
 }
 
@@ -253,39 +317,101 @@ function incidents(w: ColonyWorld): number {
 }
 
 function conditions(w: ColonyWorld, f: Facts): Cond[] {
-  const secret = secretCondition(f.seeded, f.lost, f.alive, f.n.waiting);
+  const secret = secretCondition(f);
   return [
     readyCondition(w, f, secret),
     secret,
     ...floorConditions(w, f),
     lostCondition(f),
+    unreachableCondition(f),
     lockdownCondition(w.lockdown),
   ];
+}
+
+function counts(cells: readonly Cell[], key: string | undefined): Counts & { holders: number } {
+  const living = cells.filter((c) => !isDead(c));
+  // Before the colony has a key nobody holds anything it relies on: Alive cells are simply counted.
+  if (!key) {
+    const alive = living.filter(isAlive).length;
+    return { holders: 0, alive, unreachable: 0, joining: living.length - alive };
+  }
+  const alive = living.filter((c) => isHeardHolder(c, key)).length;
+  const unreachable = living.filter((c) => isUnreachableHolder(c, key)).length;
+  // joining: every living cell not Alive or Unreachable (incl. one that reported the key, not yet Ready).
+  return {
+    holders: living.filter((c) => isHolder(c, key)).length,
+    alive,
+    unreachable,
+    joining: living.length - alive - unreachable,
+  };
+}
+
+const byIndexDesc = (a: Cell, b: Cell): number =>
+  cellIndexOf(b.metadata.labels) - cellIndexOf(a.metadata.labels);
+
+/**
+ * Surplus living cells to retire, down to spec.replicas. Cells that hold nothing go first (newest
+ * first), then heard holders, newest first — a holder only while at least spec.replicas other heard
+ * holders remain. Unreachable holders are never retired: deleting a pod its node cannot hear about
+ * achieves nothing until the node is heard again (then it is a heard holder like any other), and it
+ * may be the copy that outlives the others. Nothing is retired during a control-plane fault.
+ */
+export function surplus(w: ColonyWorld, key: string | undefined): string[] {
+  const { replicas } = w.colony.spec;
+  const c = counts(w.cells, key);
+  if (!key || w.fault || c.alive + c.unreachable + c.joining <= replicas) return [];
+  const living = w.cells.filter((x) => !isDead(x));
+  const name = (x: Cell): string => x.metadata.name ?? '';
+  let excess = c.alive + c.unreachable + c.joining - replicas;
+  // Cells still joining go first (at most just-handed a copy): while heard holders plus the
+  // remaining joiners reach replicas.
+  const spareNewcomers = Math.min(excess, Math.max(0, c.alive + c.joining - replicas));
+  const newcomers = living
+    .filter((x) => !isHeardHolder(x, key) && !isUnreachableHolder(x, key))
+    .sort(byIndexDesc)
+    .slice(0, spareNewcomers);
+  excess -= newcomers.length;
+  // Heard holders: retire only while at least replicas other heard holders remain.
+  const spareHeard = Math.min(excess, Math.max(0, c.alive - replicas));
+  const heard = living
+    .filter((x) => isHeardHolder(x, key))
+    .sort(byIndexDesc)
+    .slice(0, spareHeard);
+  return [...newcomers, ...heard].map(name);
+}
+
+/** Lost needs every holder proven dead after the key was recorded; a holder alive undoes an old Lost. */
+function isLost(w: ColonyWorld, holders: number): boolean {
+  const old = w.colony.status ?? {};
+  return old.publicKey !== undefined && holders === 0;
 }
 
 export function planColony(w: ColonyWorld): ColonyPlan {
   const old = w.colony.status ?? {};
   const identity = publicIdentity(w);
   const seeded = identity.publicKey !== undefined;
-  const alive = w.cells.filter(isAlive).length;
+  const c = counts(w.cells, identity.publicKey);
   const wasLost = conditionTrue(old, C.Lost);
-  const lost = wasLost || (seeded && alive === 0 && old.publicKey !== undefined);
-  const n = needs(w, seeded, lost);
+  const lost = isLost(w, c.holders);
+  const n = needs(w, { ...c, seeded, lost });
   const { create, shortfall } = place(w, n);
   const generation = w.colony.metadata.generation;
   let conds = old.conditions ?? [];
-  for (const c of conditions(w, { seeded, lost, alive, n, shortfall })) {
-    conds = setCondition(conds, { ...c, observedGeneration: generation }, w.now);
+  for (const cond of conditions(w, { ...c, seeded, lost, n, shortfall })) {
+    conds = setCondition(conds, { ...cond, observedGeneration: generation }, w.now);
   }
   const status: ColonyStatus = {
     ...old,
     ...identity,
     observedGeneration: generation,
     desired: w.colony.spec.replicas,
-    alive,
-    joining: w.cells.filter((c) => !isDead(c) && !isAlive(c)).length,
+    alive: c.alive,
+    unreachable: c.unreachable,
+    joining: c.joining,
+    ...(create.length > 0 || w.cells.length > 0 ? { lastCellIndex: lastIndex(w, create) } : {}),
     lockdownIncidents: incidents(w),
     conditions: conds,
   };
-  return { create, delete: oldDead(w.cells), status, becameLost: lost && !wasLost, shortfall };
+  const retire = lost ? [] : surplus(w, identity.publicKey);
+  return { create, delete: oldDead(w.cells), retire, status, becameLost: lost && !wasLost, shortfall };
 }

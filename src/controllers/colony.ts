@@ -2,7 +2,7 @@
 // Cells and pods go away with the colony through owner references; no finalizer is needed.
 import type { V1Node } from '@kubernetes/client-node';
 import { isConditionTrue } from '../api/conditions.js';
-import { CellKind, ColonyConditions, type Colony } from '../api/types.js';
+import { CellKind, ColonyConditions, type Colony, type ColonyStatus } from '../api/types.js';
 import { buildCell } from '../builders/cell.js';
 import { buildCellNetworkPolicy } from '../builders/network-policy.js';
 import { colonyLabels } from '../builders/labels.js';
@@ -14,19 +14,20 @@ import {
   cellClusterRoleBindingName,
   COLONY_UID_LABEL,
 } from '../builders/cell-rbac.js';
-import { planColony } from './colony-plan.js';
+import { planColony, type ColonyPlan } from './colony-plan.js';
 import { eventRef, splitKey, type ControllerContext, type ReconcileResult } from './context.js';
 import { judgeLease, NODE_LEASE_NAMESPACE } from './node-lease.js';
 
 /** While cells are on their way, look again even if no event arrives. */
 const SETTLING_REQUEUE_MS = 10_000;
 
-/** Nodes minus those whose Lease went stale: a replacement never lands on the node just lost. */
+/** Nodes minus those whose Lease went stale: a replacement never lands on a silent node. */
 function liveNodes(ctx: ControllerContext): V1Node[] {
   const now = ctx.now();
+  const since = ctx.guard.observingSince();
   return ctx.nodes.list().filter((n) => {
     const lease = ctx.nodeLeases.get(NODE_LEASE_NAMESPACE, n.metadata?.name ?? '');
-    return judgeLease(lease, now, ctx.nodeLossAfter).kind !== 'lost';
+    return judgeLease(lease, now, ctx.nodeLossAfter, since).kind !== 'lost';
   });
 }
 
@@ -62,6 +63,12 @@ async function ensureCellRbac(ctx: ControllerContext, colony: Colony): Promise<v
   if (existing?.metadata?.labels?.[COLONY_UID_LABEL] !== colony.metadata.uid) await ctx.write.apply(crb);
 }
 
+/** Applied when missing from the cache (the informer re-enqueues the colony when it is deleted). */
+async function ensureNetworkPolicy(ctx: ControllerContext, colony: Colony): Promise<void> {
+  const np = buildCellNetworkPolicy(colony);
+  if (!ctx.networkPolicies.get(colony.metadata.namespace, np.metadata?.name ?? '')) await ctx.write.apply(np);
+}
+
 async function removeClusterRoleBinding(
   ctx: ControllerContext,
   namespace: string,
@@ -72,27 +79,44 @@ async function removeClusterRoleBinding(
     await ctx.write.delete('ClusterRoleBinding', '', crbName);
 }
 
-export async function reconcileColony(ctx: ControllerContext, key: string): Promise<ReconcileResult> {
-  const { namespace, name } = splitKey(key);
-  const colony = ctx.colonies.get(namespace, name);
-  if (!colony) {
-    await removeClusterRoleBinding(ctx, namespace, name);
-    return {};
+const condTrue = (s: ColonyStatus | undefined, type: string): boolean => isConditionTrue(s?.conditions, type);
+
+/** Warning events on loss, on holders going unheard and on a floor breach; Normal on recovery. */
+async function reportFloor(ctx: ControllerContext, colony: Colony, plan: ColonyPlan): Promise<void> {
+  const ref = eventRef(colony, 'Colony');
+  const before = colony.status;
+  const after = plan.status;
+  const msg = (type: string): string => after.conditions?.find((c) => c.type === type)?.message ?? '';
+  if (plan.becameLost) {
+    await ctx.write.event(
+      ref,
+      'Warning',
+      'SecretLost',
+      'every holder is proven dead; the secret is gone and will not be regenerated',
+    );
+    return;
   }
-  if (colony.metadata.deletionTimestamp) return {};
+  const U = ColonyConditions.HoldersUnreachable;
+  if (!condTrue(before, U) && condTrue(after, U)) await ctx.write.event(ref, 'Warning', U, msg(U));
+  if (!before?.publicKey) return;
+  const F = ColonyConditions.FloorMet;
+  if (condTrue(before, F) && !condTrue(after, F))
+    await ctx.write.event(ref, 'Warning', 'FloorBreached', msg(F));
+  if (!condTrue(before, F) && condTrue(after, F))
+    await ctx.write.event(ref, 'Normal', 'FloorRestored', msg(F));
+}
 
-  await ensureServiceAccount(ctx, colony);
-  await ensureCellRbac(ctx, colony);
-  await ctx.write.apply(buildCellNetworkPolicy(colony));
-  const cells = ctx.cells.list(namespace).filter((c) => isControlledBy(c, colony));
-  const plan = planColony({
-    colony,
-    cells,
-    nodes: liveNodes(ctx),
-    lockdown: ctx.lockdown(),
-    now: ctx.now(),
+function recordFloor(ctx: ControllerContext, colony: Colony, s: ColonyStatus): void {
+  const counts = { alive: s.alive ?? 0, unreachable: s.unreachable ?? 0, joining: s.joining ?? 0 };
+  ctx.metrics?.colony(colony.metadata.namespace ?? '', colony.metadata.name ?? '', {
+    ...counts,
+    minReplicas: colony.spec.minReplicas,
   });
+}
 
+/** Creates the planned cells, prunes old dead ones, retires the surplus. */
+async function applyPlan(ctx: ControllerContext, colony: Colony, plan: ColonyPlan): Promise<void> {
+  const namespace = colony.metadata.namespace ?? '';
   for (const placement of plan.create) {
     const cell = buildCell(colony, placement);
     ctx.log.info(
@@ -102,16 +126,39 @@ export async function reconcileColony(ctx: ControllerContext, key: string): Prom
     await ctx.write.apply(cell);
   }
   for (const dead of plan.delete) await ctx.write.delete(CellKind, namespace, dead);
-
-  await ctx.write.patchStatus('Colony', colony, plan.status);
-  if (plan.becameLost) {
-    await ctx.write.event(
-      eventRef(colony, 'Colony'),
-      'Warning',
-      'SecretLost',
-      'every cell died; the secret is gone and will not be regenerated',
-    );
+  for (const surplus of plan.retire) {
+    ctx.log.info({ cell: surplus }, 'retiring a surplus cell (replicas reached by heard holders)');
+    await ctx.write.delete(CellKind, namespace, surplus);
   }
+}
+
+export async function reconcileColony(ctx: ControllerContext, key: string): Promise<ReconcileResult> {
+  const { namespace, name } = splitKey(key);
+  const colony = ctx.colonies.get(namespace, name);
+  if (!colony) {
+    ctx.metrics?.forget(namespace, name);
+    await removeClusterRoleBinding(ctx, namespace, name);
+    return {};
+  }
+  if (colony.metadata.deletionTimestamp) return {};
+
+  await ensureServiceAccount(ctx, colony);
+  await ensureCellRbac(ctx, colony);
+  await ensureNetworkPolicy(ctx, colony);
+  const cells = ctx.cells.list(namespace).filter((c) => isControlledBy(c, colony));
+  const plan = planColony({
+    colony,
+    cells,
+    nodes: liveNodes(ctx),
+    lockdown: ctx.lockdown(),
+    fault: ctx.guard.verdict(ctx, ctx.now()).fault,
+    now: ctx.now(),
+  });
+
+  await applyPlan(ctx, colony, plan);
+  recordFloor(ctx, colony, plan.status);
+  const changed = await ctx.write.patchStatus('Colony', colony, plan.status);
+  if (changed) await reportFloor(ctx, colony, plan);
   // A Lost colony has nothing to wait for: no requeue (events still wake it).
   const lost = isConditionTrue(plan.status.conditions, ColonyConditions.Lost);
   const settling = plan.status.alive !== colony.spec.replicas && !lost;

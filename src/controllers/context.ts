@@ -5,11 +5,14 @@ import type {
   V1Lease,
   V1Node,
   V1Pod,
+  V1NetworkPolicy,
   V1RoleBinding,
   V1ServiceAccount,
 } from '@kubernetes/client-node';
 import type { Cell, Colony } from '../api/types.js';
 import type { Logger } from '../observability/logger.js';
+import type { FloorMetrics } from './floor-metrics.js';
+import type { FloorGuard } from './guard.js';
 
 export interface Reader<T> {
   get(namespace: string | undefined, name: string): T | undefined;
@@ -43,6 +46,17 @@ export interface Writer {
 }
 
 /**
+ * Reads that bypass the cache, for the few decisions that must not rest on a cache that may lag: a
+ * stale node Lease before suspecting its node, a vanished pod or node before calling it proof.
+ * Each returns undefined when the object does not exist (404) and throws on any other failure.
+ */
+export interface LiveReader {
+  lease(node: string): Promise<V1Lease | undefined>;
+  pod(namespace: string, name: string): Promise<V1Pod | undefined>;
+  node(name: string): Promise<V1Node | undefined>;
+}
+
+/**
  * Intact: policies in place. Broken: missing or altered, being restored. Unknown: not checked yet
  * (start-up). Disabled: the operator runs without lock-down (development only).
  */
@@ -57,8 +71,14 @@ export interface ControllerContext {
   nodeLeases: Reader<V1Lease>;
   serviceAccounts: Reader<V1ServiceAccount>;
   roleBindings: Reader<V1RoleBinding>;
+  networkPolicies: Reader<V1NetworkPolicy>;
   clusterRoleBindings: Reader<V1ClusterRoleBinding>;
   write: Writer;
+  live: LiveReader;
+  /** The mass-disruption guard: when silence is a control-plane fault rather than suspicion. */
+  guard: FloorGuard;
+  /** Floor gauges and death counts; absent in tests that do not look at metrics. */
+  metrics?: FloorMetrics;
   /** State of the lock-down admission policies (kept by the lock-down controller). */
   lockdown(): LockdownState;
   /** `--node-loss-after` in seconds; undefined = three renew intervals of each node's Lease. */

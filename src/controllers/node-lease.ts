@@ -40,23 +40,29 @@ function lastRenewal(lease: V1Lease): number | undefined {
   return Number.isNaN(ms) ? undefined : ms;
 }
 
-/** Whether the node holding this Lease is suspected lost at `now`. */
+/**
+ * Whether the node holding this Lease is suspected lost at `now`. `observingSince` is when the
+ * operator began (again) to observe the world (start, leadership gained, API server back): silence
+ * counts only from then, because time the operator did not watch proves nothing — the same rule
+ * Kubernetes' node lifecycle controller applies by timing Leases with its own observations.
+ */
 export function judgeLease(
   lease: V1Lease | undefined,
   now: Date,
   nodeLossAfterSeconds?: number,
+  observingSince?: Date,
 ): LeaseVerdict {
   if (!lease || lease.metadata?.deletionTimestamp) return { kind: 'unknown' };
   const renewed = lastRenewal(lease);
   if (renewed === undefined) return { kind: 'unknown' };
   const threshold = lossThresholdMs(lease, nodeLossAfterSeconds);
   // A renewal "in the future" (node clock ahead) counts as fresh, never as negative age.
-  const age = Math.max(0, now.getTime() - renewed);
+  const age = Math.max(0, now.getTime() - Math.max(renewed, observingSince?.getTime() ?? 0));
   if (age > threshold) {
     const node = lease.metadata?.name ?? '?';
     return {
       kind: 'lost',
-      message: `node ${node} stopped renewing its Lease ${(age / 1000).toFixed(1)} s ago (threshold ${threshold / 1000} s)`,
+      message: `node ${node} stopped renewing its Lease ${((now.getTime() - renewed) / 1000).toFixed(1)} s ago (threshold ${threshold / 1000} s)`,
     };
   }
   return { kind: 'fresh', recheckAfterMs: threshold - age + RECHECK_MARGIN_MS };

@@ -98,7 +98,7 @@ export const OPERATOR_RULES: Rule[] = [
     why: 'colony controller: one NetworkPolicy per colony, letting only its own cells reach the cell port (server-side apply: create+patch; owned by the colony)',
     apiGroups: ['networking.k8s.io'],
     resources: ['networkpolicies'],
-    verbs: ['get', 'create', 'patch'],
+    verbs: ['get', 'list', 'watch', 'create', 'patch'],
   },
   {
     why: 'lock-down: the LockdownParameters (hardened nodes, locked pods) the policies read; the operator is its only writer. Cluster-wide get is also what the API server demands of whoever creates a policy with a paramKind (get on every object of that kind): our own kind, so that is not get on every ConfigMap',

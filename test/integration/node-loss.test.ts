@@ -2,6 +2,10 @@
 // node's kwok stops (its Lease freezes, the Node stays Ready for the controller-manager's 40 s grace),
 // the genesis cell on it turns Dead (NodeLost, the message gives the Lease's age) within seconds and
 // a new genesis cell is created on another node. Prints the measured detection time.
+//
+// That genesis cell holds nothing anyone relies on (kwok pods never report a key, so the colony is
+// never seeded): a cell that holds nothing may be replaced on suspicion. A holder on a silent node is
+// Unreachable, never Dead (docs/floor.md; test/integration/floor.test.ts).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   CoordinationV1Api,

@@ -171,6 +171,12 @@ export class LocalKubelet {
     return `http://${c.ip}:${c.port}`;
   }
 
+  /** Stops (SIGSTOP) or continues (SIGCONT) every running cell process: a stall, not a death. */
+  stallAll(stalled: boolean): void {
+    for (const c of this.#cells.values())
+      if (c.exitCode === undefined) c.process.kill(stalled ? 'SIGSTOP' : 'SIGCONT');
+  }
+
   /** Kills a cell's process (as a crash would): the pod turns Failed. */
   kill(pod: string, signal: NodeJS.Signals = 'SIGKILL'): void {
     const c = this.#cells.get(pod);
@@ -351,9 +357,14 @@ export class LocalKubelet {
       const ready = await fetch(`http://${cell.ip}:${cell.port}/readyz`, { signal: AbortSignal.timeout(500) })
         .then((r) => r.status === 200)
         .catch(() => false);
-      if (ready === cell.ready || cell.exitCode !== undefined) continue;
-      cell.ready = ready;
+      if (cell.exitCode !== undefined) continue;
       const pod = this.#informer.get(this.#opts.namespace, cell.pod);
+      // Like a kubelet's status manager, re-assert readiness when the pod says otherwise (the node
+      // lifecycle controller marks pods NotReady when it stops hearing their node).
+      const podSays =
+        pod?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+      if (ready === cell.ready && (podSays === ready || pod?.metadata?.deletionTimestamp)) continue;
+      cell.ready = ready;
       if (pod && pod.metadata?.uid === cell.uid)
         this.#enqueue(() => this.#patchStatus(pod, this.#runningStatus(pod, cell)));
     }

@@ -13,6 +13,8 @@ describe('parseOptions', () => {
       leaderNamespace: 'celula-system',
       workers: 4,
       nodeLossAfter: undefined,
+      massDisruptionFraction: 0.5,
+      massDisruptionMinNodes: 3,
       help: false,
     });
   });
@@ -31,7 +33,19 @@ describe('parseOptions', () => {
     expect(parseOptions(['--node-loss-after=15'], { CELULA_NODE_LOSS_AFTER: '20' }).nodeLossAfter).toBe(15);
   });
 
+  it('reads the mass-disruption guard flags from the flag or the environment', () => {
+    expect(parseOptions(['--mass-disruption-fraction', '0.3'], {}).massDisruptionFraction).toBe(0.3);
+    expect(parseOptions([], { CELULA_MASS_DISRUPTION_FRACTION: '1' }).massDisruptionFraction).toBe(1);
+    expect(parseOptions(['--mass-disruption-min-nodes=5'], {}).massDisruptionMinNodes).toBe(5);
+    expect(parseOptions([], { CELULA_MASS_DISRUPTION_MIN_NODES: '10' }).massDisruptionMinNodes).toBe(10);
+  });
+
   it.each([
+    [['--mass-disruption-fraction', '0'], /--mass-disruption-fraction: want a fraction/],
+    [['--mass-disruption-fraction', '1.5'], /--mass-disruption-fraction: want a fraction/],
+    [['--mass-disruption-fraction', 'half'], /--mass-disruption-fraction: want a fraction/],
+    [['--mass-disruption-min-nodes', '0'], /--mass-disruption-min-nodes: want a whole number/],
+    [['--mass-disruption-min-nodes', '2.5'], /--mass-disruption-min-nodes: want a whole number/],
     [['--log-level', 'loud'], /--log-level: want one of/],
     [['--leader-elect', 'maybe'], /--leader-elect: want true or false/],
     [['--metrics-addr', 'nowhere'], /--metrics-addr: want host:port/],

@@ -1,0 +1,210 @@
+// reconcileColony (and, end to end, reconcileCell) on an in-memory world: surge on suspicion, retire
+// surplus when suspects come back, never Lost while a holder is unreachable, Lost only on proof, and
+// the floor's events.
+import { describe, expect, it } from '@jest/globals';
+import type { V1Pod } from '@kubernetes/client-node';
+import type { Cell, CellPhase, CellStatus, Colony } from '../../../src/api/types.js';
+import { controllerRef } from '../../../src/builders/owner.js';
+import { reconcileCell } from '../../../src/controllers/cell.js';
+import { reconcileColony } from '../../../src/controllers/colony.js';
+import { floorMetrics } from '../../../src/controllers/floor-metrics.js';
+import { Registry } from 'prom-client';
+import { cell, colony, lease, node, pod, ready } from '../../fixtures/objects.js';
+import { memoryContext, type MemoryContext } from '../../support/memory-context.js';
+
+const T0 = new Date('2026-01-01T00:10:00Z');
+const KEY = 'PK';
+const NODES = ['n1', 'n2', 'n3', 'n4', 'n5'];
+
+interface Built extends MemoryContext {
+  col: () => Colony;
+  cond: (type: string) => { status: string; reason: string; message: string } | undefined;
+}
+
+function holderStatus(c: Cell, phase: CellPhase): CellStatus {
+  return {
+    phase,
+    publicKey: KEY,
+    fingerprint: 'FP',
+    pod: c.metadata.name,
+    podUID: `pod-uid-${c.metadata.name}`,
+    node: c.spec.node,
+    aliveAt: '2026-01-01T00:00:02.000Z',
+    ...(phase === 'Unreachable' ? { unreachableSince: T0.toISOString() } : {}),
+  };
+}
+
+function ownedPod(c: Cell, ...mods: Array<(p: V1Pod) => void>): V1Pod {
+  return pod(c, ready, (p) => (p.metadata!.ownerReferences = [controllerRef(c)]), ...mods);
+}
+
+/** A seeded colony (replicas 3, floor 2) with one cell per phase given, on n1, n2, … */
+function build(phases: CellPhase[], leaseAge: Record<string, number> = {}): Built {
+  const m = memoryContext({ now: T0 });
+  const col = colony(
+    (c) =>
+      (c.status = {
+        publicKey: KEY,
+        fingerprint: 'FP',
+        genesisCell: 'lottery-0',
+        conditions: [
+          {
+            type: 'FloorMet',
+            status: 'True',
+            reason: 'FloorMet',
+            message: '',
+            lastTransitionTime: '2026-01-01T00:00:00Z',
+          },
+        ],
+      }),
+  );
+  m.world.colonies.put(col);
+  phases.forEach((phase, i) => {
+    const c = cell(col, i, NODES[i]!, undefined, i === 0);
+    c.status = phase === 'Joining' ? { phase, podUID: `pod-uid-${c.metadata.name}` } : holderStatus(c, phase);
+    m.world.cells.put(c);
+    if (phase !== 'Dead') m.world.pods.put(ownedPod(c));
+  });
+  for (const n of NODES) {
+    m.world.nodes.put(node(n));
+    m.world.nodeLeases.put(lease(n, T0, leaseAge[n] ?? 1));
+  }
+  const current = (): Colony => m.world.colonies.get('ns', 'lottery')!;
+  const cond = (type: string): { status: string; reason: string; message: string } | undefined =>
+    current().status?.conditions?.find((c) => c.type === type);
+  return { ...m, col: current, cond };
+}
+
+const created = (b: Built): string[] =>
+  b.writer
+    .of('apply')
+    .filter((a) => a.kind === 'Cell')
+    .map((a) => `${a.name}@${a.node}`);
+const retired = (b: Built): string[] =>
+  b.writer
+    .of('delete')
+    .filter((d) => d.kind === 'Cell')
+    .map((d) => d.name);
+const events = (b: Built): string[] => b.writer.of('event').map((e) => `${e.type}:${e.reason}`);
+
+describe('reconcileColony: surge first', () => {
+  it('an unreachable holder gets a replacement at once, on a node that is neither silent nor occupied', async () => {
+    const b = build(['Alive', 'Unreachable', 'Alive'], { n2: 60 });
+    await reconcileColony(b.ctx, 'ns/lottery');
+    expect(created(b)).toEqual(['lottery-3@n4']);
+    expect(b.col().status).toMatchObject({ alive: 2, unreachable: 1, joining: 0 });
+    expect(b.cond('HoldersUnreachable')).toMatchObject({ status: 'True' });
+    expect(b.cond('Lost')).toMatchObject({ status: 'False' });
+    expect(b.cond('FloorMet')).toMatchObject({ status: 'True' });
+    expect(events(b)).toEqual(['Warning:HoldersUnreachable']);
+    expect(retired(b)).toEqual([]);
+  });
+
+  it('the joiner counts against replicas: no second surge while it joins', async () => {
+    const b = build(['Alive', 'Unreachable', 'Alive', 'Joining'], { n2: 60 });
+    await reconcileColony(b.ctx, 'ns/lottery');
+    expect(created(b)).toEqual([]);
+    expect(retired(b)).toEqual([]);
+  });
+
+  it('a new holder and the unreachable one: the unreachable holder is kept, not retired', async () => {
+    const b = build(['Alive', 'Unreachable', 'Alive', 'Alive'], { n2: 60 });
+    await reconcileColony(b.ctx, 'ns/lottery');
+    expect(retired(b)).toEqual([]);
+    expect(b.writer.of('delete').filter((d) => d.kind === 'Pod')).toEqual([]);
+  });
+
+  it('when the suspect is heard again the surplus is retired, newest first, down to replicas', async () => {
+    const b = build(['Alive', 'Alive', 'Alive', 'Alive']);
+    await reconcileColony(b.ctx, 'ns/lottery');
+    expect(retired(b)).toEqual(['lottery-3']);
+    expect(b.cond('HoldersUnreachable')).toMatchObject({ status: 'False' });
+  });
+});
+
+describe('reconcileColony: floor metrics', () => {
+  it('exports heard, unreachable and joining cells per colony against the floor, and deaths by proof', async () => {
+    const b = build(['Alive', 'Unreachable', 'Joining'], { n2: 60 });
+    const registry = new Registry();
+    b.ctx.metrics = floorMetrics(registry);
+    await reconcileColony(b.ctx, 'ns/lottery');
+    const text = await registry.metrics();
+    expect(text).toContain('celula_colony_cells{namespace="ns",colony="lottery",state="heard"} 1');
+    expect(text).toContain('celula_colony_cells{namespace="ns",colony="lottery",state="unreachable"} 1');
+    expect(text).toContain('celula_colony_cells{namespace="ns",colony="lottery",state="joining"} 1');
+    expect(text).toContain('celula_colony_floor{namespace="ns",colony="lottery"} 2');
+    b.world.pods.put(
+      ownedPod(b.world.cells.get('ns', 'lottery-0')!, (p) => (p.status = { phase: 'Failed' })),
+    );
+    await reconcileCell(b.ctx, 'ns/lottery-0');
+    expect(await registry.metrics()).toContain('celula_cell_deaths_total{reason="PodEnded"} 1');
+  });
+});
+
+describe('reconcileColony: Lost only on proof', () => {
+  it('every holder unreachable: never Lost, floor breached, replacements surged where nodes allow', async () => {
+    const b = build(['Unreachable', 'Unreachable', 'Unreachable'], { n1: 60, n2: 60, n3: 60 });
+    await reconcileColony(b.ctx, 'ns/lottery');
+    expect(b.cond('Lost')).toMatchObject({ status: 'False', reason: 'SecretAlive' });
+    expect(b.cond('SecretHeld')).toMatchObject({ status: 'True' });
+    expect(b.cond('Degraded')).toMatchObject({ status: 'True' });
+    expect(b.cond('Ready')).toMatchObject({ status: 'False' });
+    expect(created(b)).toEqual(['lottery-3@n4', 'lottery-4@n5']);
+    expect(events(b)).toEqual(['Warning:HoldersUnreachable', 'Warning:FloorBreached']);
+  });
+
+  it('every holder proven dead: Lost, a Warning, and nothing is made again', async () => {
+    const b = build(['Dead', 'Dead', 'Dead']);
+    await reconcileColony(b.ctx, 'ns/lottery');
+    expect(b.cond('Lost')).toMatchObject({ status: 'True', reason: 'AllCellsDied' });
+    expect(created(b)).toEqual([]);
+    expect(events(b)).toEqual(['Warning:SecretLost']);
+    b.writer.clear();
+    await reconcileColony(b.ctx, 'ns/lottery');
+    expect(b.writer.writes).toEqual([]);
+  });
+
+  it('retires nothing during a control-plane fault (every node silent at once)', async () => {
+    const b = build(['Alive', 'Alive', 'Alive', 'Alive'], { n1: 60, n2: 60, n3: 60, n4: 60, n5: 60 });
+    await reconcileColony(b.ctx, 'ns/lottery');
+    expect(retired(b)).toEqual([]);
+  });
+});
+
+describe('cell and colony reconcilers together', () => {
+  const reconcileAll = async (b: Built): Promise<void> => {
+    for (const c of b.world.cells.list('ns')) await reconcileCell(b.ctx, `ns/${c.metadata.name}`);
+    await reconcileColony(b.ctx, 'ns/lottery');
+  };
+
+  it('holder silent → Unreachable and a surge → replacement holds → suspect heard → surplus retired; no holder pod deleted', async () => {
+    const b = build(['Alive', 'Alive', 'Alive']);
+    b.world.nodeLeases.put(lease('n2', T0, 31));
+    await reconcileAll(b);
+    expect(b.world.cells.get('ns', 'lottery-1')?.status?.phase).toBe('Unreachable');
+    expect(created(b)).toEqual(['lottery-3@n4']);
+
+    // The replacement's pod is created by its cell reconcile, then holds the secret.
+    await reconcileCell(b.ctx, 'ns/lottery-3');
+    const replacement = b.world.cells.get('ns', 'lottery-3')!;
+    expect(b.world.pods.get('ns', 'lottery-3')).toBeDefined();
+    b.world.pods.put(ownedPod(replacement));
+    b.world.cells.put({ ...replacement, status: { ...replacement.status, publicKey: KEY } });
+    await reconcileAll(b);
+    expect(b.world.cells.get('ns', 'lottery-3')?.status?.phase).toBe('Alive');
+    expect(b.col().status).toMatchObject({ alive: 3, unreachable: 1 });
+    expect(b.cond('Ready')).toMatchObject({ status: 'True' });
+
+    // The suspect's node renews again: four heard holders, the newest is retired.
+    b.clock.advance(5000);
+    for (const n of NODES) b.world.nodeLeases.put(lease(n, b.clock.now(), 1));
+    await reconcileAll(b);
+    expect(b.world.cells.get('ns', 'lottery-1')?.status?.phase).toBe('Alive');
+    expect(retired(b)).toEqual(['lottery-3']);
+    expect(b.writer.of('delete').filter((d) => d.kind === 'Pod')).toEqual([]);
+    // Counts are what was observed; the next reconcile sees the retired cell gone.
+    await reconcileColony(b.ctx, 'ns/lottery');
+    expect(b.col().status).toMatchObject({ alive: 3, unreachable: 0 });
+    expect(b.cond('Ready')).toMatchObject({ status: 'True' });
+  });
+});
