@@ -134,7 +134,7 @@ beforeAll(async () => {
   ns = await createNamespace('floor');
   await Promise.all(
     NODES.map((n) =>
-      controlPlane().addNode(n, { labels: { [POOL_LABEL]: POOL, [LABELS.hardened]: 'true' } }),
+      controlPlane().addNode(n, { labels: { [POOL_LABEL]: POOL, [LABELS.hardened]: 'abc123def456' } }),
     ),
   );
   op = await runOperator({ namespace: ns, nodeLossAfter: LOSS_AFTER_S });
