@@ -231,7 +231,10 @@ async function k(who: string, args: string[], input?: string): Promise<Result> {
 async function api(who: string, call: ApiCall): Promise<Result> {
   const r = await apiCall(who, call);
   return r.code === 0
-    ? { actual: 'allowed', reason: clipText(r.out || 'ok', 80) }
+    ? {
+        actual: 'allowed',
+        reason: `admitted: ${call.method} ${call.path.split('?')[0]!.split('/').slice(-2).join('/')}${call.path.includes('dryRun') ? ' (server dry run)' : ''}`,
+      }
     : { actual: 'refused', reason: refusal(r.out) };
 }
 
