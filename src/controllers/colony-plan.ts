@@ -109,11 +109,14 @@ function needs(w: ColonyWorld, f: Counts & { seeded: boolean; lost: boolean }): 
   // Surge: Unreachable holders are not counted, so their replacements start at once.
   if (f.seeded) return { count: Math.max(0, w.colony.spec.replicas - f.alive - f.joining), genesis: false };
   if (live.some((c) => c.spec.genesis)) return { count: 0, genesis: true, waiting: 'genesis' };
-  if (w.lockdown === 'Broken' || w.lockdown === 'Unknown') {
+  if (w.lockdown === 'Broken' || w.lockdown === 'Mutated' || w.lockdown === 'Unknown') {
     return {
       count: 0,
       genesis: true,
-      waiting: 'lock-down admission policies are not confirmed in place; the secret is not seeded',
+      waiting:
+        w.lockdown === 'Mutated'
+          ? 'a mutating webhook or MutatingAdmissionPolicy can change cell pods; the secret is not seeded'
+          : 'lock-down admission policies are not confirmed in place; the secret is not seeded',
     };
   }
   return { count: 1, genesis: true };
@@ -299,6 +302,14 @@ function lockdownCondition(state: LockdownState): Cond {
         reason: 'Checking',
         message: 'the operator has not yet checked the lock-down admission policies',
       };
+    case 'Mutated':
+      return {
+        type: C.LockdownIntact,
+        status: 'False',
+        reason: 'MutatingAdmission',
+        message:
+          'a mutating webhook or MutatingAdmissionPolicy can change cell pods; no colony is seeded until it is removed or excludes cell pods (see the Warning events)',
+      };
     default:
       return {
         type: C.LockdownIntact,
@@ -313,7 +324,8 @@ function lockdownCondition(state: LockdownState): Cond {
 function incidents(w: ColonyWorld): number {
   const old = w.colony.status;
   const was = old?.conditions?.find((c) => c.type === C.LockdownIntact)?.status === 'True';
-  return (old?.lockdownIncidents ?? 0) + (was && w.lockdown === 'Broken' ? 1 : 0);
+  const broken = w.lockdown === 'Broken' || w.lockdown === 'Mutated';
+  return (old?.lockdownIncidents ?? 0) + (was && broken ? 1 : 0);
 }
 
 function conditions(w: ColonyWorld, f: Facts): Cond[] {

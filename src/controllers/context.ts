@@ -57,10 +57,11 @@ export interface LiveReader {
 }
 
 /**
- * Intact: policies in place. Broken: missing or altered, being restored. Unknown: not checked yet
+ * Intact: policies in place. Broken: missing or altered, being restored. Mutated: the policies are in
+ * place but a mutating webhook or MutatingAdmissionPolicy can change cell pods (not ours to remove). Unknown: not checked yet
  * (start-up). Disabled: the operator runs without lock-down (development only).
  */
-export type LockdownState = 'Intact' | 'Broken' | 'Unknown' | 'Disabled';
+export type LockdownState = 'Intact' | 'Broken' | 'Mutated' | 'Unknown' | 'Disabled';
 
 export interface ControllerContext {
   colonies: Reader<Colony>;

@@ -126,7 +126,7 @@ export function startLockdown(d: LockdownDeps): Lockdown {
 
   const report = async (plan: LockdownPlan, summary: string): Promise<void> => {
     await announceMutators(plan.mutators);
-    const next: LockdownState = plan.intact ? 'Intact' : 'Broken';
+    const next: LockdownState = plan.intact ? 'Intact' : policiesTampered(plan) ? 'Broken' : 'Mutated';
     const wasIntact = state === 'Intact';
     if (next === state) return;
     state = next;

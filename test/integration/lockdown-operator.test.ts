@@ -219,10 +219,15 @@ describe('operator lock-down', () => {
       expect(event.message).toContain('CREATE pods');
       // No seeding meanwhile.
       await custom.createNamespacedCustomObject({ ...res(), body: colony('mutated') });
-      await waitFor(async () => {
+      const unseeded = await waitFor(async () => {
         const col = await getColony('mutated');
         return condition(col, 'SecretHeld')?.reason === 'LockdownMissing' && col;
       }, 'unseeded colony says why');
+      // Not "policies missing": the policies are in place; a mutator is what breaks the lock-down.
+      expect(condition(unseeded, 'LockdownIntact')).toMatchObject({
+        status: 'False',
+        reason: 'MutatingAdmission',
+      });
       await new Promise((r) => setTimeout(r, 2_000));
       expect(await cells('mutated')).toHaveLength(0);
     } finally {

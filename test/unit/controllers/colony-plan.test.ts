@@ -242,6 +242,20 @@ describe('planColony', () => {
     expect(cond(plan.status, 'SecretHeld')).toMatchObject({ reason: 'LockdownMissing' });
   });
 
+  it('does not seed while a mutator can change cell pods, and says so (not "policies missing")', () => {
+    const intact = planColony(world({}));
+    const plan = planColony(
+      world({ lockdown: 'Mutated', colony: colony((c) => (c.status = intact.status)) }),
+    );
+    expect(plan.create).toEqual([]);
+    expect(plan.status.lockdownIncidents).toBe(1);
+    expect(cond(plan.status, 'LockdownIntact')).toMatchObject({
+      status: 'False',
+      reason: 'MutatingAdmission',
+    });
+    expect(cond(plan.status, 'SecretHeld')!.message).toMatch(/mutating webhook/);
+  });
+
   it('places cells only on hardened nodes unless the colony is unhardened', () => {
     const col = colony((c) => (c.spec.nodes = { provider: 'existing' }));
     const plan = planColony(world({ colony: col, nodes: [node('n1'), node('n2', hardened)] }));
