@@ -3,15 +3,35 @@
 // `npm run demo:down` with the rest of the local cluster.
 import { KubeConfig } from '@kubernetes/client-node';
 import { LocalKubelet } from '../support/local-kubelet.js';
+import { ControlPlane } from './controlplane.js';
+
+/**
+ * Each node's own identity (system:node:<node>): a kubelet mints its pods' tokens with it. The
+ * lock-down lets only kubelets mint tokens for cell service accounts, so the admin cannot.
+ */
+function nodeIdentities(stateDir: string): (node: string) => KubeConfig {
+  const cp = ControlPlane.attach(stateDir);
+  const cache = new Map<string, KubeConfig>();
+  return (node) => {
+    let kc = cache.get(node);
+    if (!kc) {
+      kc = new KubeConfig();
+      kc.loadFromFile(cp.kubeconfigForUser(`system:node:${node}`, ['system:nodes']));
+      cache.set(node, kc);
+    }
+    return kc;
+  };
+}
 
 async function main(): Promise<void> {
-  const [kubeconfig, server, caFile, namespace] = process.argv.slice(2);
-  if (!kubeconfig || !server || !caFile || !namespace) {
-    throw new Error('usage: demo-kubelet <admin kubeconfig> <server> <ca file> <namespace>');
+  const [kubeconfig, server, caFile, namespace, stateDir] = process.argv.slice(2);
+  if (!kubeconfig || !server || !caFile || !namespace || !stateDir) {
+    throw new Error('usage: demo-kubelet <admin kubeconfig> <server> <ca file> <namespace> <state dir>');
   }
   const admin = new KubeConfig();
   admin.loadFromFile(kubeconfig);
-  const kubelet = new LocalKubelet({ admin, server, caFile, namespace });
+  const tokenIdentity = nodeIdentities(stateDir);
+  const kubelet = new LocalKubelet({ admin, server, caFile, namespace, tokenIdentity });
   await kubelet.start();
   process.stdout.write(`demo kubelet: running cells of namespace ${namespace} on loopback\n`);
   const stop = (): void => void kubelet.stop().finally(() => process.exit(0));

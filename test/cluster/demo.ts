@@ -113,6 +113,7 @@ export async function runDemo(): Promise<void> {
       cp.server,
       cp.caFile,
       DEMO_NAMESPACE,
+      cp.stateDir,
     ],
     stateDir: cp.stateDir,
   });
