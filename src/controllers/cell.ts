@@ -64,6 +64,23 @@ async function reportTransition(ctx: ControllerContext, cell: Cell, status: Cell
   await ctx.write.event(eventRef(cell, 'Cell'), e.type, e.reason, e.message);
 }
 
+/** Seconds from `from` to `to` (ISO strings or Dates), or undefined when either is unknown. */
+export function secondsBetween(
+  from: Date | string | undefined,
+  to: Date | string | undefined,
+): number | undefined {
+  if (from === undefined || to === undefined) return undefined;
+  const s = (new Date(to).getTime() - new Date(from).getTime()) / 1000;
+  return Number.isFinite(s) && s >= 0 ? s : undefined;
+}
+
+/** The first time a cell holds the secret: how long it took from the Cell's creation. */
+function recordJoin(ctx: ControllerContext, cell: Cell, status: CellStatus): void {
+  if (cell.status?.aliveAt || !status.aliveAt) return;
+  const seconds = secondsBetween(cell.metadata.creationTimestamp, status.aliveAt);
+  if (seconds !== undefined) ctx.metrics?.joined(seconds);
+}
+
 /**
  * A stopped Lease makes no event, so time drives detection: a cell with a pod on a node whose Lease
  * is fresh is re-checked just after that Lease would go stale (each renewal re-enqueues it earlier).
@@ -165,6 +182,9 @@ export async function reconcileCell(ctx: ControllerContext, key: string): Promis
   await converge(ctx, colony, cell, { pod, foreign, dead });
 
   const changed = await ctx.write.patchStatus('Cell', cell, status, CELL_REPORTED_FIELDS);
-  if (changed) await reportTransition(ctx, cell, status);
+  if (changed) {
+    recordJoin(ctx, cell, status);
+    await reportTransition(ctx, cell, status);
+  }
   return recheck(ctx, heard.lease, w, status);
 }

@@ -14,6 +14,7 @@ import {
   cellClusterRoleBindingName,
   COLONY_UID_LABEL,
 } from '../builders/cell-rbac.js';
+import { secondsBetween } from './cell.js';
 import { planColony, type ColonyPlan } from './colony-plan.js';
 import { eventRef, splitKey, type ControllerContext, type ReconcileResult } from './context.js';
 import { judgeLease, NODE_LEASE_NAMESPACE } from './node-lease.js';
@@ -81,6 +82,13 @@ async function removeClusterRoleBinding(
 
 const condTrue = (s: ColonyStatus | undefined, type: string): boolean => isConditionTrue(s?.conditions, type);
 
+/** How long the floor was breached: from FloorMet turning False to now. */
+function recordRecovery(ctx: ControllerContext, before: ColonyStatus | undefined): void {
+  const breached = before?.conditions?.find((c) => c.type === ColonyConditions.FloorMet)?.lastTransitionTime;
+  const seconds = secondsBetween(breached, ctx.now());
+  if (seconds !== undefined) ctx.metrics?.floorRestored(seconds);
+}
+
 /** Warning events on loss, on holders going unheard and on a floor breach; Normal on recovery. */
 async function reportFloor(ctx: ControllerContext, colony: Colony, plan: ColonyPlan): Promise<void> {
   const ref = eventRef(colony, 'Colony');
@@ -102,8 +110,10 @@ async function reportFloor(ctx: ControllerContext, colony: Colony, plan: ColonyP
   const F = ColonyConditions.FloorMet;
   if (condTrue(before, F) && !condTrue(after, F))
     await ctx.write.event(ref, 'Warning', 'FloorBreached', msg(F));
-  if (!condTrue(before, F) && condTrue(after, F))
+  if (!condTrue(before, F) && condTrue(after, F)) {
+    recordRecovery(ctx, before);
     await ctx.write.event(ref, 'Normal', 'FloorRestored', msg(F));
+  }
 }
 
 function recordFloor(ctx: ControllerContext, colony: Colony, s: ColonyStatus): void {

@@ -141,6 +141,37 @@ describe('reconcileColony: floor metrics', () => {
   });
 });
 
+describe('floor latency metrics', () => {
+  it('observes a join (Cell created → holds the secret) and a floor recovery (breached → met again)', async () => {
+    const b = build(['Alive', 'Joining', 'Joining']);
+    const registry = new Registry();
+    b.ctx.metrics = floorMetrics(registry);
+    await reconcileColony(b.ctx, 'ns/lottery'); // one heard holder, floor 2: breached
+    expect(b.cond('FloorMet')).toMatchObject({ status: 'False' });
+    b.clock.advance(4_000);
+    const joiner = b.world.cells.get('ns', 'lottery-1')!;
+    joiner.metadata.creationTimestamp = new Date(T0.getTime() - 3_000);
+    b.world.cells.put(joiner);
+    const readyAt = b.clock.now().toISOString();
+    b.world.pods.put(
+      ownedPod(joiner, (p) => {
+        p.status = {
+          phase: 'Running',
+          conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: new Date(readyAt) }],
+        };
+      }),
+    );
+    await reconcileCell(b.ctx, 'ns/lottery-1');
+    await reconcileColony(b.ctx, 'ns/lottery');
+    expect(b.cond('FloorMet')).toMatchObject({ status: 'True' });
+    const text = await registry.metrics();
+    expect(text).toContain('celula_cell_join_seconds_count 1');
+    expect(text).toContain('celula_cell_join_seconds_sum 7');
+    expect(text).toContain('celula_colony_floor_recovery_seconds_count 1');
+    expect(text).toContain('celula_colony_floor_recovery_seconds_sum 4');
+  });
+});
+
 describe('reconcileColony: Lost only on proof', () => {
   it('every holder unreachable: never Lost, floor breached, replacements surged where nodes allow', async () => {
     const b = build(['Unreachable', 'Unreachable', 'Unreachable'], { n1: 60, n2: 60, n3: 60 });
