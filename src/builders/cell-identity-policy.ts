@@ -3,8 +3,11 @@
 // roles (chart, install.ts) and, where the API server loads manifests, as a static copy
 // (static-policies.ts). Pure builders; the CEL and its messages live in walls.ts (cellWritesWall).
 //
-// Whom it matches: EVERY principal creating or updating cells, or updating cells/status, except the
-// operator's service account (`exempt`). Admins, users, other service accounts: no Cell creation, no
+// Whom it matches: EVERY principal creating or updating cells, or updating cells/status, the operator
+// included. The operator's service account (`exempt`) may create and change Cells and every status
+// field except the four a cell reports about itself (CELL_REPORTED_STATUS_FIELDS): those it may not
+// set, change or clear, so whoever impersonates the operator cannot swap a joiner's published join
+// key (or a holder's recorded key) for its own. Admins, users, other service accounts: no Cell creation, no
 // spec or label change, no status write. A cell's service account (`<colony>-cell`) may write
 // cells/status only with the pod claims of a pod-bound token (request.userInfo.extra pod-name and
 // pod-uid), only its own Cell (name == pod name), only the incarnation the Cell records
@@ -23,7 +26,7 @@ import type {
 } from '@kubernetes/client-node';
 
 import { LABELS, MANAGER } from '../api/types.js';
-import { CELL_JOIN_KEY_FIELD, CELL_WRITE_ONCE_FIELDS, cellWritesWall } from './walls.js';
+import { CELL_REPORTED_FIELDS, cellWritesWall } from './walls.js';
 
 export const CELL_IDENTITY_POLICY = 'celula-cell-identity';
 
@@ -42,13 +45,13 @@ export const OPERATOR_CELL_STATUS_FIELDS = [
   'observedGeneration',
 ] as const;
 /** What a cell reports about itself (each once; joinKey only before publicKey). */
-export const CELL_REPORTED_STATUS_FIELDS = [...CELL_WRITE_ONCE_FIELDS, CELL_JOIN_KEY_FIELD] as const;
+export const CELL_REPORTED_STATUS_FIELDS = CELL_REPORTED_FIELDS;
 
 export interface CellIdentityPolicyOptions {
   /**
-   * Usernames exempt from the policy: the operator's service account
+   * Usernames that write Cells as the operator: the operator's service account
    * (system:serviceaccount:<ns>:<name>). The first one is the operator; more are for test harnesses
-   * that run the operator under another identity.
+   * that run the operator under another identity. They too may not touch the cell-reported fields.
    */
   exempt: string[];
   name?: string;
@@ -64,17 +67,12 @@ export function cellIdentityWall(
     throw new Error('cell identity policy: exempt must name the operator service account');
   const m = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(first);
   if (!m) throw new Error(`cell identity policy: exempt[0] "${first}" is not a service account username`);
-  const wall = cellWritesWall(
+  return cellWritesWall(
     { operatorNamespace: m[1]!, operatorServiceAccount: m[2]! },
     name,
     OPERATOR_CELL_STATUS_FIELDS,
+    exempt,
   );
-  return {
-    ...wall,
-    matchConditions: [
-      { name: 'not-exempt', expression: `!(request.userInfo.username in ${JSON.stringify(exempt)})` },
-    ],
-  };
 }
 
 export function buildCellIdentityPolicy(opts: CellIdentityPolicyOptions): V1ValidatingAdmissionPolicy {
@@ -86,7 +84,7 @@ export function buildCellIdentityPolicy(opts: CellIdentityPolicyOptions): V1Vali
     spec: {
       failurePolicy: 'Fail',
       matchConstraints: { resourceRules: wall.rules },
-      matchConditions: wall.matchConditions,
+      variables: wall.variables,
       validations: wall.validations,
     },
   };

@@ -60,6 +60,8 @@ export const LEGACY_TOKEN_SA_ANNOTATION = 'kubernetes.io/service-account.name';
 export const CELL_WRITE_ONCE_FIELDS = ['publicKey', 'fingerprint', 'keyProof'] as const;
 /** Written once, and only before publicKey: the joiner's ephemeral key hash (docs/protocol.md). */
 export const CELL_JOIN_KEY_FIELD = 'joinKey';
+/** Everything a cell reports about itself: nobody else, the operator included, sets or changes it. */
+export const CELL_REPORTED_FIELDS = [...CELL_WRITE_ONCE_FIELDS, CELL_JOIN_KEY_FIELD] as const;
 
 const POD_NAME_CLAIM = 'authentication.kubernetes.io/pod-name';
 const POD_UID_CLAIM = 'authentication.kubernetes.io/pod-uid';
@@ -183,7 +185,7 @@ export const MESSAGE_PARTS = {
     ' records (status.podUID differs or is unset)',
   ],
   statusOperatorFields: [
-    `celula: a cell may change only ${[...CELL_WRITE_ONCE_FIELDS, CELL_JOIN_KEY_FIELD].join(', ')} in the status of Cell `,
+    `celula: a cell may change only ${CELL_REPORTED_FIELDS.join(', ')} in the status of Cell `,
     NS,
     '/',
     NAME,
@@ -197,6 +199,15 @@ export const MESSAGE_PARTS = {
     '/',
     NAME,
     ' is written once, and only before status.publicKey',
+  ],
+  operatorReported: [
+    `celula: ${CELL_REPORTED_FIELDS.join(', ')} in the status of Cell `,
+    NS,
+    '/',
+    NAME,
+    ' are what its own pod reported; ',
+    USER,
+    ' (the operator) may not set, change or clear them',
   ],
   hardenedLabelBy: [
     `celula: only the operator sets, changes or removes the label ${LABELS.hardened} on node `,
@@ -403,21 +414,59 @@ function cellStatusValidations(operatorFields: readonly string[]): V1Validation[
   ];
 }
 
+const EXEMPT = 'variables.exempt';
+
+/** CEL: `o.status.<field>` is present (false, not an error, when `o.status` is absent). */
+const present = (o: string, field: string): string => `(has(${o}.status) && has(${o}.status.${field}))`;
+
+/** CEL: an UPDATE leaves `field` exactly as it was: present or absent alike, and the same value. */
+function keeps(field: string): string {
+  return (
+    `${present('object', field)} == ${present('oldObject', field)} && ` +
+    `(!${present('oldObject', field)} || object.status.${field} == oldObject.status.${field})`
+  );
+}
+
 /**
- * Cells (CREATE/UPDATE) and cells/status (UPDATE) by every principal but the operator's account.
+ * The operator (an exempt user) writes every Cell and status field but what a cell reports about
+ * itself: it may not set, change or clear those (whoever impersonates the operator cannot swap a
+ * joiner's published join key for its own). Creation carries no status (status subresource).
+ */
+function operatorValidations(): V1Validation[] {
+  const untouched = CELL_REPORTED_FIELDS.map(keeps).join(' && ');
+  return [wallDeny(`!${EXEMPT} || request.operation != 'UPDATE' || (${untouched})`, 'operatorReported')];
+}
+
+/**
+ * Cells (CREATE/UPDATE) and cells/status (UPDATE) by every principal. The `exempt` users (the
+ * operator's account, and test harnesses that run the operator under another name) pass the
+ * non-operator checks but must leave the cell-reported status fields as they are (operatorValidations).
  * `operatorFields`: the status fields only the operator writes (cell-identity-policy.ts lists them).
  */
 export function cellWritesWall(
   opts: IdentityOptions,
   name: string,
   operatorFields: readonly string[],
+  exempt: readonly string[] = [operatorUsername(opts)],
 ): WallDef {
+  const notExempt = (v: V1Validation): V1Validation => ({
+    ...v,
+    expression: `${EXEMPT} || (${v.expression})`,
+  });
   return {
     name,
     rules: [rule(['CREATE', 'UPDATE'], ['cells'], GROUP), rule(['UPDATE'], ['cells/status'], GROUP)],
-    matchConditions: [{ name: 'not-operator', expression: `!(${isOperator(opts)})` }],
-    validations: [...cellObjectValidations(), ...cellStatusValidations(operatorFields)],
+    variables: [{ name: 'exempt', expression: `request.userInfo.username in ${celList(exempt)}` }],
+    validations: [
+      ...[...cellObjectValidations(), ...cellStatusValidations(operatorFields)].map(notExempt),
+      ...operatorValidations(),
+    ],
   };
+}
+
+/** A CEL list of string literals. */
+function celList(items: readonly string[]): string {
+  return `[${items.map(lit).join(', ')}]`;
 }
 
 /** The hardened label: only the operator adds, changes or removes it; its value is a digest prefix. */

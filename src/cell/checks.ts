@@ -1,6 +1,8 @@
 // The peer's admission checks, one pure function each. Each returns a JoinRefused (with a reason
 // built from public facts) or undefined when the check passes. They run after the token has been
 // verified (TokenVerifier) and the pod looked up (PodInspector); see admission.ts for the order.
+import { BlockList, isIP } from 'node:net';
+
 import { API_VERSION, CellKind, ColonyKind, JOIN_AUDIENCE } from '../api/types.js';
 import { isHardenedLabelValue } from '../builders/hardening.js';
 import { clip, JoinRefused } from './errors.js';
@@ -108,6 +110,11 @@ export interface PodFacts {
   /** Labels of the node the pod is bound to (undefined if the node was not found). */
   nodeLabels?: Record<string, string> | undefined;
   /**
+   * The pod CIDRs of the node the pod is bound to (spec.podCIDRs, else [spec.podCIDR]; [] when it has
+   * none; undefined if the node was not found). Immutable once set on a Node object.
+   */
+  nodePodCIDRs?: string[] | undefined;
+  /**
    * The pod spec the operator's builder makes for this Colony (read fresh) and the pod's Cell; undefined
    * when it could not be built (no Cell): the spec check then refuses.
    */
@@ -126,6 +133,11 @@ export interface ColonyContext {
   hardenedLabel: string;
   /** When set, the joiner's token must belong to this service account. */
   serviceAccount?: string | undefined;
+  /**
+   * This cluster assigns pod IPs from node podCIDRs (calibrated once at the peer's start from its own
+   * pod: calibratePodNetwork): then a joiner's pod IPs and source address must lie in its node's CIDRs.
+   */
+  podIPsFromNodeCIDRs?: boolean | undefined;
 }
 
 export type Check = JoinRefused | undefined;
@@ -347,6 +359,105 @@ export function checkSourceAddress(pod: PodView, remoteAddress: string): Check {
   );
 }
 
+/** spec.podCIDRs of a node, else its spec.podCIDR, else none. */
+export function nodePodCIDRs(
+  spec: { podCIDR?: string | undefined; podCIDRs?: string[] | undefined } | undefined,
+): string[] {
+  if (spec?.podCIDRs !== undefined && spec.podCIDRs.length > 0) return spec.podCIDRs;
+  return spec?.podCIDR ? [spec.podCIDR] : [];
+}
+
+/** A BlockList of `cidrs`; throws an Error naming the first one that is not an IPv4/IPv6 CIDR. */
+export function cidrBlockList(cidrs: string[]): BlockList {
+  const list = new BlockList();
+  for (const cidr of cidrs) {
+    const [net, bits, extra] = cidr.trim().split('/');
+    const family = isIP(net ?? '');
+    const prefix = Number(bits);
+    const max = family === 6 ? 128 : 32;
+    if (family === 0 || extra !== undefined || !/^\d{1,3}$/.test(bits ?? '') || prefix > max) {
+      throw new Error(`"${clip(cidr)}" is not an IPv4 or IPv6 CIDR`);
+    }
+    list.addSubnet(normalizeAddress(net!), prefix, family === 6 ? 'ipv6' : 'ipv4');
+  }
+  return list;
+}
+
+/** Whether `address` lies in `list` (IPv4-mapped IPv6 counts as IPv4). */
+export function inBlockList(list: BlockList, address: string): boolean {
+  const a = normalizeAddress(address);
+  const family = isIP(a);
+  return family !== 0 && list.check(a, family === 6 ? 'ipv6' : 'ipv4');
+}
+
+/** Whether the peer can enforce checkNodePodCIDR here, and why (logged once at start). */
+export interface PodNetwork {
+  podIPsFromNodeCIDRs: boolean;
+  why: string;
+}
+
+/**
+ * Pure: self-calibration at the peer's start. If the peer's OWN pod IP lies in its OWN node's
+ * podCIDRs, this cluster assigns pod IPs from node CIDRs (kind, kubeadm --allocate-node-cidrs, most
+ * cloud CNIs in that mode) and joiners are held to theirs; otherwise (no podCIDRs, a CNI with its own
+ * IPAM) the rule cannot be enforced.
+ */
+export function calibratePodNetwork(podIP: string, node: string, cidrs: string[] | undefined): PodNetwork {
+  const off = (why: string): PodNetwork => ({ podIPsFromNodeCIDRs: false, why });
+  if (podIP === '') return off('this pod has no POD_IP');
+  if (cidrs === undefined) return off(`node ${node} was not found`);
+  if (cidrs.length === 0) return off(`node ${node} has no spec.podCIDRs`);
+  let list: BlockList;
+  try {
+    list = cidrBlockList(cidrs);
+  } catch (err) {
+    return off(`node ${node} spec.podCIDRs: ${(err as Error).message}`);
+  }
+  const where = `node ${node} podCIDRs ${cidrs.join(',')}`;
+  return inBlockList(list, podIP)
+    ? { podIPsFromNodeCIDRs: true, why: `this pod's IP ${podIP} lies in ${where}` }
+    : off(`this pod's IP ${podIP} is not in ${where} (the CNI assigns pod IPs itself)`);
+}
+
+function nodeCIDRProblem(
+  pod: PodView,
+  cidrs: string[] | undefined,
+  remoteAddress: string,
+): string | undefined {
+  const node = clip(pod.spec?.nodeName);
+  if (cidrs === undefined) return `node ${node} of the pod was not found`;
+  if (cidrs.length === 0) return `node ${node} has no spec.podCIDRs; pod IPs here come from node CIDRs`;
+  let list: BlockList;
+  try {
+    list = cidrBlockList(cidrs);
+  } catch (err) {
+    return `node ${node} spec.podCIDRs: ${(err as Error).message}`;
+  }
+  const where = `node ${node}'s podCIDRs ${clip(cidrs.join(','))}`;
+  const outside = podAddresses(pod).find((ip) => !inBlockList(list, ip));
+  if (outside !== undefined) return `pod IP ${clip(outside)} is not in ${where} (status.podIP rewritten?)`;
+  const from = normalizeAddress(remoteAddress);
+  if (!inBlockList(list, from))
+    return `connection comes from ${clip(from || '(unknown)')}, not from ${where}`;
+  return undefined;
+}
+
+/**
+ * Where pod IPs come from node podCIDRs (colony.podIPsFromNodeCIDRs): the pod's IPs and the
+ * connection's source lie in its node's podCIDRs. A pod's status.podIP can be rewritten through the
+ * API; a node's podCIDRs cannot, and on a routed pod network only that node receives replies for them.
+ */
+export function checkNodePodCIDR(
+  pod: PodView,
+  nodeCIDRs: string[] | undefined,
+  colony: ColonyContext,
+  remoteAddress: string,
+): Check {
+  if (colony.podIPsFromNodeCIDRs !== true) return undefined;
+  const problem = nodeCIDRProblem(pod, nodeCIDRs, remoteAddress);
+  return problem === undefined ? undefined : new JoinRefused('node-pod-cidr', problem);
+}
+
 /** The pod spec is exactly what the operator builds for this Colony and Cell (pod-spec.ts). */
 export function checkPodSpec(pod: PodView, expectedSpec: unknown): Check {
   if (expectedSpec === undefined) {
@@ -401,6 +512,20 @@ export function tokenChecks(token: TokenFacts, colony: ColonyContext): Check {
   return checkAudience(token) ?? checkTokenNamespace(token, colony) ?? checkCredentialId(token);
 }
 
+/** The pod is the token's, and the connection comes from where that pod is (its IPs, its node's CIDRs). */
+function whereChecks(
+  token: TokenFacts,
+  facts: PodFacts,
+  colony: ColonyContext,
+  session: SessionFacts,
+): Check {
+  return (
+    checkPodIdentity(token, facts.pod) ??
+    checkSourceAddress(facts.pod, session.remoteAddress) ??
+    checkNodePodCIDR(facts.pod, facts.nodePodCIDRs, colony, session.remoteAddress)
+  );
+}
+
 /**
  * The pod checks, in order; the first refusal wins. Every one must pass: the order only decides which
  * reason a refused joiner reads (the specific image / hardening / security refusals before the
@@ -413,8 +538,7 @@ export function podChecks(
   session: SessionFacts,
 ): Check {
   return (
-    checkPodIdentity(token, facts.pod) ??
-    checkSourceAddress(facts.pod, session.remoteAddress) ??
+    whereChecks(token, facts, colony, session) ??
     checkNotTerminating(facts.pod) ??
     checkOwnerChain(facts.pod, facts.cell, colony) ??
     checkImage(facts.pod, colony) ??

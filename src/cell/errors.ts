@@ -24,6 +24,7 @@ export const REFUSAL_STATUS = {
   'node-not-hardened': 403,
   'security-context': 403,
   'source-address': 403,
+  'node-pod-cidr': 403,
   'spec-mismatch': 403,
   'not-a-joiner': 403,
   'join-key': 403,

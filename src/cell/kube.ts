@@ -12,6 +12,7 @@ import {
   KubeConfig,
   PatchStrategy,
   setHeaderOptions,
+  type V1Node,
   type V1Pod,
   type V1TokenReviewStatus,
 } from '@kubernetes/client-node';
@@ -33,7 +34,7 @@ import { requiresHardenedNodes } from '../builders/provider.js';
 import type { Logger } from '../observability/logger.js';
 import { isNotFound, statusCode } from '../runtime/kube.js';
 import type { PodInspector, TokenVerifier } from './admission.js';
-import type { CellView, ColonyContext, PodFacts, TokenFacts } from './checks.js';
+import { nodePodCIDRs, type CellView, type ColonyContext, type PodFacts, type TokenFacts } from './checks.js';
 import { clip, JoinRefused } from './errors.js';
 
 /** The field manager of everything a cell writes (only its own Cell's identity). */
@@ -157,7 +158,13 @@ function ignoreNotFound<T>(p: Promise<T>): Promise<T | undefined> {
   });
 }
 
-/** Reads the joiner's pod, the Cell that controls it, and its node's labels. */
+/** What the checks read of the joiner's node (both undefined when the node was not found). */
+function nodeFacts(node: V1Node | undefined): Pick<PodFacts, 'nodeLabels' | 'nodePodCIDRs'> {
+  if (node === undefined) return { nodeLabels: undefined, nodePodCIDRs: undefined };
+  return { nodeLabels: node.metadata?.labels ?? {}, nodePodCIDRs: nodePodCIDRs(node.spec) };
+}
+
+/** Reads the joiner's pod, the Cell that controls it, and its node's labels and pod CIDRs. */
 export class ApiPodInspector implements PodInspector {
   readonly #core: CoreV1Api;
   readonly #custom: CustomObjectsApi;
@@ -178,11 +185,7 @@ export class ApiPodInspector implements PodInspector {
       owner ? ignoreNotFound(this.#getCell(namespace, owner.name)) : Promise.resolve(undefined),
       node ? ignoreNotFound(this.#core.readNode({ name: node })) : Promise.resolve(undefined),
     ]);
-    return {
-      pod,
-      cell: cell as CellView | undefined,
-      nodeLabels: nodeObj ? (nodeObj.metadata?.labels ?? {}) : undefined,
-    };
+    return { pod, cell: cell as CellView | undefined, ...nodeFacts(nodeObj) };
   }
 
   #getCell(namespace: string, name: string): Promise<Cell> {
@@ -275,8 +278,13 @@ export class CellApi {
 
   /** Labels of a node; undefined when the node does not exist (other errors are thrown). */
   async nodeLabels(name: string): Promise<Record<string, string> | undefined> {
+    return (await this.node(name))?.labels;
+  }
+
+  /** A node's labels and pod CIDRs; undefined when the node does not exist (other errors are thrown). */
+  async node(name: string): Promise<{ labels: Record<string, string>; podCIDRs: string[] } | undefined> {
     const node = await ignoreNotFound(this.#core.readNode({ name }));
-    return node?.metadata?.labels ?? undefined;
+    return node ? { labels: node.metadata?.labels ?? {}, podCIDRs: nodePodCIDRs(node.spec) } : undefined;
   }
 
   /** Base URLs of the colony's live cells (phase Alive, pod Running with an IP), oldest first. */

@@ -14,6 +14,7 @@ import { JoinFailed, joinColony } from './client.js';
 import type { CellConfig } from './config.js';
 import { hygieneInputs, memoryHygieneProblems, type HygieneInputs } from './hygiene.js';
 import { signKeyProof } from './key-proof.js';
+import { calibratePodNetwork, type ColonyContext } from './checks.js';
 import { ApiPodInspector, apiErrorSummary, CellApi, colonyContext, TokenReviewVerifier } from './kube.js';
 import { createJoinKey, type JoinKey } from './protocol.js';
 import { ColonySecret } from './secret.js';
@@ -246,6 +247,36 @@ async function obtainSecret(
   return ctx.cfg.genesis ? seed(api, colony, ctx, deps.logger) : join(api, ctx, deps.logger);
 }
 
+/**
+ * The colony context this peer checks joiners against, with the pod-network rule calibrated once from
+ * its own pod and node (checks.ts calibratePodNetwork), and said once in the log. The node is read
+ * until the API answers: a transient error must not decide the rule away for the process's life.
+ */
+async function peerContext(
+  api: CellApi,
+  colony: Colony,
+  { cfg, max }: { cfg: CellConfig; max: number },
+  log: Logger,
+): Promise<{ context: ColonyContext; nodeLabels: Record<string, string> | undefined }> {
+  const node = await retrying('reading the own node', () => api.node(cfg.nodeName), log, max);
+  const net = calibratePodNetwork(cfg.podIP, cfg.nodeName, node?.podCIDRs);
+  if (net.podIPsFromNodeCIDRs) {
+    log.info(
+      { why: net.why },
+      "pod IPs come from node podCIDRs: joiners must connect from their node's pod CIDR",
+    );
+  } else {
+    log.warn(
+      { why: net.why },
+      "cannot tell pod IPs from node podCIDRs here: a joiner's source address is checked against its pod's IPs only, not its node's pod CIDR",
+    );
+  }
+  return {
+    context: { ...colonyContext(colony), podIPsFromNodeCIDRs: net.podIPsFromNodeCIDRs },
+    nodeLabels: node?.labels,
+  };
+}
+
 /** Starts serving at once (readiness 503), then obtains the secret and reports the identity. */
 export async function runCell(cfg: CellConfig, deps: CellDeps): Promise<RunningCell> {
   const log = deps.logger;
@@ -259,8 +290,7 @@ export async function runCell(cfg: CellConfig, deps: CellDeps): Promise<RunningC
   });
   const colony = await readColony(api, cfg, log, max);
   const cell = await retrying('reading the own Cell', () => api.ownCell(), log, max);
-  const nodeLabels = await api.nodeLabels(cfg.nodeName).catch(() => undefined);
-  const context = colonyContext(colony);
+  const { context, nodeLabels } = await peerContext(api, colony, { cfg, max }, log);
   const ctx: StartFacts = { cfg, requireHardened: context.requireHardened, cell, max };
   const server = new CellServer({
     colony: context,

@@ -29,6 +29,22 @@ const API_VERSIONS: Record<Kind, string> = {
   ClusterRoleBinding: 'rbac.authorization.k8s.io/v1',
 };
 
+/**
+ * Pure: `status` with the `keep` fields taken from the live object as they are (absent stays
+ * absent), so the merge patch against the live status never sets, changes or clears them. The
+ * cell-identity wall refuses any operator write that would (the cell-reported fields).
+ */
+export function keptStatus(
+  status: object,
+  live: { status?: object | undefined },
+  keep: readonly string[],
+): object {
+  const liveStatus = (live.status ?? {}) as Record<string, unknown>;
+  const out: Record<string, unknown> = { ...status };
+  for (const k of keep) out[k] = liveStatus[k];
+  return out;
+}
+
 export class ApiWriter implements Writer {
   private readonly objects: KubernetesObjectApi;
   private readonly core: CoreV1Api;
@@ -69,12 +85,7 @@ export class ApiWriter implements Writer {
     status: object,
     keep: readonly string[] = [],
   ): Promise<boolean> {
-    const desired = (live: Colony | Cell): object => {
-      const liveStatus = (live.status ?? {}) as Record<string, unknown>;
-      const out: Record<string, unknown> = { ...status };
-      for (const k of keep) out[k] = liveStatus[k];
-      return out;
-    };
+    const desired = (live: Colony | Cell): object => keptStatus(status, live, keep);
     const result = await patchStatus(this.status[kind], current, desired);
     return result.changed;
   }

@@ -92,6 +92,8 @@ export interface ClusterState {
 interface NodeRecord {
   name: string;
   index: number;
+  /** The node's pod CIDR when addNode was given one (else nodeNetwork's). */
+  podCIDR?: string;
 }
 
 export function cacheDir(): string {
@@ -262,7 +264,7 @@ function kwokArgs(s: ClusterState, node: NodeRecord): string[] {
     `--manage-single-node=${node.name}`,
     `--node-lease-duration-seconds=${s.nodeLeaseDurationSeconds}`,
     `--node-ip=${net.nodeIP}`,
-    `--cidr=${net.podCIDR}`,
+    `--cidr=${node.podCIDR ?? net.podCIDR}`,
   ];
 }
 
@@ -645,7 +647,7 @@ export class ControlPlane {
    */
   async addNode(name: string, opts: NodeOptions & { wait?: boolean } = {}): Promise<void> {
     if (this.nodeRecord(name)) throw new Error(`node ${name} already exists in this cluster`);
-    const record: NodeRecord = { name, index: this.nextNodeIndex() };
+    const record: NodeRecord = { name, index: this.nextNodeIndex(), podCIDR: opts.podCIDR };
     const core = this.kubeConfig().makeApiClient(CoreV1Api);
     await core.createNode({ body: fakeNode(name, record.index, opts) });
     fs.writeFileSync(path.join(nodesDir(this.stateDir), `${name}.json`), JSON.stringify(record));

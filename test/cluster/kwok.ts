@@ -52,6 +52,11 @@ export interface NodeOptions {
   cpu?: string;
   memory?: string;
   pods?: string;
+  /**
+   * spec.podCIDR(s) of the node (also kwok's --cidr for the pods it plays), instead of the
+   * 10.x.y.0/24 of nodeNetwork; e.g. a loopback range for cells on loopback (test/support/local-kubelet.ts).
+   */
+  podCIDR?: string;
 }
 
 /** Addresses kwok gives node number `index` (distinct pod CIDRs so pod IPs don't collide). */
@@ -64,7 +69,7 @@ export function nodeNetwork(index: number): { nodeIP: string; podCIDR: string } 
 /** The Node object kwok will manage (as a kubelet would register it). */
 export function fakeNode(name: string, index: number, opts: NodeOptions = {}): V1Node {
   const capacity = { cpu: opts.cpu ?? '16', memory: opts.memory ?? '64Gi', pods: opts.pods ?? '110' };
-  const { podCIDR } = nodeNetwork(index);
+  const podCIDR = opts.podCIDR ?? nodeNetwork(index).podCIDR;
   return {
     apiVersion: 'v1',
     kind: 'Node',

@@ -468,6 +468,43 @@ describe('attack 2: forged Cell status', () => {
         wallMessage('joinKeyOnce', own),
       );
   });
+
+  it("the operator writes its own status fields but not a cell's report (impersonating it gains no key)", async () => {
+    // lottery-1 reported its joinKey and publicKey above (its own pod's token).
+    const who = 'operator (impersonated by cluster-admin)';
+    const msg = wallMessage('operatorReported', { namespace: NS, name: 'lottery-1', user: OPERATOR });
+    const op = [...asOperator, '-n', NS];
+    for (const [what, status] of [
+      ['swap the published joinKey for its own', { joinKey: 'attacker' }],
+      ['clear the published joinKey', { joinKey: null }],
+      ['change the reported publicKey', { publicKey: 'forged' }],
+      ['set a keyProof the cell never wrote', { keyProof: 'Zm9yZ2Vk' }],
+    ] as const) {
+      if (what.includes('joinKey') && !cellStatusDeclares('joinKey')) continue;
+      await denied(
+        who,
+        what,
+        admin,
+        [...op, ...statusPatch(status), 'lottery-1'],
+        STATIC_POLICY.cellWrites,
+        msg,
+      );
+    }
+    // lottery-0 reported nothing: the operator may not be the first to set a cell's fields either.
+    await denied(
+      who,
+      'set a joinKey on a Cell whose pod published none',
+      admin,
+      [...op, ...statusPatch({ joinKey: 'attacker' }), 'lottery-0'],
+      STATIC_POLICY.cellWrites,
+      wallMessage('operatorReported', { namespace: NS, name: 'lottery-0', user: OPERATOR }),
+    );
+    await allowed(who, 'write phase and reason (its own fields)', admin, [
+      ...op,
+      ...statusPatch({ phase: 'Alive', reason: 'Joined' }),
+      'lottery-1',
+    ]);
+  });
 });
 
 describe('other credentials and the hardened label', () => {

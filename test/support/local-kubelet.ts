@@ -8,7 +8,11 @@
 //     authorizer and NodeRestriction check it exactly as they check a kubelet;
 //   - starts `node --disable-sigusr1 dist/src/cell/main.js` (as the cell image must) with the
 //     container's env (fieldRefs resolved; POD_IP = the pod's own loopback address 127.x.y.z, which
-//     the cell listens on and binds its join connections to) and nothing else from the test's env;
+//     the cell listens on and binds its join connections to) and nothing else from the test's env.
+//     A node whose spec.podCIDR is a loopback range (test/cluster addNode podCIDR '127.a.b.0/24') gets
+//     its pods' addresses from that range, as a CNI assigns them from node CIDRs (the peers then hold
+//     joiners to their node's CIDR: src/cell/checks.ts checkNodePodCIDR); any other node's pods get
+//     addresses from this harness's own 127.x block;
 //   - reports pod status: Running, podIP, containerStatuses[].imageID carrying the image digest, and
 //     a Ready condition that mirrors the process's /readyz;
 //   - process exit → pod Failed (terminated state with the exit code); pod deleted → process killed.
@@ -75,6 +79,20 @@ function loopbackAllocator(): () => string {
   };
 }
 
+/** The `n`th address (n >= 1) of an IPv4 loopback CIDR, skipping its network and first address. */
+export function nthAddressIn(cidr: string, n: number): string {
+  const m = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
+  if (!m) throw new Error(`local-kubelet: pod CIDR ${cidr} is not an IPv4 loopback CIDR`);
+  const bits = Number(m[4]);
+  const base = ((127 << 24) | (Number(m[1]) << 16) | (Number(m[2]) << 8) | Number(m[3])) >>> 0;
+  const size = 2 ** (32 - bits);
+  if (n + 1 >= size - 1) throw new Error(`local-kubelet: pod CIDR ${cidr} has no address #${n} left`);
+  const ip = (base & ~(size - 1)) + n + 1;
+  return [24, 16, 8, 0].map((shift) => (ip >>> shift) & 255).join('.');
+}
+
+const isLoopbackCIDR = (cidr: string | undefined): cidr is string => cidr?.startsWith('127.') === true;
+
 function fieldValue(pod: V1Pod, fieldPath: string, podIP: string | undefined): string {
   const values: Record<string, string | undefined> = {
     'status.podIP': podIP,
@@ -109,6 +127,8 @@ export class LocalKubelet {
   readonly #informer: Informer<V1Pod>;
   readonly #cells = new Map<string, LocalCell>();
   readonly #nextIP = loopbackAllocator();
+  /** Addresses handed out per node pod CIDR (loopback CIDRs only). */
+  readonly #inCIDR = new Map<string, number>();
   readonly #allLines: string[] = [];
   #poll: NodeJS.Timeout | undefined;
   #queue: Promise<void> = Promise.resolve();
@@ -150,6 +170,19 @@ export class LocalKubelet {
   /** A fresh loopback address from this harness's block (for a pod whose process a test plays). */
   allocateIP(): string {
     return this.#nextIP();
+  }
+
+  /**
+   * A fresh address for a pod on `node`: from the node's spec.podCIDR when that is a loopback range,
+   * else from this harness's block (allocateIP).
+   */
+  async allocateIPOn(node: string): Promise<string> {
+    const n = await this.#core.readNode({ name: node }).catch(() => undefined);
+    const cidr = n?.spec?.podCIDRs?.[0] ?? n?.spec?.podCIDR;
+    if (!isLoopbackCIDR(cidr)) return this.#nextIP();
+    const next = (this.#inCIDR.get(cidr) ?? 0) + 1;
+    this.#inCIDR.set(cidr, next);
+    return nthAddressIn(cidr, next);
   }
 
   cells(): LocalCell[] {
@@ -257,7 +290,7 @@ export class LocalKubelet {
       userName: 'cell',
       user: { token: await this.mintToken(pod, []) },
     });
-    const ip = this.#nextIP();
+    const ip = await this.allocateIPOn(pod.spec?.nodeName ?? '');
     const env: Record<string, string> = {
       ...resolveEnv(pod, container.env, ip),
       CELULA_JOIN_TOKEN: joinFile,

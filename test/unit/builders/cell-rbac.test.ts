@@ -59,7 +59,7 @@ describe('cell identity policy', () => {
     expect(CELL_REPORTED_STATUS_FIELDS).toEqual(['publicKey', 'fingerprint', 'keyProof', 'joinKey']);
   });
 
-  it('matches every principal but the exempt ones, on Cells and Cell status', () => {
+  it('matches every principal, the exempt operator included, on Cells and Cell status', () => {
     const p = buildCellIdentityPolicy({ exempt: ['system:serviceaccount:celula-system:celula-operator'] });
     expect(p.spec!.matchConstraints!.resourceRules).toEqual([
       {
@@ -70,11 +70,13 @@ describe('cell identity policy', () => {
       },
       { apiGroups: ['celula.io'], apiVersions: ['*'], operations: ['UPDATE'], resources: ['cells/status'] },
     ]);
-    // One match condition only: no "pod-bound" precondition lets unbound tokens or admins slip by.
-    expect(p.spec!.matchConditions).toEqual([
+    // No match condition: no "pod-bound" precondition lets unbound tokens or admins slip by, and the
+    // operator is matched too (it may not touch what a cell reports about itself).
+    expect(p.spec!.matchConditions).toBeUndefined();
+    expect(p.spec!.variables).toEqual([
       {
-        name: 'not-exempt',
-        expression: '!(request.userInfo.username in ["system:serviceaccount:celula-system:celula-operator"])',
+        name: 'exempt',
+        expression: "request.userInfo.username in ['system:serviceaccount:celula-system:celula-operator']",
       },
     ]);
     expect(p.spec!.failurePolicy).toBe('Fail');

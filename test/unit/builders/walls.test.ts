@@ -1,6 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
 import yaml from 'js-yaml';
 
+import {
+  buildCellIdentityPolicy,
+  OPERATOR_CELL_STATUS_FIELDS,
+} from '../../../src/builders/cell-identity-policy.js';
 import { digestPrefix, hijackScript } from '../../../src/builders/hardening.js';
 import { POLICY, lockdownPolicies } from '../../../src/builders/lockdown.js';
 import { cellServiceAccountName } from '../../../src/builders/names.js';
@@ -13,12 +17,17 @@ import {
   staticPolicyObjects,
 } from '../../../src/builders/static-policies.js';
 import {
+  CELL_REPORTED_FIELDS,
   HARDENED_VALUE_PATTERN,
   MESSAGE_PARTS,
   celMessage,
   wallMessage,
   type MessageKey,
 } from '../../../src/builders/walls.js';
+
+import { CELL_REPORTED_FIELDS as OPERATOR_KEEPS } from '../../../src/controllers/cell.js';
+import { keptStatus } from '../../../src/controllers/writer.js';
+import { statusPatchBody } from '../../../src/runtime/apply.js';
 
 const opts = { operatorNamespace: 'celula-system', operatorServiceAccount: 'celula-operator' };
 
@@ -135,5 +144,96 @@ describe('static policies', () => {
       ],
     });
     expect(() => renderAdmissionConfiguration('static')).toThrow('must be an absolute path');
+  });
+});
+
+describe('cell identity wall: the operator writes no cell-reported field', () => {
+  const operator = 'system:serviceaccount:celula-system:celula-operator';
+  const api = buildCellIdentityPolicy({ exempt: [operator] }).spec!;
+  const operatorRule = api.validations!.find((v) => v.message === 'celula: forbidden (operatorReported)')!;
+  const others = api.validations!.filter((v) => v !== operatorRule);
+
+  it('the API and static variants are one builder: same variables and validations', () => {
+    const fromStatic = staticPolicyObjects().find((o) => o.metadata?.name === STATIC_POLICY.cellWrites)!;
+    const spec = (fromStatic as typeof fromStatic & { spec: typeof api }).spec;
+    expect(spec.variables).toEqual(api.variables);
+    expect(spec.validations).toEqual(api.validations);
+    expect(spec.matchConditions).toBeUndefined();
+  });
+
+  it('lets the exempt operator past every check meant for others, and only those', () => {
+    expect(others.length).toBeGreaterThan(0);
+    for (const v of others) expect(v.expression.startsWith('variables.exempt || (')).toBe(true);
+    expect(
+      operatorRule.expression.startsWith("!variables.exempt || request.operation != 'UPDATE' || ("),
+    ).toBe(true);
+  });
+
+  it.each(CELL_REPORTED_FIELDS.map((f) => [f]))(
+    'holds the operator to leaving status.%s present or absent, and unchanged',
+    (field) => {
+      const p = (o: string): string => `(has(${o}.status) && has(${o}.status.${field}))`;
+      expect(operatorRule.expression).toContain(`${p('object')} == ${p('oldObject')}`);
+      expect(operatorRule.expression).toContain(`object.status.${field} == oldObject.status.${field}`);
+    },
+  );
+
+  it.each(OPERATOR_CELL_STATUS_FIELDS.map((f) => [f]))(
+    'leaves the operator free to write status.%s',
+    (field) => {
+      expect(operatorRule.expression).not.toContain(`status.${field})`);
+      expect(operatorRule.expression).not.toContain(`status.${field} ==`);
+    },
+  );
+
+  it("is the field list the operator's status writer keeps from the live Cell", () => {
+    expect([...OPERATOR_KEEPS].sort()).toEqual([...CELL_REPORTED_FIELDS].sort());
+  });
+
+  it('names the operator and the fields in its refusal', () => {
+    expect(wallMessage('operatorReported', { namespace: 'ns', name: 'lottery-3', user: operator })).toBe(
+      `celula: publicKey, fingerprint, keyProof, joinKey in the status of Cell ns/lottery-3 are what its own pod reported; ${operator} (the operator) may not set, change or clear them`,
+    );
+  });
+});
+
+describe("the operator's Cell status patch never sets, changes or clears a cell-reported field", () => {
+  const reported = {
+    joinKey: `sha256:${'a'.repeat(64)}`,
+    publicKey: 'ed25519:AAAA',
+    fingerprint: `sha256:${'b'.repeat(32)}`,
+    keyProof: 'cHJvb2Y=',
+  };
+  const cases: Array<[string, object, object]> = [
+    ['none reported yet, desired names none', { phase: 'Joining' }, { phase: 'Alive' }],
+    [
+      'joinKey reported, desired omits it',
+      { phase: 'Joining', joinKey: reported.joinKey },
+      { phase: 'Alive' },
+    ],
+    [
+      'all reported, desired omits them',
+      { phase: 'Alive', ...reported },
+      { phase: 'Dead', reason: 'PodGone' },
+    ],
+    // A stale or buggy desired status must not reach the API server either.
+    [
+      'all reported, desired carries stale values',
+      { phase: 'Alive', ...reported },
+      { phase: 'Dead', joinKey: 'x', publicKey: 'y' },
+    ],
+    [
+      'none reported, desired carries values',
+      { phase: 'Joining' },
+      { phase: 'Alive', publicKey: 'y', keyProof: 'z' },
+    ],
+  ];
+  it.each(cases)('%s', (_name, liveStatus, desired) => {
+    const live = { metadata: { resourceVersion: '7' }, status: liveStatus };
+    const body = statusPatchBody(live, keptStatus(desired, live, OPERATOR_KEEPS)) as
+      { status: Record<string, unknown> } | undefined;
+    expect(body).toBeDefined();
+    for (const f of CELL_REPORTED_FIELDS) expect(Object.keys(body!.status)).not.toContain(f);
+    expect(body!.status.phase).toBe((desired as { phase: string }).phase);
   });
 });

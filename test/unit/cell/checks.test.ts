@@ -4,6 +4,10 @@ import { createHash } from 'node:crypto';
 import { API_VERSION, LABELS } from '../../../src/api/types.js';
 import { expectedSpec } from '../../../src/cell/admission.js';
 import {
+  calibratePodNetwork,
+  checkNodePodCIDR,
+  cidrBlockList,
+  nodePodCIDRs,
   checkAudience,
   checkJoinerState,
   checkJoinKey,
@@ -372,6 +376,170 @@ describe('podChecks', () => {
     const s = { ...session };
     breakIt(f, s);
     expect(podChecks(goodToken(), f, COLONY, s)?.code).toBe(code);
+  });
+
+  // The node-pod-cidr check runs right after the source address (only where the peer enforces it).
+  const enforcing = { ...COLONY, podIPsFromNodeCIDRs: true };
+  it.each<[string, (f: PodFacts, s: SessionFacts) => void, string | undefined]>([
+    ['joiner inside its node CIDR passes', (f) => (f.nodePodCIDRs = ['127.0.0.0/24']), undefined],
+    [
+      'source address before node pod CIDR',
+      (f, s) => {
+        f.nodePodCIDRs = ['10.1.2.0/24'];
+        s.remoteAddress = '10.9.9.9';
+      },
+      'source-address',
+    ],
+    [
+      'node pod CIDR before owner chain',
+      (f) => {
+        f.nodePodCIDRs = ['10.1.2.0/24'];
+        f.pod.metadata!.ownerReferences = [];
+      },
+      'node-pod-cidr',
+    ],
+  ])('%s', (_n, breakIt, code) => {
+    const f = facts();
+    const s = { ...session };
+    breakIt(f, s);
+    expect(podChecks(goodToken(), f, enforcing, s)?.code).toBe(code);
+  });
+
+  it('a peer that does not enforce it ignores the node CIDR', () => {
+    const f = { ...facts(), nodePodCIDRs: ['10.1.2.0/24'] };
+    expect(podChecks(goodToken(), f, { ...COLONY, podIPsFromNodeCIDRs: false }, session)).toBeUndefined();
+  });
+});
+
+describe('checkNodePodCIDR', () => {
+  const enforcing = { ...COLONY, podIPsFromNodeCIDRs: true };
+  const podAt = (ips: string[]): PodView => ({
+    ...builtPod(),
+    status: { podIP: ips[0], podIPs: ips.map((ip) => ({ ip })) },
+  });
+  it.each<[string, PodView, string[] | undefined, string, RegExp | undefined]>([
+    [
+      'IPv4 pod and source in the node CIDR',
+      podAt(['10.244.1.7']),
+      ['10.244.1.0/24'],
+      '10.244.1.7',
+      undefined,
+    ],
+    ['IPv4-mapped source', podAt(['10.244.1.7']), ['10.244.1.0/24'], '::ffff:10.244.1.7', undefined],
+    ['podCIDR of another size', podAt(['10.8.3.200']), ['10.8.0.0/16'], '10.8.3.200', undefined],
+    [
+      'dual stack: each IP in its family CIDR',
+      podAt(['10.244.1.7', 'fd00:10:244:1::7']),
+      ['10.244.1.0/24', 'fd00:10:244:1::/64'],
+      'FD00:10:244:1::7',
+      undefined,
+    ],
+    [
+      'rewritten status.podIP outside the node CIDR',
+      podAt(['127.0.0.1']),
+      ['127.20.1.0/24'],
+      '127.0.0.1',
+      /pod IP 127.0.0.1 is not in node node-a's podCIDRs 127.20.1.0\/24 \(status.podIP rewritten\?\)/,
+    ],
+    [
+      'dual stack with one IP outside',
+      podAt(['10.244.1.7', 'fd00:99::7']),
+      ['10.244.1.0/24', 'fd00:10:244:1::/64'],
+      '10.244.1.7',
+      /pod IP fd00:99::7 is not in/,
+    ],
+    [
+      'source outside the CIDR (the pod IPs inside)',
+      podAt(['10.244.1.7']),
+      ['10.244.1.0/24'],
+      '10.244.2.7',
+      /connection comes from 10.244.2.7, not from node node-a's podCIDRs 10.244.1.0\/24/,
+    ],
+    ['unknown source', podAt(['10.244.1.7']), ['10.244.1.0/24'], '', /connection comes from \(unknown\)/],
+    [
+      'node not found',
+      podAt(['10.244.1.7']),
+      undefined,
+      '10.244.1.7',
+      /node node-a of the pod was not found/,
+    ],
+    ['node without podCIDRs', podAt(['10.244.1.7']), [], '10.244.1.7', /node node-a has no spec.podCIDRs/],
+    [
+      'a malformed node CIDR',
+      podAt(['10.244.1.7']),
+      ['10.244.1.0/33'],
+      '10.244.1.7',
+      /"10.244.1.0\/33" is not an IPv4 or IPv6 CIDR/,
+    ],
+  ])('%s', (_n, pod, cidrs, from, want) => {
+    const r = checkNodePodCIDR(pod, cidrs, enforcing, from);
+    expectOutcome(r, want);
+    if (want) expect(r?.code).toBe('node-pod-cidr');
+  });
+
+  it('is not checked where the peer could not calibrate it', () => {
+    expect(checkNodePodCIDR(podAt(['127.0.0.1']), ['10.0.0.0/24'], COLONY, '127.0.0.1')).toBeUndefined();
+    expect(
+      checkNodePodCIDR(podAt(['127.0.0.1']), [], { ...COLONY, podIPsFromNodeCIDRs: false }, '1.2.3.4'),
+    ).toBeUndefined();
+  });
+});
+
+describe('calibratePodNetwork (the peer, once at start)', () => {
+  it.each<[string, string, string[] | undefined, boolean, RegExp]>([
+    [
+      'own IP in own node CIDR',
+      '10.244.1.7',
+      ['10.244.1.0/24'],
+      true,
+      /10.244.1.7 lies in node n1 podCIDRs 10.244.1.0\/24/,
+    ],
+    ['own IPv6 IP in the v6 CIDR', 'fd00::7', ['10.244.1.0/24', 'fd00::/64'], true, /lies in/],
+    [
+      'own IP outside (a CNI with its own IPAM)',
+      '192.168.7.9',
+      ['10.244.1.0/24'],
+      false,
+      /is not in node n1 podCIDRs.*CNI assigns/,
+    ],
+    ['node without podCIDRs', '10.244.1.7', [], false, /node n1 has no spec.podCIDRs/],
+    ['node not found', '10.244.1.7', undefined, false, /node n1 was not found/],
+    ['no POD_IP', '', ['10.244.1.0/24'], false, /no POD_IP/],
+    ['malformed CIDR', '10.244.1.7', ['nonsense'], false, /"nonsense" is not an IPv4 or IPv6 CIDR/],
+  ])('%s', (_n, ip, cidrs, enforce, why) => {
+    const r = calibratePodNetwork(ip, 'n1', cidrs);
+    expect(r.podIPsFromNodeCIDRs).toBe(enforce);
+    expect(r.why).toMatch(why);
+  });
+});
+
+describe('nodePodCIDRs and cidrBlockList', () => {
+  it.each<[string, { podCIDR?: string; podCIDRs?: string[] } | undefined, string[]]>([
+    [
+      'podCIDRs wins',
+      { podCIDR: '10.0.0.0/24', podCIDRs: ['10.0.0.0/24', 'fd00::/64'] },
+      ['10.0.0.0/24', 'fd00::/64'],
+    ],
+    ['podCIDR alone', { podCIDR: '10.0.0.0/24' }, ['10.0.0.0/24']],
+    ['empty podCIDRs falls back', { podCIDR: '10.0.0.0/24', podCIDRs: [] }, ['10.0.0.0/24']],
+    ['none', {}, []],
+    ['no spec', undefined, []],
+  ])('%s', (_n, spec, want) => {
+    expect(nodePodCIDRs(spec)).toEqual(want);
+  });
+
+  it.each(['10.0.0.0', '10.0.0.0/', '10.0.0.0/x', 'fd00::/129', '10.0.0.0/24/1', 'host/24', ''])(
+    'refuses %j',
+    (cidr) => {
+      expect(() => cidrBlockList([cidr])).toThrow('is not an IPv4 or IPv6 CIDR');
+    },
+  );
+
+  it('contains exactly its range', () => {
+    const list = cidrBlockList(['127.20.1.0/24']);
+    expect(list.check('127.20.1.255', 'ipv4')).toBe(true);
+    expect(list.check('127.20.2.0', 'ipv4')).toBe(false);
+    expect(list.check('127.0.0.1', 'ipv4')).toBe(false);
   });
 });
 
