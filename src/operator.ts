@@ -9,6 +9,7 @@ import {
   type V1Node,
   type V1Pod,
   type V1NetworkPolicy,
+  type V1PodDisruptionBudget,
   type V1RoleBinding,
   type V1ServiceAccount,
 } from '@kubernetes/client-node';
@@ -131,6 +132,7 @@ interface Informers {
   serviceAccounts: Informer<V1ServiceAccount>;
   roleBindings: Informer<V1RoleBinding>;
   networkPolicies: Informer<V1NetworkPolicy>;
+  disruptionBudgets: Informer<V1PodDisruptionBudget>;
   clusterRoleBindings: Informer<V1ClusterRoleBinding>;
   nodes: Informer<V1Node>;
   nodeLeases: Informer<V1Lease>;
@@ -163,6 +165,11 @@ function informers(cfg: OperatorConfig): Informers {
     networkPolicies: new Informer<V1NetworkPolicy>({
       ...common,
       path: collection('networking.k8s.io/v1', 'networkpolicies', ns),
+      labelSelector: MANAGED,
+    }),
+    disruptionBudgets: new Informer<V1PodDisruptionBudget>({
+      ...common,
+      path: collection('policy/v1', 'poddisruptionbudgets', ns),
       labelSelector: MANAGED,
     }),
     clusterRoleBindings: new Informer<V1ClusterRoleBinding>({
@@ -212,6 +219,7 @@ function controllers(cfg: OperatorConfig, inf: Informers, ctx: ControllerContext
     .watch(inf.serviceAccounts, mapToOwner('Colony'))
     .watch(inf.roleBindings, mapToOwner('Colony'))
     .watch(inf.networkPolicies, mapToOwner('Colony'))
+    .watch(inf.disruptionBudgets, mapToOwner('Colony'))
     .watch(inf.clusterRoleBindings, (crb) => colonyOfBinding(crb))
     // Node changes (readiness, labels, taints) can change placement for every colony.
     .watch(inf.nodes, () => inf.colonies.list().map(mapToSelf));
