@@ -74,6 +74,8 @@ export interface OperatorConfig {
    */
   hardening?: boolean;
   hijackPath?: string;
+  /** nodeLeaseDurationSeconds the hardening step sets in hardened kubelets; undefined = theirs. */
+  hardenedNodeLeaseSeconds?: number;
   /**
    * Seconds after a node's last Lease renewal before its cells are declared dead (NodeLost).
    * Default: three renew intervals of the Lease (0.75 × leaseDurationSeconds; 30 s for a kubelet).
@@ -280,6 +282,7 @@ function hardeningFor(
     opts: {
       namespace: cfg.operatorNamespace ?? DEFAULT_OPERATOR_NAMESPACE,
       script: loadHijackScript(cfg.hijackPath ?? defaultHijackPath()),
+      nodeLeaseSeconds: cfg.hardenedNodeLeaseSeconds,
     },
     colonies: inf.colonies,
     nodes: inf.nodes,
