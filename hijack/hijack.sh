@@ -786,8 +786,9 @@ parse_args() {
       --root=*) ROOT="${1#*=}" ;;
       --kubelet-config) [[ $# -ge 2 ]] || die "--kubelet-config needs a path"; KUBELET_CONFIG="$2"; shift ;;
       --manifest) [[ $# -ge 2 ]] || die "--manifest needs a path"; MANIFEST="$2"; shift ;;
-      --node-lease-seconds) [[ $# -ge 2 ]] || die "--node-lease-seconds needs a number of seconds"; NODE_LEASE_SECONDS="$2"; shift ;;
-      --node-lease-seconds=*) NODE_LEASE_SECONDS="${1#*=}" ;;
+      --node-lease-seconds) [[ $# -ge 2 && -n "$2" ]] || die "--node-lease-seconds needs a number of seconds"; NODE_LEASE_SECONDS="$2"; shift ;;
+      --node-lease-seconds=?*) NODE_LEASE_SECONDS="${1#*=}" ;;
+      --node-lease-seconds=) die "--node-lease-seconds needs a number of seconds" ;;
       -h | --help) usage; exit 0 ;;
       *) die "unknown argument: $1 (see --help)" ;;
     esac
@@ -801,8 +802,11 @@ validate_args() {
   [[ "$KUBELET_CONFIG" == /* && "$MANIFEST" == /* ]] || die "--kubelet-config and --manifest take absolute paths (inside the root)"
   [[ "$APPLY_KERNEL" == 0 || "$MODE" == apply ]] || die "--apply-kernel only applies without --check"
   if [[ -n "$NODE_LEASE_SECONDS" ]]; then
-    [[ "$NODE_LEASE_SECONDS" =~ ^[0-9]+$ ]] && ((10#$NODE_LEASE_SECONDS >= NODE_LEASE_MIN && 10#$NODE_LEASE_SECONDS <= NODE_LEASE_MAX)) ||
-      die "--node-lease-seconds must be a whole number of seconds from $NODE_LEASE_MIN to $NODE_LEASE_MAX, got '$NODE_LEASE_SECONDS'"
+    local ok=0
+    if [[ "$NODE_LEASE_SECONDS" =~ ^[0-9]{1,4}$ ]]; then
+      ((10#$NODE_LEASE_SECONDS >= NODE_LEASE_MIN && 10#$NODE_LEASE_SECONDS <= NODE_LEASE_MAX)) && ok=1
+    fi
+    [[ "$ok" == 1 ]] || die "--node-lease-seconds must be a whole number of seconds from $NODE_LEASE_MIN to $NODE_LEASE_MAX, got '$NODE_LEASE_SECONDS'"
     NODE_LEASE_SECONDS=$((10#$NODE_LEASE_SECONDS))
   fi
   if [[ "$APPLY_KERNEL" == 1 ]]; then

@@ -99,10 +99,11 @@ test_guards_on_host() {
   expect_eq "refused run wrote nothing under the root" "$(find "$tree" -mindepth 1 | wc -l)" 0
   rc=0; bash "$SCRIPT" --bogus >/dev/null 2>&1 || rc=$?
   expect_eq "unknown argument is refused (exit 2)" "$rc" 2
-  local bad
-  for bad in abc 3 301 -5 ''; do
-    rc=0; bash "$SCRIPT" --check --root "$tree" --node-lease-seconds "$bad" >/dev/null 2>&1 || rc=$?
+  local bad err
+  for bad in abc 3 301 -5 99999 ''; do
+    rc=0; err="$(bash "$SCRIPT" --check --root "$tree" --node-lease-seconds "$bad" 2>&1 >/dev/null)" || rc=$?
     expect_eq "--node-lease-seconds '$bad' is refused (exit 2)" "$rc" 2
+    expect "--node-lease-seconds '$bad': the error names the option" grep -q 'error: --node-lease-seconds' <<<"$err"
   done
   rm -rf "$tree"
 }
