@@ -2,7 +2,8 @@
 # hijack.sh — isolate a Kubernetes node so that no human can reach a cell's memory (DESIGN.md §4.3).
 #
 #   hijack.sh [--dry-run] [--root DIR] [--kubelet-config PATH] [--manifest PATH] [--apply-kernel]
-#   hijack.sh --check [--root DIR] [--kubelet-config PATH] [--manifest PATH]
+#             [--node-lease-seconds N]
+#   hijack.sh --check [--root DIR] [--kubelet-config PATH] [--manifest PATH] [--node-lease-seconds N]
 #
 # There is no undo, by design. See hijack/README.md for what each step does and why.
 # Live kernel changes (sysctl writes, swapoff, lockdown) happen only with --apply-kernel, only at
@@ -20,6 +21,10 @@ DRY_RUN=0
 APPLY_KERNEL=0
 KUBELET_CONFIG="${HIJACK_KUBELET_CONFIG:-/var/lib/kubelet/config.yaml}"
 MANIFEST="${HIJACK_MANIFEST:-/etc/celula/hijack-manifest.json}"
+# The kubelet's nodeLeaseDurationSeconds (it renews its Lease every quarter of it): a shorter Lease
+# lets the operator suspect a dead node sooner. Empty = leave the kubelet's own setting (default 40).
+NODE_LEASE_SECONDS="${HIJACK_NODE_LEASE_SECONDS:-}"
+readonly NODE_LEASE_MIN=4 NODE_LEASE_MAX=300
 readonly SYSCTL_FILE=/etc/sysctl.d/99-celula-hijack.conf
 readonly LIMITS_FILE=/etc/security/limits.d/99-celula-hijack.conf
 readonly COREDUMP_FILE=/etc/systemd/coredump.conf.d/50-celula-hijack.conf
@@ -86,7 +91,7 @@ log() { printf 'hijack: %s\n' "$*" >&2 2>/dev/null || true; }
 die() { log "error: $*"; exit 2; }
 
 usage() {
-  sed -n '2,9p' "$SCRIPT_PATH" | sed 's/^# \{0,1\}//'
+  sed -n '2,10p' "$SCRIPT_PATH" | sed 's/^# \{0,1\}//'
 }
 
 # p PATH: PATH inside the target root.
@@ -465,10 +470,21 @@ kubelet_stale() { # running kubelet started before its config last changed (this
   [[ "$start" -lt "$mtime" ]]
 }
 
+# kubelet.node-lease: what the config says (the kubelet's default is 40 s when unset). With
+# --node-lease-seconds N it must say N; without, it is reported as it is.
+check_node_lease() {
+  local have
+  if [[ ! -f "$(p "$KUBELET_CONFIG")" ]]; then report kubelet.node-lease fail "kubelet present but no config at $KUBELET_CONFIG"; return 0; fi
+  have="$(yaml_get nodeLeaseDurationSeconds "$(p "$KUBELET_CONFIG")" 2>/dev/null)" || have="<unset> (kubelet default 40)"
+  if [[ -z "$NODE_LEASE_SECONDS" ]]; then report kubelet.node-lease pass "nodeLeaseDurationSeconds: $have (not requested)"
+  elif [[ "$have" == "$NODE_LEASE_SECONDS" ]]; then report kubelet.node-lease pass "nodeLeaseDurationSeconds: $have"
+  else report kubelet.node-lease fail "nodeLeaseDurationSeconds is $have, want $NODE_LEASE_SECONDS"; fi
+}
+
 check_kubelet() {
   local entry id key want have f flags=""
   if ! kubelet_present; then
-    for entry in "${KUBELET_SETTINGS[@]}" flags running-config; do report "kubelet.${entry%%|*}" not-applicable "no kubelet here"; done
+    for entry in "${KUBELET_SETTINGS[@]}" node-lease flags running-config; do report "kubelet.${entry%%|*}" not-applicable "no kubelet here"; done
     return 0
   fi
   for entry in "${KUBELET_SETTINGS[@]}"; do
@@ -479,6 +495,7 @@ check_kubelet() {
       report "kubelet.$id" fail "$key is $have, want $want"
     fi
   done
+  check_node_lease
   while IFS= read -r f; do grep -qE -- "$KUBELET_FLAG_RE" "$(p "$f")" && flags+="$f "; done < <(kubelet_flag_files)
   if [[ -n "$flags" ]]; then report kubelet.flags fail "command-line flags override the config in: $flags"; else
     report kubelet.flags pass "no overriding kubelet flags"
@@ -498,7 +515,9 @@ step_kubelet() {
   if ! kubelet_present; then log "  no kubelet here"; return 0; fi
   local before=$CHANGED entry id key want f
   if [[ -f "$(p "$KUBELET_CONFIG")" ]]; then
-    for entry in "${KUBELET_SETTINGS[@]}"; do
+    local settings=("${KUBELET_SETTINGS[@]}")
+    [[ -z "$NODE_LEASE_SECONDS" ]] || settings+=("node-lease|nodeLeaseDurationSeconds|$NODE_LEASE_SECONDS")
+    for entry in "${settings[@]}"; do
       IFS='|' read -r id key want <<<"$entry"
       [[ "$(yaml_get "$key" "$(p "$KUBELET_CONFIG")" 2>/dev/null)" == "$want" ]] && continue
       yaml_get "$key" "$(p "$KUBELET_CONFIG")" >/dev/null 2>"$TMP_DIR/yaml.err" || [[ $? == 1 ]] ||
@@ -767,6 +786,9 @@ parse_args() {
       --root=*) ROOT="${1#*=}" ;;
       --kubelet-config) [[ $# -ge 2 ]] || die "--kubelet-config needs a path"; KUBELET_CONFIG="$2"; shift ;;
       --manifest) [[ $# -ge 2 ]] || die "--manifest needs a path"; MANIFEST="$2"; shift ;;
+      --node-lease-seconds) [[ $# -ge 2 && -n "$2" ]] || die "--node-lease-seconds needs a number of seconds"; NODE_LEASE_SECONDS="$2"; shift ;;
+      --node-lease-seconds=?*) NODE_LEASE_SECONDS="${1#*=}" ;;
+      --node-lease-seconds=) die "--node-lease-seconds needs a number of seconds" ;;
       -h | --help) usage; exit 0 ;;
       *) die "unknown argument: $1 (see --help)" ;;
     esac
@@ -779,6 +801,14 @@ validate_args() {
   ROOT="$(realpath "$ROOT")"
   [[ "$KUBELET_CONFIG" == /* && "$MANIFEST" == /* ]] || die "--kubelet-config and --manifest take absolute paths (inside the root)"
   [[ "$APPLY_KERNEL" == 0 || "$MODE" == apply ]] || die "--apply-kernel only applies without --check"
+  if [[ -n "$NODE_LEASE_SECONDS" ]]; then
+    local ok=0
+    if [[ "$NODE_LEASE_SECONDS" =~ ^[0-9]{1,4}$ ]]; then
+      ((10#$NODE_LEASE_SECONDS >= NODE_LEASE_MIN && 10#$NODE_LEASE_SECONDS <= NODE_LEASE_MAX)) && ok=1
+    fi
+    [[ "$ok" == 1 ]] || die "--node-lease-seconds must be a whole number of seconds from $NODE_LEASE_MIN to $NODE_LEASE_MAX, got '$NODE_LEASE_SECONDS'"
+    NODE_LEASE_SECONDS=$((10#$NODE_LEASE_SECONDS))
+  fi
   if [[ "$APPLY_KERNEL" == 1 ]]; then
     is_live || die "refusing --apply-kernel with root $ROOT: the running kernel is not that tree's"
     ! in_container || die "refusing --apply-kernel inside a container: its kernel is the host's"

@@ -43,6 +43,7 @@ async function main(): Promise<void> {
     workers: opts.workers,
     nodeLossAfter: opts.nodeLossAfter,
     massDisruption: { fraction: opts.massDisruptionFraction, minNodes: opts.massDisruptionMinNodes },
+    hardenedNodeLeaseSeconds: opts.hardenedNodeLeaseSeconds,
     onLostLeadership: () => void shutdown.run('lost leadership').then(() => process.exit(1)),
   });
   collectDefaultMetrics({ register: operator.registry, prefix: 'celula_process_' });

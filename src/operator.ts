@@ -9,6 +9,7 @@ import {
   type V1Node,
   type V1Pod,
   type V1NetworkPolicy,
+  type V1PodDisruptionBudget,
   type V1RoleBinding,
   type V1ServiceAccount,
 } from '@kubernetes/client-node';
@@ -73,6 +74,8 @@ export interface OperatorConfig {
    */
   hardening?: boolean;
   hijackPath?: string;
+  /** nodeLeaseDurationSeconds the hardening step sets in hardened kubelets; undefined = theirs. */
+  hardenedNodeLeaseSeconds?: number;
   /**
    * Seconds after a node's last Lease renewal before its cells are declared dead (NodeLost).
    * Default: three renew intervals of the Lease (0.75 × leaseDurationSeconds; 30 s for a kubelet).
@@ -131,6 +134,7 @@ interface Informers {
   serviceAccounts: Informer<V1ServiceAccount>;
   roleBindings: Informer<V1RoleBinding>;
   networkPolicies: Informer<V1NetworkPolicy>;
+  disruptionBudgets: Informer<V1PodDisruptionBudget>;
   clusterRoleBindings: Informer<V1ClusterRoleBinding>;
   nodes: Informer<V1Node>;
   nodeLeases: Informer<V1Lease>;
@@ -163,6 +167,11 @@ function informers(cfg: OperatorConfig): Informers {
     networkPolicies: new Informer<V1NetworkPolicy>({
       ...common,
       path: collection('networking.k8s.io/v1', 'networkpolicies', ns),
+      labelSelector: MANAGED,
+    }),
+    disruptionBudgets: new Informer<V1PodDisruptionBudget>({
+      ...common,
+      path: collection('policy/v1', 'poddisruptionbudgets', ns),
       labelSelector: MANAGED,
     }),
     clusterRoleBindings: new Informer<V1ClusterRoleBinding>({
@@ -212,6 +221,7 @@ function controllers(cfg: OperatorConfig, inf: Informers, ctx: ControllerContext
     .watch(inf.serviceAccounts, mapToOwner('Colony'))
     .watch(inf.roleBindings, mapToOwner('Colony'))
     .watch(inf.networkPolicies, mapToOwner('Colony'))
+    .watch(inf.disruptionBudgets, mapToOwner('Colony'))
     .watch(inf.clusterRoleBindings, (crb) => colonyOfBinding(crb))
     // Node changes (readiness, labels, taints) can change placement for every colony.
     .watch(inf.nodes, () => inf.colonies.list().map(mapToSelf));
@@ -272,6 +282,7 @@ function hardeningFor(
     opts: {
       namespace: cfg.operatorNamespace ?? DEFAULT_OPERATOR_NAMESPACE,
       script: loadHijackScript(cfg.hijackPath ?? defaultHijackPath()),
+      nodeLeaseSeconds: cfg.hardenedNodeLeaseSeconds,
     },
     colonies: inf.colonies,
     nodes: inf.nodes,

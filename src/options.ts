@@ -19,6 +19,11 @@ export interface OperatorOptions {
   massDisruptionFraction: number;
   /** Fewest nodes hosting cells for the share to be judged. */
   massDisruptionMinNodes: number;
+  /**
+   * The nodeLeaseDurationSeconds the hardening step writes into a hardened node's kubelet config
+   * (hijack.sh --node-lease-seconds); undefined = leave the kubelet's own (40 s by default).
+   */
+  hardenedNodeLeaseSeconds?: number;
   help: boolean;
 }
 
@@ -48,6 +53,11 @@ Flags (each also read from the environment variable in brackets):
   --mass-disruption-min-nodes N
                           judge that share only when at least N nodes host cells
                           [CELULA_MASS_DISRUPTION_MIN_NODES]; default: 3
+  --hardened-node-lease-seconds S
+                          the kubelet Lease duration the hardening step sets on hardened nodes; the
+                          kubelet renews every S/4, the node is silent after 0.75 × S
+                          [CELULA_HARDENED_NODE_LEASE_SECONDS]; 4..300, or 0 to leave the kubelet's
+                          own (40 s); default: 10 (renew every 2.5 s, silent after 7.5 s)
   -h, --help              show this help
 `;
 
@@ -89,6 +99,18 @@ function nodeCount(name: string, v: string): number {
   return n;
 }
 
+/** The default hardened kubelet Lease: see docs/floor.md "Fast, honest detection". */
+export const DEFAULT_HARDENED_NODE_LEASE_SECONDS = 10;
+
+/** 4..300 seconds (hijack.sh's range), or 0 = leave the kubelet's own. */
+function leaseSeconds(name: string, v: string): number | undefined {
+  const n = Number(v);
+  if (n === 0 && v.trim() !== '') return undefined;
+  if (!Number.isInteger(n) || n < 4 || n > 300)
+    throw new UsageError(`--${name}: want whole seconds 4..300, or 0 for the kubelet's own, got "${v}"`);
+  return n;
+}
+
 /** Seconds, 1..3600; '' = the default (derived from each Lease). */
 function seconds(name: string, v: string): number | undefined {
   if (v === '') return undefined;
@@ -115,6 +137,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): OperatorOp
         'node-loss-after': { type: 'string' },
         'mass-disruption-fraction': { type: 'string' },
         'mass-disruption-min-nodes': { type: 'string' },
+        'hardened-node-lease-seconds': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -145,6 +168,14 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): OperatorOp
     massDisruptionMinNodes: nodeCount(
       'mass-disruption-min-nodes',
       pick('mass-disruption-min-nodes', 'CELULA_MASS_DISRUPTION_MIN_NODES', '3'),
+    ),
+    hardenedNodeLeaseSeconds: leaseSeconds(
+      'hardened-node-lease-seconds',
+      pick(
+        'hardened-node-lease-seconds',
+        'CELULA_HARDENED_NODE_LEASE_SECONDS',
+        String(DEFAULT_HARDENED_NODE_LEASE_SECONDS),
+      ),
     ),
     help: values.help === true,
   };

@@ -99,6 +99,12 @@ test_guards_on_host() {
   expect_eq "refused run wrote nothing under the root" "$(find "$tree" -mindepth 1 | wc -l)" 0
   rc=0; bash "$SCRIPT" --bogus >/dev/null 2>&1 || rc=$?
   expect_eq "unknown argument is refused (exit 2)" "$rc" 2
+  local bad err
+  for bad in abc 3 301 -5 99999 ''; do
+    rc=0; err="$(bash "$SCRIPT" --check --root "$tree" --node-lease-seconds "$bad" 2>&1 >/dev/null)" || rc=$?
+    expect_eq "--node-lease-seconds '$bad' is refused (exit 2)" "$rc" 2
+    expect "--node-lease-seconds '$bad': the error names the option" grep -q 'error: --node-lease-seconds' <<<"$err"
+  done
   rm -rf "$tree"
 }
 
@@ -204,6 +210,31 @@ test_feature_gates_absent() {
   expect_eq "after: --check: kubelet.container-checkpoint" "$(status_of "$check" kubelet.container-checkpoint)" pass
 }
 
+# --node-lease-seconds N sets the kubelet's nodeLeaseDurationSeconds (the operator's hardening Job
+# passes it); --check reports the value, and with the option requires it.
+test_node_lease() {
+  local node check rc=0 out
+  node="$(start_node lease)"
+  CONTAINERS+=("$node")
+  check="$(in_node "$node" bash /opt/celula/hijack.sh --check 2>/dev/null)" || true
+  expect_eq "before: --check reports the lease (not requested): pass" "$(status_of "$check" kubelet.node-lease)" pass
+  expect "before: --check says it is unset (kubelet default 40)" grep -qF 'nodeLeaseDurationSeconds: <unset> (kubelet default 40) (not requested)' <<<"$check"
+  check="$(in_node "$node" bash /opt/celula/hijack.sh --check --node-lease-seconds 10 2>/dev/null)" || true
+  expect_eq "before: --check --node-lease-seconds 10: fail" "$(status_of "$check" kubelet.node-lease)" fail
+  in_node "$node" bash /opt/celula/hijack.sh --node-lease-seconds 10 >/dev/null 2>&1 || rc=$?
+  expect_eq "hijack.sh --node-lease-seconds 10 exits 0" "$rc" 0
+  expect "after: kubelet config has 'nodeLeaseDurationSeconds: 10'" in_node "$node" grep -qx 'nodeLeaseDurationSeconds: 10' /var/lib/kubelet/config.yaml
+  check="$(in_node "$node" bash /opt/celula/hijack.sh --check --node-lease-seconds 10 2>/dev/null)" || true
+  expect_eq "after: --check --node-lease-seconds 10: pass" "$(status_of "$check" kubelet.node-lease)" pass
+  check="$(in_node "$node" bash /opt/celula/hijack.sh --check 2>/dev/null)" || true
+  expect "after: --check without the option reports 10" grep -qF '"detail": "nodeLeaseDurationSeconds: 10 (not requested)"' <<<"$check"
+  rc=0; out="$(in_node "$node" bash /opt/celula/hijack.sh --node-lease-seconds=10 2>&1)" || rc=$?
+  expect_eq "second run with the same lease: changed=0" "$(changed_count "$out")" 0
+  rc=0; in_node "$node" bash /opt/celula/hijack.sh --node-lease-seconds 12 >/dev/null 2>&1 || rc=$?
+  expect "a new value replaces the old one" in_node "$node" grep -qx 'nodeLeaseDurationSeconds: 12' /var/lib/kubelet/config.yaml
+  expect_eq "the key appears once" "$(in_node "$node" grep -c '^nodeLeaseDurationSeconds:' /var/lib/kubelet/config.yaml)" 1
+}
+
 main() {
   local t
   t=$SECONDS; ensure_packages; ensure_dockerd; printf 'timing: packages+dockerd %ss\n' $((SECONDS - t))
@@ -212,6 +243,7 @@ main() {
   t=$SECONDS; test_apply; printf 'timing: apply tests %ss\n' $((SECONDS - t))
   t=$SECONDS; test_dry_run; printf 'timing: dry-run tests %ss\n' $((SECONDS - t))
   t=$SECONDS; test_feature_gates_absent; printf 'timing: feature-gate tests %ss\n' $((SECONDS - t))
+  t=$SECONDS; test_node_lease; printf 'timing: node-lease tests %ss\n' $((SECONDS - t))
   printf 'timing: total %ss\n' $((SECONDS - T0))
   printf 'hijack: %s passed, %s failed\n' "$PASSED" "$FAILED"
   [[ "$FAILED" == 0 ]]

@@ -108,6 +108,8 @@ export function hardeningJobName(node: string): string {
  * /run (tmpfs) first and run from there, with a clean environment. Then `--check`, whose full JSON
  * goes to the pod log and whose compact summary goes to the termination message (≤ 4 KiB):
  * `{"v":1,"sha256":…,"context":…,"pass":[ids],"fail":[ids],"na":[ids]}` or `{"v":1,"error":…}`.
+ * With HIJACK_NODE_LEASE_SECONDS set, both runs get --node-lease-seconds (the kubelet's Lease
+ * duration is set, and --check requires it). hijack.sh validates the value (whole seconds 4..300).
  * The exit code is hijack.sh --check's (1 when anything fails), or 3 when it could not run.
  * Paths can be overridden by environment only for the unit test that runs this program.
  */
@@ -124,21 +126,28 @@ host() {
 have="$(sha256sum "$script" | cut -d' ' -f1)"
 [ "$have" = "$HIJACK_SHA256" ] || error "script digest $have is not $HIJACK_SHA256"
 host sh -c "umask 077 && mkdir -p '$hostdir' && cat >'$hostdir/hijack.sh'" <"$script" || error "cannot copy hijack.sh to the host"
-host bash "$hostdir/hijack.sh" --apply-kernel || error "hijack.sh exited $?"
-report="$(host bash "$hostdir/hijack.sh" --check)"; rc=$?
+lease=""
+[ -z "\${HIJACK_NODE_LEASE_SECONDS:-}" ] || lease="--node-lease-seconds=$HIJACK_NODE_LEASE_SECONDS"
+host bash "$hostdir/hijack.sh" --apply-kernel $lease || error "hijack.sh exited $?"
+report="$(host bash "$hostdir/hijack.sh" --check $lease)"; rc=$?
 printf '%s\\n' "$report"
 ids() { printf '%s\\n' "$report" | sed -n "s/^ *{\\"id\\": \\"\\([^\\"]*\\)\\", \\"status\\": \\"$1\\".*/\\"\\1\\"/p" | tr '\\n' ',' | sed 's/,$//'; }
 field() { printf '%s\\n' "$report" | sed -n "s/^ *\\"$1\\": \\"\\([a-z0-9]*\\)\\".*/\\1/p"; }
 finish "{\\"v\\":1,\\"sha256\\":\\"$(field script_sha256)\\",\\"context\\":\\"$(field kernel_context)\\",\\"pass\\":[$(ids pass)],\\"fail\\":[$(ids fail)],\\"na\\":[$(ids not-applicable)]}" "$rc"
 `;
 
-function hardeningContainer(image: string, script: HijackScript): V1Container {
+function hardeningContainer(image: string, script: HijackScript, nodeLeaseSeconds?: number): V1Container {
   return {
     name: 'hijack',
     image,
     imagePullPolicy: 'IfNotPresent',
     command: ['/bin/sh', '-c', HARDENING_PROGRAM],
-    env: [{ name: 'HIJACK_SHA256', value: script.sha256 }],
+    env: [
+      { name: 'HIJACK_SHA256', value: script.sha256 },
+      ...(nodeLeaseSeconds === undefined
+        ? []
+        : [{ name: 'HIJACK_NODE_LEASE_SECONDS', value: String(nodeLeaseSeconds) }]),
+    ],
     // Privileged: nsenter into PID 1's mount namespace needs CAP_SYS_ADMIN, and hijack.sh on the
     // host needs every capability with no seccomp/AppArmor confinement (sysctls, swapoff, kill, systemctl).
     securityContext: { privileged: true, runAsUser: 0, readOnlyRootFilesystem: true },
@@ -159,6 +168,8 @@ export interface HardeningJobInput {
   image: string;
   /** The colony that needs the node: named in events; its cell-runtime label (a test harness signal) is copied. */
   colony: Colony;
+  /** The kubelet Lease duration hijack.sh sets (--node-lease-seconds); undefined = the kubelet's own. */
+  nodeLeaseSeconds?: number;
 }
 
 function podLabels(colony: Colony): Record<string, string> {
@@ -206,7 +217,7 @@ export function buildHardeningJob(input: HardeningJobInput): V1Job {
           automountServiceAccountToken: false,
           enableServiceLinks: false,
           terminationGracePeriodSeconds: 30,
-          containers: [hardeningContainer(input.image, input.script)],
+          containers: [hardeningContainer(input.image, input.script, input.nodeLeaseSeconds)],
           volumes: [
             {
               name: 'hijack',

@@ -5,6 +5,8 @@
 // Counting (docs/floor.md): holders heard now (Alive) make Ready and FloorMet; Unreachable holders
 // are still holders (the colony is never Lost while one exists) but are not counted against
 // spec.replicas, so replacements are surged at once; Lost needs every holder proven dead.
+// Cells on leaving nodes (cordoned, draining, MaintenancePlanned) are not counted either: they are
+// replaced first, and retired first once spec.replicas other heard holders remain.
 import type { V1Node } from '@kubernetes/client-node';
 import {
   ColonyConditions as C,
@@ -19,7 +21,7 @@ import type { CellPlacement } from '../builders/cell.js';
 import { cellIndexOf } from '../builders/labels.js';
 import type { LockdownState } from './context.js';
 import { isHeardHolder, isHolder, isUnreachableHolder } from './holders.js';
-import { eligibleNodes, requiresHardenedNodes, spreadValue } from './nodes.js';
+import { eligibleNodes, leavingReason, requiresHardenedNodes, spreadValue } from './nodes.js';
 
 /** Dead cells kept for their timestamps (join latency, recovery time) before they are deleted. */
 export const DEAD_CELL_HISTORY = 5;
@@ -50,6 +52,20 @@ export interface ColonyPlan {
 
 const isDead = (c: Cell): boolean => c.status?.phase === 'Dead';
 const isAlive = (c: Cell): boolean => c.status?.phase === 'Alive';
+
+/** Whether the cell's node is leaving (cordoned, draining, maintenance planned). */
+function onLeavingNode(w: ColonyWorld, c: Cell): boolean {
+  const node = w.nodes.find((n) => n.metadata?.name === c.spec.node);
+  return node !== undefined && leavingReason(node) !== undefined;
+}
+
+/**
+ * Living cells on leaving nodes that count now: heard holders and newcomers (an Unreachable holder
+ * is not counted anyway). They are replaced elsewhere before they go.
+ */
+function leavingCells(w: ColonyWorld, key: string | undefined): Cell[] {
+  return w.cells.filter((c) => !isDead(c) && !(key && isUnreachableHolder(c, key)) && onLeavingNode(w, c));
+}
 
 function conditionTrue(status: ColonyStatus | undefined, type: string): boolean {
   return status?.conditions?.some((c) => c.type === type && c.status === 'True') ?? false;
@@ -103,11 +119,12 @@ interface Needs {
   waiting?: string;
 }
 
-function needs(w: ColonyWorld, f: Counts & { seeded: boolean; lost: boolean }): Needs {
+function needs(w: ColonyWorld, f: Counts & { seeded: boolean; lost: boolean; leaving: number }): Needs {
   const live = w.cells.filter((c) => !isDead(c));
   if (f.lost) return { count: 0, genesis: false, waiting: 'the secret is lost; no cell will be made' };
-  // Surge: Unreachable holders are not counted, so their replacements start at once.
-  if (f.seeded) return { count: Math.max(0, w.colony.spec.replicas - f.alive - f.joining), genesis: false };
+  // Surge: Unreachable holders and cells on leaving nodes are not counted: replacements start at once.
+  if (f.seeded)
+    return { count: Math.max(0, w.colony.spec.replicas - f.alive - f.joining + f.leaving), genesis: false };
   if (live.some((c) => c.spec.genesis)) return { count: 0, genesis: true, waiting: 'genesis' };
   if (w.lockdown === 'Broken' || w.lockdown === 'Mutated' || w.lockdown === 'Unknown') {
     return {
@@ -124,9 +141,11 @@ function needs(w: ColonyWorld, f: Counts & { seeded: boolean; lost: boolean }): 
 
 function place(w: ColonyWorld, n: Needs): { create: CellPlacement[]; shortfall?: string } {
   if (n.count === 0) return { create: [] };
+  // A cell on a leaving node gives up its spread slot: its replacement may take it (another node of
+  // the same zone, say) since the leaving cell goes once the replacement holds the secret.
   const occupied = new Set(
     w.cells
-      .filter((c) => !isDead(c))
+      .filter((c) => !isDead(c) && !onLeavingNode(w, c))
       .map((c) => w.nodes.find((node) => node.metadata?.name === c.spec.node))
       .filter((node): node is V1Node => node !== undefined)
       .map((node) => spreadValue(w.colony, node)),
@@ -165,6 +184,8 @@ interface Counts {
 }
 
 interface Facts extends Counts {
+  /** Heard holders and newcomers on leaving nodes (being replaced). */
+  leaving: number;
   seeded: boolean;
   lost: boolean;
   n: Needs;
@@ -196,7 +217,9 @@ function secretCondition(f: Facts): Cond {
 
 function readyCondition(w: ColonyWorld, f: Facts, secret: Cond): Cond {
   const { replicas } = w.colony.spec;
-  const counts = `${f.alive}/${replicas} holders heard${f.unreachable ? `, ${f.unreachable} unreachable` : ''}`;
+  const counts =
+    `${f.alive}/${replicas} holders heard${f.unreachable ? `, ${f.unreachable} unreachable` : ''}` +
+    (f.leaving ? `; ${f.leaving} on leaving nodes, being replaced` : '');
   if (f.seeded && !f.lost && f.alive >= replicas)
     return { type: C.Ready, status: 'True', reason: 'AllCellsAlive', message: counts };
   if (!f.seeded) return { type: C.Ready, status: 'False', reason: secret.reason, message: secret.message };
@@ -361,35 +384,65 @@ function counts(cells: readonly Cell[], key: string | undefined): Counts & { hol
 const byIndexDesc = (a: Cell, b: Cell): number =>
   cellIndexOf(b.metadata.labels) - cellIndexOf(a.metadata.labels);
 
-/**
- * Surplus living cells to retire, down to spec.replicas. Cells that hold nothing go first (newest
- * first), then heard holders, newest first — a holder only while at least spec.replicas other heard
- * holders remain. Unreachable holders are never retired: deleting a pod its node cannot hear about
- * achieves nothing until the node is heard again (then it is a heard holder like any other), and it
- * may be the copy that outlives the others. Nothing is retired during a control-plane fault.
- */
-export function surplus(w: ColonyWorld, key: string | undefined): string[] {
+/** Retires newcomers then heard holders among `staying` (cells not on leaving nodes). */
+function retireStaying(w: ColonyWorld, key: string, staying: readonly Cell[], unreachable: number): Cell[] {
   const { replicas } = w.colony.spec;
-  const c = counts(w.cells, key);
-  if (!key || w.fault || c.alive + c.unreachable + c.joining <= replicas) return [];
-  const living = w.cells.filter((x) => !isDead(x));
-  const name = (x: Cell): string => x.metadata.name ?? '';
-  let excess = c.alive + c.unreachable + c.joining - replicas;
+  const heardAll = staying.filter((x) => isHeardHolder(x, key));
+  const newAll = staying.filter((x) => !isHeardHolder(x, key) && !isUnreachableHolder(x, key));
+  let excess = heardAll.length + unreachable + newAll.length - replicas;
+  if (excess <= 0) return [];
   // Cells still joining go first (at most just-handed a copy): while heard holders plus the
   // remaining joiners reach replicas.
-  const spareNewcomers = Math.min(excess, Math.max(0, c.alive + c.joining - replicas));
-  const newcomers = living
-    .filter((x) => !isHeardHolder(x, key) && !isUnreachableHolder(x, key))
-    .sort(byIndexDesc)
-    .slice(0, spareNewcomers);
+  const spareNewcomers = Math.min(excess, Math.max(0, heardAll.length + newAll.length - replicas));
+  const newcomers = [...newAll].sort(byIndexDesc).slice(0, spareNewcomers);
   excess -= newcomers.length;
   // Heard holders: retire only while at least replicas other heard holders remain.
-  const spareHeard = Math.min(excess, Math.max(0, c.alive - replicas));
-  const heard = living
+  const spareHeard = Math.min(excess, Math.max(0, heardAll.length - replicas));
+  return [...newcomers, ...[...heardAll].sort(byIndexDesc).slice(0, spareHeard)];
+}
+
+/**
+ * Cells on leaving nodes go first: a newcomer once the cells elsewhere reach spec.replicas (its
+ * replacement is under way and it holds nothing), a heard holder only while at least spec.replicas
+ * other heard holders remain (its replacement holds the secret). The operator does this itself
+ * rather than wait for an eviction: a cordoned or MaintenancePlanned node may never be drained,
+ * and a drain's eviction of a pod already deleted simply finds it gone.
+ */
+function retireLeaving(
+  w: ColonyWorld,
+  key: string,
+  leaving: readonly Cell[],
+  staying: readonly Cell[],
+): Cell[] {
+  const { replicas } = w.colony.spec;
+  const heardCount = w.cells.filter((x) => isHeardHolder(x, key)).length;
+  const stayingCount = staying.filter((x) => !isUnreachableHolder(x, key)).length;
+  const newcomers = stayingCount >= replicas ? leaving.filter((x) => !isHeardHolder(x, key)) : [];
+  const heard = leaving
     .filter((x) => isHeardHolder(x, key))
     .sort(byIndexDesc)
-    .slice(0, spareHeard);
-  return [...newcomers, ...heard].map(name);
+    .slice(0, Math.max(0, heardCount - replicas));
+  return [...[...newcomers].sort(byIndexDesc), ...heard];
+}
+
+/**
+ * Surplus living cells to retire, down to spec.replicas. Cells on leaving nodes go first (above);
+ * then, among the others, cells that hold nothing (newest first), then heard holders, newest first —
+ * a holder only while at least spec.replicas other heard holders remain. Unreachable holders are
+ * never retired: deleting a pod its node cannot hear about achieves nothing until the node is heard
+ * again (then it is a heard holder like any other), and it may be the copy that outlives the others.
+ * Nothing is retired during a control-plane fault.
+ */
+export function surplus(w: ColonyWorld, key: string | undefined): string[] {
+  if (!key || w.fault) return [];
+  const leaving = leavingCells(w, key);
+  const staying = w.cells.filter((x) => !isDead(x) && !leaving.includes(x));
+  const unreachable = staying.filter((x) => isUnreachableHolder(x, key)).length;
+  const retired = [
+    ...retireLeaving(w, key, leaving, staying),
+    ...retireStaying(w, key, staying, unreachable),
+  ];
+  return retired.map((x) => x.metadata.name ?? '');
 }
 
 /** Lost needs every holder proven dead after the key was recorded; a holder alive undoes an old Lost. */
@@ -402,7 +455,7 @@ export function planColony(w: ColonyWorld): ColonyPlan {
   const old = w.colony.status ?? {};
   const identity = publicIdentity(w);
   const seeded = identity.publicKey !== undefined;
-  const c = counts(w.cells, identity.publicKey);
+  const c = { ...counts(w.cells, identity.publicKey), leaving: leavingCells(w, identity.publicKey).length };
   const wasLost = conditionTrue(old, C.Lost);
   const lost = isLost(w, c.holders);
   const n = needs(w, { ...c, seeded, lost });

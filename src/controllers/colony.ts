@@ -4,6 +4,7 @@ import type { V1Node } from '@kubernetes/client-node';
 import { isConditionTrue } from '../api/conditions.js';
 import { CellKind, ColonyConditions, type Colony, type ColonyStatus } from '../api/types.js';
 import { buildCell } from '../builders/cell.js';
+import { buildCellDisruptionBudget } from '../builders/disruption-budget.js';
 import { buildCellNetworkPolicy } from '../builders/network-policy.js';
 import { colonyLabels } from '../builders/labels.js';
 import { cellServiceAccountName } from '../builders/names.js';
@@ -68,6 +69,16 @@ async function ensureCellRbac(ctx: ControllerContext, colony: Colony): Promise<v
 async function ensureNetworkPolicy(ctx: ControllerContext, colony: Colony): Promise<void> {
   const np = buildCellNetworkPolicy(colony);
   if (!ctx.networkPolicies.get(colony.metadata.namespace, np.metadata?.name ?? '')) await ctx.write.apply(np);
+}
+
+/**
+ * The colony's PodDisruptionBudget: applied when missing from the cache or when its minAvailable no
+ * longer matches spec.replicas (the informer re-enqueues the colony when it changes or goes).
+ */
+async function ensureDisruptionBudget(ctx: ControllerContext, colony: Colony): Promise<void> {
+  const pdb = buildCellDisruptionBudget(colony);
+  const existing = ctx.disruptionBudgets.get(colony.metadata.namespace, pdb.metadata?.name ?? '');
+  if (existing?.spec?.minAvailable !== pdb.spec?.minAvailable) await ctx.write.apply(pdb);
 }
 
 async function removeClusterRoleBinding(
@@ -155,6 +166,7 @@ export async function reconcileColony(ctx: ControllerContext, key: string): Prom
   await ensureServiceAccount(ctx, colony);
   await ensureCellRbac(ctx, colony);
   await ensureNetworkPolicy(ctx, colony);
+  await ensureDisruptionBudget(ctx, colony);
   const cells = ctx.cells.list(namespace).filter((c) => isControlledBy(c, colony));
   const plan = planColony({
     colony,

@@ -6,6 +6,7 @@ import type {
   V1Node,
   V1Pod,
   V1NetworkPolicy,
+  V1PodDisruptionBudget,
   V1RoleBinding,
   V1ServiceAccount,
 } from '@kubernetes/client-node';
@@ -73,6 +74,8 @@ export interface ControllerContext {
   serviceAccounts: Reader<V1ServiceAccount>;
   roleBindings: Reader<V1RoleBinding>;
   networkPolicies: Reader<V1NetworkPolicy>;
+  /** The colonies' PodDisruptionBudgets (label-selected: ours only). */
+  disruptionBudgets: Reader<V1PodDisruptionBudget>;
   clusterRoleBindings: Reader<V1ClusterRoleBinding>;
   write: Writer;
   live: LiveReader;

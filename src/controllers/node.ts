@@ -47,6 +47,8 @@ export interface HardeningOptions {
   /** Image of the Job's container (needs sh, sha256sum, sed, tr, nsenter). Pin by digest. */
   image?: string;
   retryAfterMs?: number;
+  /** hijack.sh --node-lease-seconds: the hardened kubelet's Lease duration; undefined = its own. */
+  nodeLeaseSeconds?: number;
 }
 
 export interface HardeningWriter {
@@ -117,6 +119,7 @@ async function act(deps: NodeHardeningDeps, action: HardeningAction): Promise<vo
           script: opts.script,
           namespace: opts.namespace,
           image: opts.image ?? DEFAULT_HARDENING_IMAGE,
+          nodeLeaseSeconds: opts.nodeLeaseSeconds,
           colony: action.colony,
         }),
       );

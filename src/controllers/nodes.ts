@@ -25,11 +25,32 @@ function matchesSelector(node: V1Node, selector: Record<string, string> | undefi
 // Kept here for the controllers' imports; the fact lives in builders so the cell can share it.
 export { requiresHardenedNodes };
 
+/**
+ * A node condition announcing planned maintenance (a reboot, a host migration, a scale-down) before
+ * any drain: set to True by the maintenance tooling (node-problem-detector custom plugin, a cloud's
+ * scheduled-events handler, or an administrator patching node status).
+ */
+export const MAINTENANCE_CONDITION = 'MaintenancePlanned';
+
+/**
+ * Why a node is leaving (its cells are replaced first and it gets no new ones), or undefined:
+ * cordoned (`spec.unschedulable`, which `kubectl cordon` and `kubectl drain` set) or the
+ * MaintenancePlanned condition is True.
+ */
+export function leavingReason(node: V1Node): string | undefined {
+  if (node.spec?.unschedulable) return 'cordoned';
+  const planned = node.status?.conditions?.some(
+    (c) => c.type === MAINTENANCE_CONDITION && c.status === 'True',
+  );
+  return planned ? MAINTENANCE_CONDITION : undefined;
+}
+
 /** Why a node cannot take any cell at all, or undefined. */
 function unusable(node: V1Node): string | undefined {
   if (node.metadata?.deletionTimestamp) return 'being deleted';
   if (!nodeReady(node)) return 'not Ready';
-  if (node.spec?.unschedulable) return 'unschedulable';
+  const leaving = leavingReason(node);
+  if (leaving) return leaving === 'cordoned' ? 'unschedulable' : leaving;
   const taint = node.spec?.taints?.find(blockingTaint);
   return taint ? `tainted ${taint.key}:${taint.effect}` : undefined;
 }

@@ -101,6 +101,12 @@ export const OPERATOR_RULES: Rule[] = [
     verbs: ['get', 'list', 'watch', 'create', 'patch'],
   },
   {
+    why: 'colony controller: one PodDisruptionBudget per colony (minAvailable = spec.replicas Ready cells), so a drain evicts a holder only after a replacement holds the secret (server-side apply: create+patch; owned by the colony). The operator never evicts',
+    apiGroups: ['policy'],
+    resources: ['poddisruptionbudgets'],
+    verbs: ['get', 'list', 'watch', 'create', 'patch'],
+  },
+  {
     why: 'lock-down: the LockdownParameters (hardened nodes, locked pods) the policies read; the operator is its only writer. Cluster-wide get is also what the API server demands of whoever creates a policy with a paramKind (get on every object of that kind): our own kind, so that is not get on every ConfigMap',
     apiGroups: [GROUP],
     resources: ['lockdownparameters'],

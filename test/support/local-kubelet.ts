@@ -15,7 +15,9 @@
 //     addresses from this harness's own 127.x block;
 //   - reports pod status: Running, podIP, containerStatuses[].imageID carrying the image digest, and
 //     a Ready condition that mirrors the process's /readyz;
-//   - process exit → pod Failed (terminated state with the exit code); pod deleted → process killed.
+//   - process exit → pod Failed (terminated state with the exit code); pod deleted → process killed;
+//   - nodeDown(node): the machine dies — its cell processes are killed and nothing about its pods is
+//     reported any more (a dead kubelet reports nothing: no exit, no readiness).
 // Every stdout/stderr line of every process is kept for scanning (lines()).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -133,6 +135,7 @@ export class LocalKubelet {
   #poll: NodeJS.Timeout | undefined;
   #queue: Promise<void> = Promise.resolve();
   #hold: ((pod: V1Pod) => boolean) | undefined;
+  readonly #downNodes = new Set<string>();
 
   constructor(opts: LocalKubeletOptions) {
     this.#opts = opts;
@@ -210,6 +213,16 @@ export class LocalKubelet {
       if (c.exitCode === undefined) c.process.kill(stalled ? 'SIGSTOP' : 'SIGCONT');
   }
 
+  /**
+   * The node's machine dies: its cell processes are SIGKILLed and, as with a dead kubelet, nothing
+   * about its pods is reported from now on (no exit status, no readiness). Only proof (the Node
+   * deleted, the out-of-service taint, a force-delete) can then tell the control plane.
+   */
+  nodeDown(node: string): void {
+    this.#downNodes.add(node);
+    for (const c of this.#cells.values()) if (c.node === node) this.#killProcess(c, 'SIGKILL');
+  }
+
   /** Kills a cell's process (as a crash would): the pod turns Failed. */
   kill(pod: string, signal: NodeJS.Signals = 'SIGKILL'): void {
     const c = this.#cells.get(pod);
@@ -273,6 +286,7 @@ export class LocalKubelet {
     if (known || live === undefined || live.metadata?.deletionTimestamp) return;
     if (live.metadata?.labels?.[MANUAL_LABEL] === 'manual' || this.#hold?.(live) === true) return;
     const phase = live.status?.phase;
+    if (this.#downNodes.has(live.spec?.nodeName ?? '')) return;
     if (!live.spec?.nodeName || phase === 'Failed' || phase === 'Succeeded' || phase === 'Running') return;
     await this.#launch(live);
   }
@@ -371,6 +385,7 @@ export class LocalKubelet {
   }
 
   async #reportExit(pod: V1Pod, cell: LocalCell, signal: NodeJS.Signals | null): Promise<void> {
+    if (this.#downNodes.has(cell.node)) return;
     const now = new Date().toISOString();
     const terminated = {
       exitCode: cell.exitCode ?? 137,
@@ -386,7 +401,7 @@ export class LocalKubelet {
 
   async #probeAll(): Promise<void> {
     for (const cell of this.#cells.values()) {
-      if (cell.exitCode !== undefined) continue;
+      if (cell.exitCode !== undefined || this.#downNodes.has(cell.node)) continue;
       const ready = await fetch(`http://${cell.ip}:${cell.port}/readyz`, { signal: AbortSignal.timeout(500) })
         .then((r) => r.status === 200)
         .catch(() => false);

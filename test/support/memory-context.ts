@@ -8,6 +8,7 @@ import type {
   V1Node,
   V1Pod,
   V1NetworkPolicy,
+  V1PodDisruptionBudget,
   V1RoleBinding,
   V1ServiceAccount,
 } from '@kubernetes/client-node';
@@ -148,6 +149,7 @@ export class MemoryWorld {
   serviceAccounts = new MemoryReader<V1ServiceAccount>();
   roleBindings = new MemoryReader<V1RoleBinding>();
   networkPolicies = new MemoryReader<V1NetworkPolicy>();
+  disruptionBudgets = new MemoryReader<V1PodDisruptionBudget>();
   clusterRoleBindings = new MemoryReader<V1ClusterRoleBinding>();
   /** What a live GET of a Lease returns when it differs from the cache (a lagging watch). */
   liveLeases = new Map<string, V1Lease | undefined>();
@@ -167,6 +169,7 @@ export class MemoryWorld {
       ServiceAccount: this.serviceAccounts,
       RoleBinding: this.roleBindings,
       NetworkPolicy: this.networkPolicies,
+      PodDisruptionBudget: this.disruptionBudgets,
       ClusterRoleBinding: this.clusterRoleBindings,
     };
     return byKind[kind];
@@ -224,6 +227,7 @@ export function memoryContext(o: MemoryContextOptions): MemoryContext {
     serviceAccounts: world.serviceAccounts,
     roleBindings: world.roleBindings,
     networkPolicies: world.networkPolicies,
+    disruptionBudgets: world.disruptionBudgets,
     clusterRoleBindings: world.clusterRoleBindings,
     write: writer,
     live: world.live(),

@@ -15,9 +15,25 @@ describe('parseOptions', () => {
       nodeLossAfter: undefined,
       massDisruptionFraction: 0.5,
       massDisruptionMinNodes: 3,
+      hardenedNodeLeaseSeconds: 10,
       help: false,
     });
   });
+
+  it('reads --hardened-node-lease-seconds from the flag or the environment; 0 leaves the kubelet its own', () => {
+    expect(parseOptions(['--hardened-node-lease-seconds', '20'], {}).hardenedNodeLeaseSeconds).toBe(20);
+    expect(parseOptions([], { CELULA_HARDENED_NODE_LEASE_SECONDS: '4' }).hardenedNodeLeaseSeconds).toBe(4);
+    expect(parseOptions(['--hardened-node-lease-seconds=0'], {}).hardenedNodeLeaseSeconds).toBeUndefined();
+  });
+
+  it.each(['3', '301', '2.5', 'ten', ''])(
+    'refuses --hardened-node-lease-seconds %j, naming the flag',
+    (v) => {
+      expect(() => parseOptions([`--hardened-node-lease-seconds=${v}`], {})).toThrow(
+        /--hardened-node-lease-seconds: want whole seconds 4..300/,
+      );
+    },
+  );
 
   it('prefers flags over the environment', () => {
     const o = parseOptions(['--namespace', 'a', '--leader-elect=false'], {

@@ -27,17 +27,27 @@ const n1: V1Node = node('n1', (n) => {
   n.metadata!.resourceVersion = '42';
 });
 
-function job(): ReturnType<typeof buildHardeningJob> {
+function job(nodeLeaseSeconds?: number): ReturnType<typeof buildHardeningJob> {
   return buildHardeningJob({
     node: n1,
     script,
     namespace: 'celula-system',
     image: 'img@sha256:x',
     colony: colony(),
+    nodeLeaseSeconds,
   });
 }
 
 describe('hardening builders', () => {
+  it("passes the hardened kubelet's Lease duration to the Job only when one is chosen", () => {
+    const env = (j: ReturnType<typeof job>): unknown => j.spec!.template.spec!.containers[0]!.env;
+    expect(env(job(10))).toEqual([
+      { name: 'HIJACK_SHA256', value: script.sha256 },
+      { name: 'HIJACK_NODE_LEASE_SECONDS', value: '10' },
+    ]);
+    expect(env(job())).toEqual([{ name: 'HIJACK_SHA256', value: script.sha256 }]);
+  });
+
   it('names the ConfigMap by digest and makes it immutable', () => {
     const cm = buildHijackConfigMap(script, 'celula-system');
     expect(cm.metadata?.name).toBe(`celula-hijack-${script.sha256.slice(0, 12)}`);
@@ -176,6 +186,33 @@ function runProgram(
   }
 }
 
+/** The stderr of the Job's program run with a fake hijack.sh (nsenter faked as in runProgram). */
+function spawnArgs(fakeScript: string, extraEnv: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'harden-args-'));
+  try {
+    mkdirSync(join(dir, 'bin'));
+    writeFileSync(
+      join(dir, 'bin/nsenter'),
+      '#!/bin/sh\nwhile [ "$1" != -- ]; do shift; done\nshift\nexec "$@"\n',
+    );
+    chmodSync(join(dir, 'bin/nsenter'), 0o755);
+    writeFileSync(join(dir, 'hijack.sh'), fakeScript);
+    return spawnSync('/bin/sh', ['-c', HARDENING_PROGRAM], {
+      encoding: 'utf8',
+      env: {
+        PATH: `${dir}/bin:/usr/bin:/bin`,
+        HIJACK_SHA256: hijackScript(fakeScript).sha256,
+        HIJACK_SCRIPT: join(dir, 'hijack.sh'),
+        HIJACK_HOST_DIR: join(dir, 'host'),
+        TERMINATION_LOG: join(dir, 'termination-log'),
+        ...extraEnv,
+      },
+    }).stderr;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** A real `hijack.sh --check` report, against an almost empty tree (nothing live is touched). */
 function realReport(): string {
   const root = mkdtempSync(join(tmpdir(), 'hijack-root-'));
@@ -219,6 +256,21 @@ describe('the hardening Job program', () => {
     const { status, message } = runProgram('#!/bin/bash\nexit 0\n', 'f'.repeat(64));
     expect(status).toBe(3);
     expect(parseHardeningReport(message)?.error).toMatch(/digest/);
+  });
+
+  it('gives both hijack.sh runs --node-lease-seconds when HIJACK_NODE_LEASE_SECONDS is set, and none otherwise', () => {
+    // The fake prints its arguments to stderr, so the program's own output is untouched.
+    const fake =
+      '#!/bin/bash\necho "args: $*" >&2\nif [ "${1:-}" = --check ]; then echo \'{}\'; fi\nexit 0\n';
+    const args = (env: Record<string, string>): string[] => {
+      const r = spawnArgs(fake, env);
+      return r.split('\n').filter((l) => l.startsWith('args: '));
+    };
+    expect(args({ HIJACK_NODE_LEASE_SECONDS: '10' })).toEqual([
+      'args: --apply-kernel --node-lease-seconds=10',
+      'args: --check --node-lease-seconds=10',
+    ]);
+    expect(args({})).toEqual(['args: --apply-kernel', 'args: --check']);
   });
 
   it('reports a hijack.sh that fails to run', () => {
