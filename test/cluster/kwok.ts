@@ -52,6 +52,11 @@ export interface NodeOptions {
   cpu?: string;
   memory?: string;
   pods?: string;
+  /**
+   * This node's Lease duration (kwok --node-lease-duration-seconds; renewed every quarter of it),
+   * as a kubelet's nodeLeaseDurationSeconds. Default: the cluster's nodeLeaseDurationSeconds.
+   */
+  leaseDurationSeconds?: number;
 }
 
 /** Addresses kwok gives node number `index` (distinct pod CIDRs so pod IPs don't collide). */
