@@ -152,6 +152,8 @@ interface Bench {
   cells: Informer<Cell>;
   colonies: Informer<Colony>;
   pods: Informer<V1Pod>;
+  /** The cell pods (their status is what the local kubelet reports). */
+  cellPods: Informer<V1Pod>;
   nodes: Informer<V1Node>;
   timeline: Timeline;
   metricsPort: number;
@@ -285,7 +287,7 @@ async function createK8sWorkloads(admin: KubeConfig): Promise<void> {
 function startInformers(
   admin: KubeConfig,
   timeline: Timeline,
-): Pick<Bench, 'cells' | 'colonies' | 'pods' | 'nodes'> {
+): Pick<Bench, 'cells' | 'colonies' | 'pods' | 'cellPods' | 'nodes'> {
   const cells = new Informer<Cell>({
     kubeConfig: admin,
     path: `/apis/${GROUP}/${VERSION}/namespaces/${CELULA_NS}/${CELL_PLURAL}`,
@@ -295,7 +297,13 @@ function startInformers(
     path: `/apis/${GROUP}/${VERSION}/namespaces/${CELULA_NS}/${COLONY_PLURAL}`,
   });
   const pods = new Informer<V1Pod>({ kubeConfig: admin, path: `/api/v1/namespaces/${K8S_NS}/pods` });
+  const cellPods = new Informer<V1Pod>({ kubeConfig: admin, path: `/api/v1/namespaces/${CELULA_NS}/pods` });
   const nodes = new Informer<V1Node>({ kubeConfig: admin, path: '/api/v1/nodes' });
+  cellPods.onChange((p) => {
+    const name = p.metadata?.name ?? '';
+    if (p.status?.phase === 'Running') timeline.mark(`cellpod/${name}/running`);
+    if (podReady(p)) timeline.mark(`cellpod/${name}/ready`);
+  });
   cells.onChange((c) => {
     timeline.mark(`cell/${c.metadata.name}/seen`);
     timeline.mark(`cell/${c.metadata.name}/${c.status?.phase ?? 'none'}`);
@@ -311,8 +319,8 @@ function startInformers(
     if (ready && ready !== 'True') timeline.mark(`node/${n.metadata?.name}/ready-${ready}`);
     for (const t of n.spec?.taints ?? []) timeline.mark(`node/${n.metadata?.name}/taint/${t.key}`);
   });
-  for (const i of [cells, colonies, pods, nodes]) i.start();
-  return { cells, colonies, pods, nodes };
+  for (const i of [cells, colonies, pods, cellPods, nodes]) i.start();
+  return { cells, colonies, pods, cellPods, nodes };
 }
 
 async function setUp(t0: number): Promise<{ bench: Bench; operatorFlags: string[] }> {
@@ -352,7 +360,9 @@ async function setUp(t0: number): Promise<{ bench: Bench; operatorFlags: string[
   const timeline = new Timeline();
   const informers = startInformers(admin, timeline);
   await Promise.all(
-    [informers.cells, informers.colonies, informers.pods, informers.nodes].map((i) => i.waitForSync(30_000)),
+    [informers.cells, informers.colonies, informers.pods, informers.cellPods, informers.nodes].map((i) =>
+      i.waitForSync(30_000),
+    ),
   );
   const custom = admin.makeApiClient(CustomObjectsApi);
   await custom.createNamespacedCustomObject({
@@ -450,10 +460,13 @@ function breakdown(b: Bench, t0: number, killed: string[], fresh: Cell[]): strin
     return ts.some((t) => t === undefined) ? '-' : secs(Math.max(...(ts as number[])) - t0);
   };
   const names = fresh.map((c) => c.metadata.name ?? '');
+  const pods = fresh.map((c) => c.status?.pod ?? c.metadata.name ?? '');
   return [
     `unreachable=${last(killed.map((n) => `cell/${n}/Unreachable`))}`,
     `created=${last(names.map((n) => `cell/${n}/seen`))}`,
+    `pod_running=${last(pods.map((n) => `cellpod/${n}/running`))}`,
     `joining=${last(names.map((n) => `cell/${n}/Joining`))}`,
+    `pod_ready=${last(pods.map((n) => `cellpod/${n}/ready`))}`,
     `alive=${last(names.map((n) => `cell/${n}/Alive`))}`,
     `new=${names.join(',')}`,
   ].join(' ');
@@ -461,17 +474,43 @@ function breakdown(b: Bench, t0: number, killed: string[], fresh: Cell[]): strin
 
 /** The machines come back: their kubelets report the dead containers, then their heartbeat resumes. */
 async function restore(b: Bench, nodes: string[], killed: Set<string>): Promise<void> {
-  for (const n of nodes) b.kubelet.restoreNode(n);
   // Resume only once the operator has the proof: a heartbeat first would show the stale Ready pods
   // as heard holders for a moment (a surplus it would retire).
-  await until(
-    () => [...killed].every((n) => b.cells.get(CELULA_NS, n)?.status?.phase === 'Dead'),
-    60_000,
-    'killed cells Dead',
-  );
+  const proven = (): boolean =>
+    [...killed].every((n) => b.timeline.at(`cell/${n}/Dead`) !== undefined || !b.cells.get(CELULA_NS, n));
+  for (let attempt = 1; ; attempt++) {
+    for (const n of nodes) b.kubelet.restoreNode(n);
+    const ok = await until(proven, 15_000, 'killed cells Dead').then(
+      () => true,
+      () => false,
+    );
+    if (ok) break;
+    say(`  restore attempt ${attempt}: killed cells not Dead after 15 s: ${restoreDiagnosis(b, killed)}`);
+    if (attempt === 4)
+      throw new Error(`node-loss bench: killed cells never proven Dead: ${restoreDiagnosis(b, killed)}`);
+  }
   await Promise.all(nodes.map((n) => b.cp.resumeHeartbeat(n)));
   await Promise.all(nodes.map((n) => b.cp.waitNodeReady(n)));
   await until(() => steady(b), ROUND_TIMEOUT_MS, 'colony steady after restore');
+}
+
+/** What the Cell, its pod and the local kubelet say about each killed cell (for a stuck restore). */
+function restoreDiagnosis(b: Bench, killed: Set<string>): string {
+  const parts = [...killed].map((n) => {
+    const c = b.cells.get(CELULA_NS, n);
+    const pod = b.cellPods.get(CELULA_NS, c?.status?.pod ?? n);
+    const local = b.kubelet.cell(c?.status?.pod ?? n);
+    return (
+      `${n}: cell ${c?.status?.phase ?? 'absent'} (${c?.status?.reason ?? ''}: ${c?.status?.message ?? ''}), ` +
+      `pod ${pod?.status?.phase ?? 'absent'} uid ${pod?.metadata?.uid} deleting=${!!pod?.metadata?.deletionTimestamp}, ` +
+      `local process uid ${local?.uid} exit=${local?.exitCode}`
+    );
+  });
+  const errors = b.kubelet
+    .lines()
+    .filter((l) => l.startsWith('local-kubelet:'))
+    .slice(-3);
+  return `${parts.join('; ')}; kubelet errors: ${errors.join(' | ') || 'none'}`;
 }
 
 // ---------------------------------------------------------------- (b), (c) Kubernetes
@@ -551,7 +590,7 @@ async function main(): Promise<void> {
   const [deployment, statefulset] = await k8s;
   for (const line of await operatorMetrics(b)) say(`operator metric: ${line}`);
   await b.kubelet.stop();
-  for (const i of [b.cells, b.colonies, b.pods, b.nodes]) await i.stop();
+  for (const i of [b.cells, b.colonies, b.pods, b.cellPods, b.nodes]) await i.stop();
   await b.cp.stop();
   const f = (n: number): string => n.toFixed(1);
   say(
