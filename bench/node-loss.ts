@@ -537,13 +537,9 @@ async function k8sLoss(b: Bench, app: string): Promise<number | undefined> {
     replicas().filter((p) => podReady(p) && p.spec?.nodeName !== node).length >= REPLICAS;
   const done = await until(restored, K8S_TIMEOUT_S * 1000, `${app} restored`).catch(() => undefined);
   const tl = b.timeline;
-  const fresh = replicas().filter(
-    (p) =>
-      p.spec?.nodeName !== node && tl.since(t0, `pod/${p.metadata?.name}/${p.metadata?.uid}/seen`) !== '-',
-  );
-  const created = fresh.map(
-    (p) => `${p.metadata?.name}@${tl.since(t0, `pod/${p.metadata?.name}/${p.metadata?.uid}/seen`)}`,
-  );
+  const seenAt = (p: V1Pod): number => tl.at(`pod/${p.metadata?.name}/${p.metadata?.uid}/seen`) ?? 0;
+  const fresh = replicas().filter((p) => seenAt(p) > t0);
+  const created = fresh.map((p) => `${p.metadata?.name}@${secs(seenAt(p) - t0)}`);
   say(
     `${app}: ${done === undefined ? `not-restored after ${K8S_TIMEOUT_S} s` : `${secs(done - t0)} s`}  ` +
       `node Ready=Unknown at ${tl.since(t0, `node/${node}/ready-Unknown`)} s, ` +
