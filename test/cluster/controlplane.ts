@@ -47,6 +47,8 @@ export interface ControlPlaneOptions {
   nodeLeaseDurationSeconds?: number;
   /** kube-controller-manager --node-monitor-grace-period (default 40s). */
   nodeMonitorGracePeriod?: string;
+  /** kube-controller-manager --node-monitor-period (default 2s; Kubernetes' own default is 5s). */
+  nodeMonitorPeriod?: string;
   /**
    * --api-audiences (default: the issuer only). celula.io/join must NOT be an API audience: a peer
    * that receives a joiner's join token could otherwise call the API as the joiner. TokenReview
@@ -81,6 +83,8 @@ export interface ClusterState {
   scheduler: boolean;
   nodeLeaseDurationSeconds: number;
   nodeMonitorGracePeriod: string;
+  /** Absent in older state files: 2s. */
+  nodeMonitorPeriod?: string;
   apiAudiences: string[];
   /** The API server's staticManifestsDir, or null (older state files: absent). */
   staticManifestsDir?: string | null;
@@ -94,6 +98,8 @@ interface NodeRecord {
   index: number;
   /** The node's pod CIDR when addNode was given one (else nodeNetwork's). */
   podCIDR?: string;
+  /** kwok --node-lease-duration-seconds for this node; absent: the cluster's. */
+  leaseDurationSeconds?: number;
 }
 
 export function cacheDir(): string {
@@ -241,7 +247,7 @@ function controllerManagerArgs(s: ClusterState, pki: Pki): string[] {
     `--cluster-signing-key-file=${pki.ca.key}`,
     '--service-cluster-ip-range=10.96.0.0/16',
     `--node-monitor-grace-period=${s.nodeMonitorGracePeriod}`,
-    '--node-monitor-period=2s',
+    `--node-monitor-period=${s.nodeMonitorPeriod ?? '2s'}`,
     '--profiling=false',
   ];
 }
@@ -262,7 +268,7 @@ function kwokArgs(s: ClusterState, node: NodeRecord): string[] {
     `--kubeconfig=${path.join(s.stateDir, 'kwok.kubeconfig')}`,
     `--config=${path.join(s.stateDir, 'kwok-stages.yaml')}`,
     `--manage-single-node=${node.name}`,
-    `--node-lease-duration-seconds=${s.nodeLeaseDurationSeconds}`,
+    `--node-lease-duration-seconds=${node.leaseDurationSeconds ?? s.nodeLeaseDurationSeconds}`,
     `--node-ip=${net.nodeIP}`,
     `--cidr=${node.podCIDR ?? net.podCIDR}`,
   ];
@@ -294,6 +300,7 @@ async function planState(opts: ControlPlaneOptions, stateDir: string, binDir: st
     scheduler: opts.scheduler ?? true,
     nodeLeaseDurationSeconds: opts.nodeLeaseDurationSeconds ?? 8,
     nodeMonitorGracePeriod: opts.nodeMonitorGracePeriod ?? '40s',
+    nodeMonitorPeriod: opts.nodeMonitorPeriod ?? '2s',
     apiAudiences: opts.apiAudiences ?? [SERVICE_ACCOUNT_ISSUER],
     staticManifestsDir: staticManifestsDir(opts.staticPolicies),
     readyTimeoutMs: opts.readyTimeoutMs ?? 60_000,
@@ -648,6 +655,7 @@ export class ControlPlane {
   async addNode(name: string, opts: NodeOptions & { wait?: boolean } = {}): Promise<void> {
     if (this.nodeRecord(name)) throw new Error(`node ${name} already exists in this cluster`);
     const record: NodeRecord = { name, index: this.nextNodeIndex(), podCIDR: opts.podCIDR };
+    if (opts.leaseDurationSeconds !== undefined) record.leaseDurationSeconds = opts.leaseDurationSeconds;
     const core = this.kubeConfig().makeApiClient(CoreV1Api);
     await core.createNode({ body: fakeNode(name, record.index, opts) });
     fs.writeFileSync(path.join(nodesDir(this.stateDir), `${name}.json`), JSON.stringify(record));

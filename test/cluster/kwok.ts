@@ -57,6 +57,11 @@ export interface NodeOptions {
    * 10.x.y.0/24 of nodeNetwork; e.g. a loopback range for cells on loopback (test/support/local-kubelet.ts).
    */
   podCIDR?: string;
+  /**
+   * This node's Lease duration (kwok --node-lease-duration-seconds; renewed every quarter of it),
+   * as a kubelet's nodeLeaseDurationSeconds. Default: the cluster's nodeLeaseDurationSeconds.
+   */
+  leaseDurationSeconds?: number;
 }
 
 /** Addresses kwok gives node number `index` (distinct pod CIDRs so pod IPs don't collide). */

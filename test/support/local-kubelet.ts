@@ -136,6 +136,8 @@ export class LocalKubelet {
   #queue: Promise<void> = Promise.resolve();
   #hold: ((pod: V1Pod) => boolean) | undefined;
   readonly #downNodes = new Set<string>();
+  /** Nodes whose machine "died" (loseNode): nothing on them is launched, probed or reported again. */
+  readonly #lostNodes = new Set<string>();
 
   constructor(opts: LocalKubeletOptions) {
     this.#opts = opts;
@@ -230,6 +232,29 @@ export class LocalKubelet {
   }
 
   /**
+   * The machine `node` dies: its cell processes are SIGKILLed and, since its kubelet died with it,
+   * nothing is ever reported for its pods again (no exit status, no readiness, no launches). The
+   * control plane learns of it only from the node's silence (stop its kwok heartbeat too).
+   */
+  loseNode(node: string): void {
+    this.#lostNodes.add(node);
+    for (const c of this.#cells.values()) if (c.node === node) this.#killProcess(c, 'SIGKILL');
+  }
+
+  /**
+   * The machine `node` is back (rebooted): its kubelet runs again and reports the containers that
+   * died with the machine as terminated (pod Failed), and launches new pods bound to it again.
+   */
+  restoreNode(node: string): void {
+    this.#lostNodes.delete(node);
+    for (const c of this.#cells.values()) {
+      const pod = this.#informer.get(this.#opts.namespace, c.pod);
+      if (c.node !== node || c.exitCode === undefined || pod?.metadata?.uid !== c.uid) continue;
+      this.#enqueue(() => this.#reportExit(pod, c, 'SIGKILL'));
+    }
+  }
+
+  /**
    * Mints a fresh pod-bound token for a pod (the way the harness does for the cell itself). Retries
    * 403s for a few seconds: the Node authorizer learns a new pod → service account edge from its own
    * informer, a moment after the pod is created.
@@ -288,6 +313,7 @@ export class LocalKubelet {
     const phase = live.status?.phase;
     if (this.#downNodes.has(live.spec?.nodeName ?? '')) return;
     if (!live.spec?.nodeName || phase === 'Failed' || phase === 'Succeeded' || phase === 'Running') return;
+    if (this.#lostNodes.has(live.spec.nodeName)) return;
     await this.#launch(live);
   }
 
@@ -343,7 +369,7 @@ export class LocalKubelet {
       cell.exitCode = code ?? (signal ? 128 + 9 : null);
       cell.ready = false;
       rmSync(dir, { recursive: true, force: true });
-      this.#enqueue(() => this.#reportExit(pod, cell, signal));
+      if (!this.#lostNodes.has(cell.node)) this.#enqueue(() => this.#reportExit(pod, cell, signal));
     });
     await this.#patchStatus(pod, this.#runningStatus(pod, cell));
   }
@@ -401,11 +427,12 @@ export class LocalKubelet {
 
   async #probeAll(): Promise<void> {
     for (const cell of this.#cells.values()) {
-      if (cell.exitCode !== undefined || this.#downNodes.has(cell.node)) continue;
+      if (cell.exitCode !== undefined || this.#downNodes.has(cell.node) || this.#lostNodes.has(cell.node))
+        continue;
       const ready = await fetch(`http://${cell.ip}:${cell.port}/readyz`, { signal: AbortSignal.timeout(500) })
         .then((r) => r.status === 200)
         .catch(() => false);
-      if (cell.exitCode !== undefined) continue;
+      if (cell.exitCode !== undefined || this.#lostNodes.has(cell.node)) continue;
       const pod = this.#informer.get(this.#opts.namespace, cell.pod);
       // Like a kubelet's status manager, re-assert readiness when the pod says otherwise (the node
       // lifecycle controller marks pods NotReady when it stops hearing their node).
