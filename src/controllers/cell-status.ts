@@ -205,11 +205,28 @@ function podRef(pod: V1Pod | undefined, phase: CellPhase): Partial<CellStatus> {
   return pod && phase !== 'Dead' ? { pod: pod.metadata?.name, podUID: pod.metadata?.uid } : {};
 }
 
+/** Reason of a holder heard again after being Unreachable (kept while it stays Alive). */
+export const HEARD_AGAIN = 'HeardAgain';
+
+/**
+ * A holder heard again after being Unreachable says so for the rest of its life: its liveness
+ * evidence is the weakest (a machine that rebooted may renew its Lease before its kubelet reports the
+ * dead container), so it is the first to be retired when the colony has a surplus (colony-plan.ts).
+ */
+function heardAgain(old: CellStatus, o: Observation): Observation {
+  if (o.phase !== 'Alive' || (old.phase !== 'Unreachable' && old.reason !== HEARD_AGAIN)) return o;
+  return {
+    phase: 'Alive',
+    reason: HEARD_AGAIN,
+    message: 'the holder is heard again after being unreachable',
+  };
+}
+
 /** The new status; a Dead cell is never revived, and first-seen timestamps are kept. */
 export function cellStatus(w: CellWorld): CellStatus {
   const old = w.cell.status ?? {};
   if (old.phase === 'Dead') return old;
-  const o = observe(w);
+  const o = heardAgain(old, observe(w));
   const kept = { ...old };
   delete kept.unreachableSince;
   return {

@@ -20,6 +20,7 @@ import { verifyKeyProof } from '../cell/key-proof.js';
 import type { CellPlacement } from '../builders/cell.js';
 import { cellIndexOf } from '../builders/labels.js';
 import type { LockdownState } from './context.js';
+import { HEARD_AGAIN } from './cell-status.js';
 import { isHeardHolder, isHolder, isUnreachableHolder } from './holders.js';
 import { eligibleNodes, leavingReason, requiresHardenedNodes, spreadValue } from './nodes.js';
 
@@ -384,6 +385,15 @@ function counts(cells: readonly Cell[], key: string | undefined): Counts & { hol
 const byIndexDesc = (a: Cell, b: Cell): number =>
   cellIndexOf(b.metadata.labels) - cellIndexOf(a.metadata.labels);
 
+/**
+ * Retirement order among heard holders: holders heard again after being Unreachable first (their
+ * liveness is the weakest evidence: a rebooted machine can renew its Lease while its pod still shows
+ * the old Ready; retiring it costs nothing even if it is a genuine copy, since the others are heard),
+ * then the newest.
+ */
+const retireOrder = (a: Cell, b: Cell): number =>
+  Number(b.status?.reason === HEARD_AGAIN) - Number(a.status?.reason === HEARD_AGAIN) || byIndexDesc(a, b);
+
 /** Retires newcomers then heard holders among `staying` (cells not on leaving nodes). */
 function retireStaying(w: ColonyWorld, key: string, staying: readonly Cell[], unreachable: number): Cell[] {
   const { replicas } = w.colony.spec;
@@ -398,7 +408,7 @@ function retireStaying(w: ColonyWorld, key: string, staying: readonly Cell[], un
   excess -= newcomers.length;
   // Heard holders: retire only while at least replicas other heard holders remain.
   const spareHeard = Math.min(excess, Math.max(0, heardAll.length - replicas));
-  return [...newcomers, ...[...heardAll].sort(byIndexDesc).slice(0, spareHeard)];
+  return [...newcomers, ...[...heardAll].sort(retireOrder).slice(0, spareHeard)];
 }
 
 /**
@@ -420,7 +430,7 @@ function retireLeaving(
   const newcomers = stayingCount >= replicas ? leaving.filter((x) => !isHeardHolder(x, key)) : [];
   const heard = leaving
     .filter((x) => isHeardHolder(x, key))
-    .sort(byIndexDesc)
+    .sort(retireOrder)
     .slice(0, Math.max(0, heardCount - replicas));
   return [...[...newcomers].sort(byIndexDesc), ...heard];
 }

@@ -124,7 +124,7 @@ const rows: Row[] = [
     old: { ...holder, phase: 'Unreachable', unreachableSince: '2026-01-01T00:00:05.000Z' },
     pod: (c) => pod(c, ready),
     lease: lease('n1', now, 1),
-    want: { phase: 'Alive', reason: 'HoldsSecret' },
+    want: { phase: 'Alive', reason: 'HeardAgain' },
     absent: ['unreachableSince'],
   },
   {

@@ -105,7 +105,7 @@ describe('reconcileCell: a holder is never ended by suspicion', () => {
     // Heard again: a fresh renewal.
     b.world.nodeLeases.put(lease('n1', b.clock.now(), 1));
     const result = await reconcileCell(b.ctx, b.key(0));
-    expect(b.status(0)).toMatchObject({ phase: 'Alive', reason: 'HoldsSecret' });
+    expect(b.status(0)).toMatchObject({ phase: 'Alive', reason: 'HeardAgain' });
     expect(b.status(0)).not.toHaveProperty('unreachableSince');
     expect(events(b)).toEqual(['Warning:HolderUnreachable', 'Normal:HolderHeard']);
     expect(result.requeueAfter).toBeGreaterThan(0);
