@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // celula-operator entry point: flags → kubeconfig → operator → health/metrics → graceful shutdown.
 import { KubeConfig } from '@kubernetes/client-node';
-import { collectDefaultMetrics } from 'prom-client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import { createLogger } from './observability/logger.js';
 import { listen } from './observability/http.js';
 import { HELP, parseOptions, UsageError, type OperatorOptions } from './options.js';
-import { startOperator } from './operator.js';
+import { startOperator, type Operator } from './operator.js';
 import { GracefulShutdown } from './runtime/shutdown.js';
 import { describeError } from './runtime/kube.js';
 
@@ -31,7 +31,33 @@ async function main(): Promise<void> {
   }
   const logger = createLogger({ level: opts.logLevel, name: 'celula-operator' });
   const shutdown = new GracefulShutdown({ logger }).install();
+  // The runtime's timers are unref'd; with the API server gone (its sockets closed) nothing else would
+  // keep the event loop alive and the process would exit silently. It lives until it is shut down.
+  const keepAlive = setInterval(() => undefined, 60_000);
+  shutdown.add('keep-alive', () => {
+    clearInterval(keepAlive);
+    return Promise.resolve();
+  });
+  // Health and metrics listen from the start (not ready until the caches sync), so a replica started
+  // while the API server is down is visibly alive and waiting, not gone.
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'celula_process_' });
+  const started: { operator?: Operator } = {};
+  const ready = (): boolean => started.operator?.ready() ?? false;
+  const servers = await Promise.all([
+    listen(opts.healthAddr, { ready }),
+    listen(opts.metricsAddr, { ready, registry }),
+  ]);
+  shutdown.add('http', () => {
+    for (const s of servers) s?.close();
+    return Promise.resolve();
+  });
+  logger.info(
+    { health: opts.healthAddr, metrics: opts.metricsAddr, leaderElect: opts.leaderElect },
+    'celula-operator starting; waiting for the caches to sync',
+  );
   const operator = await startOperator({
+    registry,
     kubeConfig: kubeConfig(opts),
     logger,
     namespace: opts.namespace,
@@ -46,20 +72,9 @@ async function main(): Promise<void> {
     hardenedNodeLeaseSeconds: opts.hardenedNodeLeaseSeconds,
     onLostLeadership: () => void shutdown.run('lost leadership').then(() => process.exit(1)),
   });
-  collectDefaultMetrics({ register: operator.registry, prefix: 'celula_process_' });
-  const servers = await Promise.all([
-    listen(opts.healthAddr, { ready: () => operator.ready() }),
-    listen(opts.metricsAddr, { ready: () => operator.ready(), registry: operator.registry }),
-  ]);
+  started.operator = operator;
   shutdown.add('operator', () => operator.stop());
-  shutdown.add('http', () => {
-    for (const s of servers) s?.close();
-    return Promise.resolve();
-  });
-  logger.info(
-    { health: opts.healthAddr, metrics: opts.metricsAddr, leaderElect: opts.leaderElect },
-    'celula-operator running',
-  );
+  logger.info('celula-operator running');
 }
 
 main().catch((err: unknown) => {
