@@ -20,10 +20,12 @@ interface Args {
   apiDownS: number;
   nodeGraceS: number;
   recoveryTimeoutS: number;
+  operatorHttp: boolean;
 }
 
 const HELP = `usage: npm run chaos -- [--incidents N] [--seed S] [--faults a,b,c]
   [--stall-all-s S] [--apiserver-down-s S] [--node-grace-s S] [--recovery-timeout-s S]
+  [--operator-http on|off]   off: replicas run without health/metrics listeners
 faults: ${FAULTS.map((f) => f.name).join(', ')}
 Short runs (≤ 100 incidents) default to --stall-all-s 25 --apiserver-down-s 20; longer ones to 45 and 60.
 `;
@@ -33,6 +35,11 @@ function num(flag: string, v: string | undefined, min: number): number {
   if (v === undefined || !Number.isInteger(n) || n < min)
     throw new Error(`${flag} needs an integer ≥ ${min}, got "${v}"`);
   return n;
+}
+
+function onOff(flag: string, v: string | undefined): boolean {
+  if (v === 'on' || v === 'off') return v === 'on';
+  throw new Error(`${flag} needs on or off, got "${v}"`);
 }
 
 function pickFaults(v: string | undefined): Fault[] {
@@ -62,6 +69,7 @@ export function parseArgs(argv: string[]): Args {
     'apiserver-down-s',
     'node-grace-s',
     'recovery-timeout-s',
+    'operator-http',
   ];
   for (const k of flags.keys()) if (!known.includes(k)) throw new Error(`unknown flag --${k}\n${HELP}`);
   const incidents = flags.has('incidents') ? num('--incidents', flags.get('incidents'), 1) : 60;
@@ -76,6 +84,7 @@ export function parseArgs(argv: string[]): Args {
     apiDownS: opt('apiserver-down-s', short ? 20 : 60, 1),
     nodeGraceS: opt('node-grace-s', 20, 5),
     recoveryTimeoutS: opt('recovery-timeout-s', 180, 10),
+    operatorHttp: onOff('--operator-http', flags.get('operator-http') ?? 'on'),
   };
 }
 
@@ -243,7 +252,12 @@ async function main(): Promise<number> {
   log(
     `chaos: all-heartbeats stall ${args.stallAllS} s, API server down ${args.apiDownS} s, node-monitor-grace ${args.nodeGraceS} s`,
   );
-  const sys = await System.start({ nodeGraceS: args.nodeGraceS, log });
+  const sys = await System.start({ nodeGraceS: args.nodeGraceS, operatorHttp: args.operatorHttp, log });
+  let operatorExits = 0;
+  sys.superviseOperators((name) => {
+    operatorExits += 1;
+    log(`  OPERATOR EXITED: replica ${name} exited without the harness stopping it; restarted`);
+  });
   const mon = new Monitor(sys, log);
   mon.start();
   const ctx: FaultContext = {
@@ -287,7 +301,7 @@ async function main(): Promise<number> {
   const worst = Math.max(0, ...total.map((r) => r.worstBelowFloorS));
   for (const line of table(rows)) process.stdout.write(`${line}\n`);
   process.stdout.write(
-    `chaos fingerprint_changes=${fp} timeouts=${sum((r) => r.timeouts)} wall_s=${((Date.now() - started) / 1000).toFixed(0)}\n`,
+    `chaos fingerprint_changes=${fp} timeouts=${sum((r) => r.timeouts)} operator_unexpected_exits=${operatorExits} wall_s=${((Date.now() - started) / 1000).toFixed(0)}\n`,
   );
   process.stdout.write(
     `chaos incidents=${sum((r) => r.incidents)} secrets_lost=${lost} holders_wrongly_killed=${killed} worst_below_floor_s=${worst.toFixed(1)} seed=${args.seed}\n`,

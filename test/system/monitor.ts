@@ -70,7 +70,7 @@ export class Monitor {
   #incident = '';
   #timer: NodeJS.Timeout | undefined;
   #ticking = false;
-  #colonyRead: Promise<void> | undefined;
+  #reading = false;
   /** The last colonies the API returned (kept while the API is unreachable). */
   colonies: Colony[] = [];
   apiOk = false;
@@ -151,7 +151,10 @@ export class Monitor {
     try {
       this.#track();
       await this.#probe();
-      this.#colonyRead ??= this.#readColonies().finally(() => (this.#colonyRead = undefined));
+      if (!this.#reading) {
+        this.#reading = true;
+        void this.#readColonies().finally(() => (this.#reading = false));
+      }
       this.#checkFloor();
     } finally {
       this.#ticking = false;

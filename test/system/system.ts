@@ -21,7 +21,7 @@ import { LEADER_LEASE, OPERATOR_NAME } from '../../src/controllers/rbac.js';
 import { DEFAULT_OPERATOR_NAMESPACE, installOperatorPrerequisites } from '../../src/install.js';
 import { applyObject } from '../../src/runtime/apply.js';
 import { cacheDir, ControlPlane } from '../cluster/controlplane.js';
-import { isAlive, readPid, spawnComponent, stopComponent } from '../cluster/procs.js';
+import { freePort, isAlive, readPid, spawnComponent, stopComponent } from '../cluster/procs.js';
 import { LocalKubelet } from '../support/local-kubelet.js';
 
 export const NAMESPACE = 'chaos';
@@ -64,6 +64,11 @@ export const COLONIES: ColonyPlan[] = [
 export interface SystemOptions {
   /** kube-controller-manager --node-monitor-grace-period, seconds. */
   nodeGraceS: number;
+  /**
+   * Give each operator replica its health and metrics listeners (as the chart does). Off
+   * (`--metrics-addr 0 --health-addr 0`) reproduces a replica exiting during an API server outage.
+   */
+  operatorHttp: boolean;
   log: (line: string) => void;
 }
 
@@ -98,6 +103,9 @@ export class System {
   readonly #root: string;
   readonly #operatorKubeconfig: string;
   readonly #nodeConfigs = new Map<string, KubeConfig>();
+  readonly #bouncing = new Set<string>();
+  readonly #ports = new Map<string, [number, number]>();
+  #supervisor: NodeJS.Timeout | undefined;
 
   private constructor(cp: ControlPlane, operatorKubeconfig: string, root: string) {
     this.cp = cp;
@@ -134,6 +142,8 @@ export class System {
       86_400,
     );
     const sys = new System(cp, sa, root);
+    if (opts.operatorHttp)
+      for (const name of OPERATORS) sys.#ports.set(name, [await freePort(), await freePort()]);
     // One at a time: a node's kwok network (pod CIDR) comes from the nodes recorded before it.
     for (const [n, z] of NODE_ZONES) await sys.addNode(n, z);
     for (const name of OPERATORS) sys.startOperator(name);
@@ -194,12 +204,17 @@ export class System {
         '--node-loss-after',
         String(NODE_LOSS_AFTER_S),
         '--metrics-addr',
-        '0',
+        this.#addr(name, 0),
         '--health-addr',
-        '0',
+        this.#addr(name, 1),
       ],
       stateDir: this.cp.stateDir,
     });
+  }
+
+  #addr(name: string, i: 0 | 1): string {
+    const port = this.#ports.get(name)?.[i];
+    return port === undefined ? '0' : `127.0.0.1:${port}`;
   }
 
   operatorPid(name: string): number | undefined {
@@ -209,10 +224,29 @@ export class System {
 
   /** Kills operator replica `name`: SIGKILL (a crash) or SIGTERM (graceful: it releases the lease). */
   async stopOperator(name: string, signal: 'SIGKILL' | 'SIGTERM'): Promise<void> {
-    const pid = this.operatorPid(name);
-    if (pid === undefined) return;
-    if (signal === 'SIGKILL') process.kill(pid, 'SIGKILL');
-    await stopComponent(this.cp.stateDir, name, 5000);
+    this.#bouncing.add(name);
+    try {
+      const pid = this.operatorPid(name);
+      if (pid === undefined) return;
+      if (signal === 'SIGKILL') process.kill(pid, 'SIGKILL');
+      await stopComponent(this.cp.stateDir, name, 5000);
+    } finally {
+      this.#bouncing.delete(name);
+    }
+  }
+
+  /**
+   * Plays the operator's Deployment: a replica that exits without the harness stopping it (e.g. it
+   * lost the leader lease, or crashed) is started again within a second, and `onExit` hears of it.
+   */
+  superviseOperators(onExit: (name: string) => void): void {
+    this.#supervisor = setInterval(() => {
+      for (const name of OPERATORS) {
+        if (this.#bouncing.has(name) || this.operatorPid(name) !== undefined) continue;
+        onExit(name);
+        this.startOperator(name);
+      }
+    }, 1000);
   }
 
   /** The replica holding the leader Lease (by its identity `<host>-<pid>`), if any. */
@@ -262,6 +296,7 @@ export class System {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.#supervisor);
     for (const n of this.cp.nodeNames()) this.kubelet.partition(n, false);
     this.kubelet.stallAll(false);
     await this.kubelet.stop();
