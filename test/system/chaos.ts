@@ -113,8 +113,17 @@ async function settled(sys: System, mon: Monitor): Promise<boolean> {
   return COLONIES.every((p) => {
     const c = colonies.find((x) => x.metadata.name === p.name);
     const living = cells.filter((x) => x.spec.colony === p.name && x.status?.phase !== 'Dead');
+    // The truth too: a retired cell's process lives on until its pod is garbage-collected (seconds);
+    // the next fault must not start before, or a retirement decided earlier looks like a wrong kill.
+    const procs = sys.kubelet
+      .cells()
+      .filter((x) => x.exitCode === undefined && mon.colonyOf(x.pod) === p.name);
     return (
-      (c?.status?.unreachable ?? 0) === 0 && (c?.status?.joining ?? 0) === 0 && living.length === p.replicas
+      (c?.status?.unreachable ?? 0) === 0 &&
+      (c?.status?.joining ?? 0) === 0 &&
+      living.length === p.replicas &&
+      procs.length === p.replicas &&
+      mon.liveHolders(p.name).length === p.replicas
     );
   });
 }

@@ -148,8 +148,7 @@ async function leaderOrNone(ctx: FaultContext): Promise<string | undefined> {
 async function bounceLeader(ctx: FaultContext, signal: 'SIGKILL' | 'SIGTERM'): Promise<void> {
   const leader = (await leaderOrNone(ctx)) ?? OPERATORS[0]!;
   ctx.log(`  ${signal === 'SIGKILL' ? 'crashing' : 'stopping'} operator leader ${leader}`);
-  await ctx.sys.stopOperator(leader, signal);
-  // Restarted by the supervisor (the operator's Deployment) within a second.
+  await ctx.sys.bounceOperator(leader, signal);
 }
 
 const nodeKill: Fault = {
@@ -182,11 +181,11 @@ const zoneKill: Fault = {
 
 const partition: Fault = {
   name: 'partition',
-  what: 'one node cut off from the API server 8-20 s (heartbeat and status stop, cells keep running), then back',
+  what: 'one node cut off from the API server 8-15 s (heartbeat and status stop, cells keep running), then back',
   run: async (ctx) => {
     const [node] = pickNodes(ctx, 1);
     if (!node) return;
-    const s = ctx.rng.int(8, 20);
+    const s = ctx.rng.int(8, 15);
     ctx.log(`  partitioning ${node} for ${s} s`);
     ctx.sys.kubelet.partition(node, true);
     await ctx.sys.cp.stopHeartbeat(node);
@@ -340,7 +339,7 @@ const drain: Fault = {
 
 const readiness: Fault = {
   name: 'readiness-fail',
-  what: "readiness probes of one colony's cells (all or some) fail 5-15 s while the processes run",
+  what: "readiness probes of one colony's cells (all or some) fail 5-10 s while the processes run",
   run: async (ctx) => {
     const colony = ctx.rng.pick(COLONIES).name;
     const all = ctx.sys.kubelet
@@ -350,7 +349,7 @@ const readiness: Fault = {
       ctx.rng.next() < 0.5
         ? all.map((c) => c.pod)
         : all.slice(0, ctx.rng.int(1, all.length)).map((c) => c.pod);
-    const s = ctx.rng.int(5, 15);
+    const s = ctx.rng.int(5, 10);
     ctx.log(`  readiness of ${pods.join(', ')} fails for ${s} s`);
     ctx.sys.kubelet.failProbes(pods, true);
     await sleep(s * 1000);

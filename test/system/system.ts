@@ -222,14 +222,18 @@ export class System {
     return rec && isAlive(rec) ? rec.pid : undefined;
   }
 
-  /** Kills operator replica `name`: SIGKILL (a crash) or SIGTERM (graceful: it releases the lease). */
-  async stopOperator(name: string, signal: 'SIGKILL' | 'SIGTERM'): Promise<void> {
+  /**
+   * Stops operator replica `name` with SIGKILL (a crash) or SIGTERM (graceful: it releases the
+   * lease), then starts it again (as its Deployment would; not counted as an unexpected exit).
+   */
+  async bounceOperator(name: string, signal: 'SIGKILL' | 'SIGTERM'): Promise<void> {
     this.#bouncing.add(name);
     try {
       const pid = this.operatorPid(name);
-      if (pid === undefined) return;
-      if (signal === 'SIGKILL') process.kill(pid, 'SIGKILL');
+      if (pid !== undefined && signal === 'SIGKILL') process.kill(pid, 'SIGKILL');
       await stopComponent(this.cp.stateDir, name, 5000);
+      await new Promise((r) => setTimeout(r, 1000));
+      this.startOperator(name);
     } finally {
       this.#bouncing.delete(name);
     }
