@@ -104,6 +104,15 @@ const writeOnce = (field: string): Part[] => [
   ' is written once; a cell may not change it',
 ];
 
+/**
+ * The group whose members may set the hardened label besides the operator: the out-of-band hardening
+ * of `nodes.provider: existing` (a node hardened by its image or a provisioning system, not by the
+ * operator's Job). Nobody is in it by default; a cluster owner grants it to a provisioner's identity,
+ * or an admin acts through it explicitly and on the audit record:
+ * `kubectl label node <n> <label>=<digest> --as=<you> --as-group=celula.io:node-hardeners`.
+ */
+export const NODE_HARDENERS_GROUP = 'celula.io:node-hardeners';
+
 /** Every denial message of the walls, once. */
 export const MESSAGE_PARTS = {
   identityToken: [
@@ -210,7 +219,7 @@ export const MESSAGE_PARTS = {
     ' (the operator) may not set, change or clear them',
   ],
   hardenedLabelBy: [
-    `celula: only the operator sets, changes or removes the label ${LABELS.hardened} on node `,
+    `celula: only the operator or the group ${NODE_HARDENERS_GROUP} sets, changes or removes the label ${LABELS.hardened} on node `,
     NAME,
     '; ',
     USER,
@@ -279,6 +288,9 @@ export function operatorUsername(opts: IdentityOptions): string {
 
 const isOperator = (opts: IdentityOptions): string =>
   `request.userInfo.username == ${lit(operatorUsername(opts))}`;
+
+const isHardener = (opts: IdentityOptions): string =>
+  `${isOperator(opts)} || ${lit(NODE_HARDENERS_GROUP)} in request.userInfo.groups`;
 
 /** CEL: does service account `ns`/`name` belong to a cell? (names end in `-cell`: names.ts) */
 export function cellServiceAccountCel(name: string): string {
@@ -483,7 +495,7 @@ export function hardenedLabelWall(opts: IdentityOptions, name: string): WallDef 
       { name: 'oldValue', expression: value('oldObject') },
     ],
     validations: [
-      wallDeny(`variables.newValue == variables.oldValue || ${isOperator(opts)}`, 'hardenedLabelBy'),
+      wallDeny(`variables.newValue == variables.oldValue || ${isHardener(opts)}`, 'hardenedLabelBy'),
       wallDeny(
         `variables.newValue == variables.oldValue || variables.newValue == ${absent} || ` +
           `variables.newValue.matches(${lit(HARDENED_VALUE_PATTERN)})`,

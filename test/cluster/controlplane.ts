@@ -580,6 +580,47 @@ export class ControlPlane {
     await this.waitApiServerReady();
   }
 
+  /** Stops kube-apiserver (SIGKILL after 1 s) and leaves it down until startApiServer. */
+  async stopApiServer(): Promise<void> {
+    await stopComponent(this.stateDir, 'kube-apiserver', 1000);
+  }
+
+  /** Starts kube-apiserver again with the same flags and port; resolves when it is ready. */
+  async startApiServer(): Promise<void> {
+    this.spawn('kube-apiserver', apiserverArgs(this.state, this.pki));
+    await this.waitApiServerReady();
+  }
+
+  /**
+   * Stops etcd (SIGTERM, SIGKILL after 1 s), keeps it down `downMs`, and starts it again on the same
+   * data dir and ports; resolves when the API server is ready again.
+   */
+  async restartEtcd(downMs = 0): Promise<void> {
+    await stopComponent(this.stateDir, 'etcd', 1000);
+    await sleep(downMs);
+    this.spawn('etcd', etcdArgs(this.state));
+    await this.waitApiServerReady();
+  }
+
+  /**
+   * Compacts etcd's history up to its current revision (etcd's JSON gateway), so a watch that resumes
+   * from an older resourceVersion after the API server restarts gets 410 Gone. Returns the revision.
+   */
+  async compactEtcd(): Promise<number> {
+    const base = `http://127.0.0.1:${this.state.ports.etcd}/v3/kv`;
+    const post = async (op: string, body: object): Promise<{ header?: { revision?: string } }> => {
+      const res = await fetch(`${base}/${op}`, { method: 'POST', body: JSON.stringify(body) });
+      if (!res.ok) throw new Error(`etcd ${op}: HTTP ${res.status} ${await res.text()}`);
+      return (await res.json()) as { header?: { revision?: string } };
+    };
+    const revision = Number(
+      (await post('range', { key: Buffer.from('/').toString('base64') })).header?.revision,
+    );
+    if (!Number.isFinite(revision) || revision <= 0) throw new Error('etcd range returned no revision');
+    await post('compaction', { revision: String(revision), physical: true });
+    return revision;
+  }
+
   /**
    * A kubeconfig authenticating as ServiceAccount `ns/sa` with a token from the TokenRequest API
    * (default audiences: the apiserver's). Returns its path.

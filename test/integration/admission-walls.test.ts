@@ -14,7 +14,12 @@ import { loadCrds } from '../../src/api/crds.js';
 import { GROUP, LABELS, MANAGER, VERSION } from '../../src/api/types.js';
 import { lockdownParams, lockdownPolicies } from '../../src/builders/lockdown.js';
 import { STATIC_POLICY } from '../../src/builders/static-policies.js';
-import { SEALED_NAMESPACE_LABEL, operatorUsername, wallMessage } from '../../src/builders/walls.js';
+import {
+  NODE_HARDENERS_GROUP,
+  SEALED_NAMESPACE_LABEL,
+  operatorUsername,
+  wallMessage,
+} from '../../src/builders/walls.js';
 import { installOperatorPrerequisites } from '../../src/install.js';
 import { applyObject } from '../../src/runtime/apply.js';
 import { ControlPlane, cacheDir } from '../cluster/controlplane.js';
@@ -598,6 +603,23 @@ describe('other credentials and the hardened label', () => {
       STATIC_POLICY.hardenedLabel,
       wallMessage('hardenedLabelBy', { name: NODE, user: ADMIN_USER }),
     );
+    // Out-of-band hardening (provider: existing): explicitly, through the node-hardeners group.
+    const asHardener = [
+      '--as',
+      ADMIN_USER,
+      '--as-group',
+      NODE_HARDENERS_GROUP,
+      '--as-group',
+      'system:masters',
+    ];
+    await allowed('node hardener', 'remove, then set the hardened label', admin, [
+      ...asHardener,
+      'label',
+      'node',
+      NODE,
+      `${LABELS.hardened}-`,
+    ]);
+    await allowed('node hardener', 'label node hardened=<digest>', admin, [...asHardener, ...label(DIGEST)]);
   });
 });
 

@@ -138,6 +138,11 @@ export class LocalKubelet {
   readonly #downNodes = new Set<string>();
   /** Nodes whose machine "died" (loseNode): nothing on them is launched, probed or reported again. */
   readonly #lostNodes = new Set<string>();
+  /** Nodes cut off from the API server: their status reports wait (partition()). */
+  readonly #cut = new Set<string>();
+  readonly #heldStatus = new Map<string, { pod: V1Pod; status: object }>();
+  /** Pods whose readiness probe fails (failProbes()). */
+  readonly #probeFailing = new Set<string>();
 
   constructor(opts: LocalKubeletOptions) {
     this.#opts = opts;
@@ -225,6 +230,42 @@ export class LocalKubelet {
     for (const c of this.#cells.values()) if (c.node === node) this.#killProcess(c, 'SIGKILL');
   }
 
+  /** Stops (SIGSTOP) or continues (SIGCONT) the named cells' processes. */
+  stall(pods: string[], stalled: boolean): void {
+    for (const pod of pods) {
+      const c = this.#cells.get(pod);
+      if (c && c.exitCode === undefined) c.process.kill(stalled ? 'SIGSTOP' : 'SIGCONT');
+    }
+  }
+
+  /**
+   * Cuts node `node` off from the API server (`cut` true) or reconnects it, as a network partition
+   * between a kubelet and the API server would: its cells keep running, their status reports and
+   * the pod deletions it would act on wait until it is reconnected, then it catches up.
+   */
+  partition(node: string, cut: boolean): void {
+    if (cut) {
+      this.#cut.add(node);
+      return;
+    }
+    this.#cut.delete(node);
+    for (const [name, held] of [...this.#heldStatus]) {
+      if (held.pod.spec?.nodeName !== node) continue;
+      this.#heldStatus.delete(name);
+      this.#enqueue(() => this.#patchStatus(held.pod, held.status));
+    }
+    for (const c of this.#cells.values())
+      if (c.node === node) this.#enqueue(() => this.#sync({ metadata: { name: c.pod } }));
+  }
+
+  /** Makes the named pods' readiness probes fail (the process keeps running) or pass again. */
+  failProbes(pods: string[], failing: boolean): void {
+    for (const pod of pods) {
+      if (failing) this.#probeFailing.add(pod);
+      else this.#probeFailing.delete(pod);
+    }
+  }
+
   /** Kills a cell's process (as a crash would): the pod turns Failed. */
   kill(pod: string, signal: NodeJS.Signals = 'SIGKILL'): void {
     const c = this.#cells.get(pod);
@@ -301,6 +342,7 @@ export class LocalKubelet {
     const name = seen.metadata?.name ?? '';
     const live = this.#informer.get(this.#opts.namespace, name);
     const known = this.#cells.get(name);
+    if (known && this.#cut.has(known.node)) return; // partitioned: the kubelet cannot see it yet
     if (
       known &&
       (live === undefined || live.metadata?.uid !== known.uid || live.metadata?.deletionTimestamp)
@@ -429,9 +471,11 @@ export class LocalKubelet {
     for (const cell of this.#cells.values()) {
       if (cell.exitCode !== undefined || this.#downNodes.has(cell.node) || this.#lostNodes.has(cell.node))
         continue;
-      const ready = await fetch(`http://${cell.ip}:${cell.port}/readyz`, { signal: AbortSignal.timeout(500) })
-        .then((r) => r.status === 200)
-        .catch(() => false);
+      const ready = this.#probeFailing.has(cell.pod)
+        ? false
+        : await fetch(`http://${cell.ip}:${cell.port}/readyz`, { signal: AbortSignal.timeout(500) })
+            .then((r) => r.status === 200)
+            .catch(() => false);
       if (cell.exitCode !== undefined || this.#lostNodes.has(cell.node)) continue;
       const pod = this.#informer.get(this.#opts.namespace, cell.pod);
       // Like a kubelet's status manager, re-assert readiness when the pod says otherwise (the node
@@ -446,6 +490,10 @@ export class LocalKubelet {
   }
 
   async #patchStatus(pod: V1Pod, status: object): Promise<void> {
+    if (this.#cut.has(pod.spec?.nodeName ?? '')) {
+      this.#heldStatus.set(pod.metadata?.name ?? '', { pod, status });
+      return;
+    }
     await this.#core.patchNamespacedPodStatus(
       { name: pod.metadata?.name ?? '', namespace: pod.metadata?.namespace ?? '', body: { status } },
       mergePatch,

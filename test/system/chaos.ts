@@ -1,0 +1,329 @@
+// `npm run chaos [-- --incidents N --seed S --faults a,b]`: the system tier's chaos suite (issue 9).
+// A fresh local control plane, 8 kwok nodes in 3 zones, two operator replicas (separate processes,
+// leader election), three colonies backed by real cell processes; then N incidents in a seeded random
+// order (rounds of a shuffled fault list), each: inject, wait for recovery (every colony Ready with
+// spec.replicas heard holders, and as many live holder processes) or a timeout, clean up, settle.
+// The invariants (test/system/monitor.ts) are checked every 250 ms throughout. See README.md here.
+import { randomInt } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { FAULTS, rng, type Fault, type FaultContext } from './faults.js';
+import { Monitor, type IncidentStats } from './monitor.js';
+import { COLONIES, System } from './system.js';
+
+interface Args {
+  incidents: number;
+  seed: number;
+  faults: Fault[];
+  stallAllS: number;
+  apiDownS: number;
+  nodeGraceS: number;
+  recoveryTimeoutS: number;
+  operatorHttp: boolean;
+}
+
+const HELP = `usage: npm run chaos -- [--incidents N] [--seed S] [--faults a,b,c]
+  [--stall-all-s S] [--apiserver-down-s S] [--node-grace-s S] [--recovery-timeout-s S]
+  [--operator-http on|off]   off: replicas run without health/metrics listeners
+faults: ${FAULTS.map((f) => f.name).join(', ')}
+Short runs (≤ 100 incidents) default to --stall-all-s 25 --apiserver-down-s 20; longer ones to 45 and 60.
+`;
+
+function num(flag: string, v: string | undefined, min: number): number {
+  const n = Number(v);
+  if (v === undefined || !Number.isInteger(n) || n < min)
+    throw new Error(`${flag} needs an integer ≥ ${min}, got "${v}"`);
+  return n;
+}
+
+function onOff(flag: string, v: string | undefined): boolean {
+  if (v === 'on' || v === 'off') return v === 'on';
+  throw new Error(`${flag} needs on or off, got "${v}"`);
+}
+
+function pickFaults(v: string | undefined): Fault[] {
+  if (v === undefined) throw new Error('--faults needs a comma-separated list');
+  return v.split(',').map((name) => {
+    const f = FAULTS.find((x) => x.name === name.trim());
+    if (!f)
+      throw new Error(`--faults: unknown fault "${name}"; known: ${FAULTS.map((x) => x.name).join(', ')}`);
+    return f;
+  });
+}
+
+export function parseArgs(argv: string[]): Args {
+  const flags = new Map<string, string | undefined>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--help' || a === '-h') throw new Error(HELP);
+    if (!a.startsWith('--')) throw new Error(`unexpected argument "${a}"\n${HELP}`);
+    const [k, inline] = a.slice(2).split('=', 2);
+    flags.set(k!, inline ?? argv[++i]);
+  }
+  const known = [
+    'incidents',
+    'seed',
+    'faults',
+    'stall-all-s',
+    'apiserver-down-s',
+    'node-grace-s',
+    'recovery-timeout-s',
+    'operator-http',
+  ];
+  for (const k of flags.keys()) if (!known.includes(k)) throw new Error(`unknown flag --${k}\n${HELP}`);
+  const incidents = flags.has('incidents') ? num('--incidents', flags.get('incidents'), 1) : 60;
+  const short = incidents <= 100;
+  const opt = (k: string, dflt: number, min: number): number =>
+    flags.has(k) ? num(`--${k}`, flags.get(k), min) : dflt;
+  return {
+    incidents,
+    seed: flags.has('seed') ? num('--seed', flags.get('seed'), 0) : randomInt(1, 2 ** 31 - 1),
+    faults: flags.has('faults') ? pickFaults(flags.get('faults')) : FAULTS,
+    stallAllS: opt('stall-all-s', short ? 25 : 45, 1),
+    apiDownS: opt('apiserver-down-s', short ? 20 : 60, 1),
+    nodeGraceS: opt('node-grace-s', 20, 5),
+    recoveryTimeoutS: opt('recovery-timeout-s', 180, 10),
+    operatorHttp: onOff('--operator-http', flags.get('operator-http') ?? 'on'),
+  };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Every colony Ready, never Lost, spec.replicas heard holders, and as many live holder processes. */
+async function recovered(sys: System, mon: Monitor): Promise<boolean> {
+  const colonies = await sys.colonies().catch(() => undefined);
+  if (!colonies) return false;
+  return COLONIES.every((p) => {
+    const c = colonies.find((x) => x.metadata.name === p.name);
+    const is = (t: string): string | undefined => c?.status?.conditions?.find((x) => x.type === t)?.status;
+    return (
+      is('Ready') === 'True' &&
+      is('Lost') !== 'True' &&
+      (c?.status?.alive ?? 0) >= p.replicas &&
+      mon.liveHolders(p.name).length >= p.replicas
+    );
+  });
+}
+
+/** Recovered, and nothing left over: no unreachable holder, no joiner, no surplus cell. */
+async function settled(sys: System, mon: Monitor): Promise<boolean> {
+  if (!(await recovered(sys, mon))) return false;
+  const [colonies, cells] = await Promise.all([sys.colonies(), sys.cells()]).catch(() => [[], []]);
+  return COLONIES.every((p) => {
+    const c = colonies.find((x) => x.metadata.name === p.name);
+    const living = cells.filter((x) => x.spec.colony === p.name && x.status?.phase !== 'Dead');
+    // The truth too: a retired cell's process lives on until its pod is garbage-collected (seconds);
+    // the next fault must not start before, or a retirement decided earlier looks like a wrong kill.
+    const procs = sys.kubelet
+      .cells()
+      .filter((x) => x.exitCode === undefined && mon.colonyOf(x.pod) === p.name);
+    return (
+      (c?.status?.unreachable ?? 0) === 0 &&
+      (c?.status?.joining ?? 0) === 0 &&
+      living.length === p.replicas &&
+      procs.length === p.replicas &&
+      mon.liveHolders(p.name).length === p.replicas
+    );
+  });
+}
+
+/** Settled for 3 s in a row (a late surge or retirement would otherwise overlap the next fault). */
+async function steady(ctx: FaultContext, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  let since: number | undefined;
+  while (Date.now() < deadline) {
+    const ok = await settled(ctx.sys, ctx.mon).catch(() => false);
+    since = ok ? (since ?? Date.now()) : undefined;
+    if (since !== undefined && Date.now() - since >= 3000) return true;
+    await sleep(250);
+  }
+  return false;
+}
+
+async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return true;
+    await sleep(250);
+  }
+  return false;
+}
+
+interface Row {
+  incidents: number;
+  secretsLost: number;
+  wronglyKilled: number;
+  fingerprintChanges: number;
+  retired: number;
+  worstBelowFloorS: number;
+  worstFloorUnmetS: number;
+  recoveries: number[];
+  timeouts: number;
+}
+
+function addTo(rows: Map<string, Row>, fault: string, s: IncidentStats, recovery: number | undefined): void {
+  const r = rows.get(fault) ?? {
+    incidents: 0,
+    secretsLost: 0,
+    wronglyKilled: 0,
+    fingerprintChanges: 0,
+    retired: 0,
+    worstBelowFloorS: 0,
+    worstFloorUnmetS: 0,
+    recoveries: [],
+    timeouts: 0,
+  };
+  r.incidents += 1;
+  r.secretsLost += s.secretsLost;
+  r.wronglyKilled += s.wronglyKilled;
+  r.fingerprintChanges += s.fingerprintChanges;
+  r.retired += s.retired;
+  r.worstBelowFloorS = Math.max(r.worstBelowFloorS, s.worstBelowFloorS);
+  r.worstFloorUnmetS = Math.max(r.worstFloorUnmetS, s.worstFloorUnmetS);
+  if (recovery === undefined) r.timeouts += 1;
+  else r.recoveries.push(recovery);
+  rows.set(fault, r);
+}
+
+function table(rows: Map<string, Row>): string[] {
+  const head = [
+    'fault',
+    'incidents',
+    'secrets_lost',
+    'holders_wrongly_killed',
+    'fingerprint_changes',
+    'worst_below_floor_s',
+    'worst_floor_unmet_s',
+    'mean_recovery_s',
+    'max_recovery_s',
+    'timeouts',
+    'retired',
+  ];
+  const body = [...rows].map(([name, r]) => {
+    const mean = r.recoveries.length ? r.recoveries.reduce((a, b) => a + b, 0) / r.recoveries.length : NaN;
+    return [
+      name,
+      r.incidents,
+      r.secretsLost,
+      r.wronglyKilled,
+      r.fingerprintChanges,
+      r.worstBelowFloorS.toFixed(1),
+      r.worstFloorUnmetS.toFixed(1),
+      mean.toFixed(1),
+      Math.max(0, ...r.recoveries).toFixed(1),
+      r.timeouts,
+      r.retired,
+    ].map(String);
+  });
+  const width = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  return [head, ...body].map((cols) =>
+    cols
+      .map((c, i) => c.padEnd(width[i]!))
+      .join('  ')
+      .trimEnd(),
+  );
+}
+
+async function incident(
+  ctx: FaultContext,
+  fault: Fault,
+  timeoutMs: number,
+): Promise<{ stats: IncidentStats; recovery?: number }> {
+  const t0 = Date.now();
+  ctx.mon.begin(fault.name);
+  try {
+    await fault.run(ctx);
+  } catch (err) {
+    ctx.log(
+      `  fault ${fault.name} failed to inject fully: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`,
+    );
+  }
+  const ok = await until(() => recovered(ctx.sys, ctx.mon), timeoutMs);
+  const recovery = ok ? (Date.now() - t0) / 1000 : undefined;
+  const stats = ctx.mon.end();
+  for (const undo of ctx.cleanup.splice(0))
+    await undo().catch((err: unknown) => ctx.log(`  clean-up failed: ${String(err)}`));
+  if (!(await steady(ctx, 90_000))) ctx.log('  not settled after 90 s (going on)');
+  return { stats, recovery };
+}
+
+async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2));
+  const started = Date.now();
+  const log = (line: string): void => {
+    const at = new Date().toISOString().slice(11, 23);
+    process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(5)}s ${at}] ${line}\n`);
+  };
+  log(
+    `chaos: seed=${args.seed} incidents=${args.incidents} faults=${args.faults.map((f) => f.name).join(',')}`,
+  );
+  log(
+    `chaos: all-heartbeats stall ${args.stallAllS} s, API server down ${args.apiDownS} s, node-monitor-grace ${args.nodeGraceS} s`,
+  );
+  const sys = await System.start({ nodeGraceS: args.nodeGraceS, operatorHttp: args.operatorHttp, log });
+  let operatorExits = 0;
+  sys.superviseOperators((name) => {
+    operatorExits += 1;
+    log(`  OPERATOR EXITED: replica ${name} exited without the harness stopping it; restarted`);
+  });
+  const mon = new Monitor(sys, log);
+  mon.start();
+  const ctx: FaultContext = {
+    sys,
+    mon,
+    rng: rng(args.seed),
+    log,
+    stallAllS: args.stallAllS,
+    apiDownS: args.apiDownS,
+    cleanup: [],
+  };
+  const rows = new Map<string, Row>();
+  try {
+    if (!(await steady(ctx, 240_000))) throw new Error('the colonies did not become Ready in 240 s');
+    log(
+      `ready: ${COLONIES.map((c) => `${c.name} (${c.replicas}/${c.minReplicas}) ${mon.fingerprint(c.name) ?? '?'}`).join(', ')}`,
+    );
+    let order: Fault[] = [];
+    for (let i = 1; i <= args.incidents; i++) {
+      if (order.length === 0) order = ctx.rng.shuffle(args.faults);
+      const fault = order.shift()!;
+      log(`incident ${i}/${args.incidents}: ${fault.name}`);
+      const { stats, recovery } = await incident(ctx, fault, args.recoveryTimeoutS * 1000);
+      log(
+        `  ${recovery === undefined ? `NOT RECOVERED in ${args.recoveryTimeoutS} s` : `recovered in ${recovery.toFixed(1)} s`}; below floor ${stats.worstBelowFloorS.toFixed(1)} s`,
+      );
+      addTo(rows, fault.name, stats, recovery);
+    }
+  } finally {
+    mon.stop();
+    const keep = path.join(sys.logsDir(), 'cells.log');
+    fs.writeFileSync(keep, sys.kubelet.lines().join('\n'));
+    log(`logs: ${sys.logsDir()} (operators: celula-operator-0.log, -1.log; cells: cells.log)`);
+    await sys.stop();
+  }
+  const total = [...rows.values()];
+  const sum = (f: (r: Row) => number): number => total.reduce((a, r) => a + f(r), 0);
+  const lost = sum((r) => r.secretsLost);
+  const killed = sum((r) => r.wronglyKilled);
+  const fp = sum((r) => r.fingerprintChanges);
+  const worst = Math.max(0, ...total.map((r) => r.worstBelowFloorS));
+  for (const line of table(rows)) process.stdout.write(`${line}\n`);
+  process.stdout.write(
+    `chaos fingerprint_changes=${fp} timeouts=${sum((r) => r.timeouts)} operator_unexpected_exits=${operatorExits} wall_s=${((Date.now() - started) / 1000).toFixed(0)}\n`,
+  );
+  process.stdout.write(
+    `chaos incidents=${sum((r) => r.incidents)} secrets_lost=${lost} holders_wrongly_killed=${killed} worst_below_floor_s=${worst.toFixed(1)} seed=${args.seed}\n`,
+  );
+  return lost + killed + fp > 0 ? 1 : 0;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  main().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`chaos: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(2);
+    },
+  );
+}
