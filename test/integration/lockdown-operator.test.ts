@@ -179,8 +179,12 @@ describe('operator lock-down', () => {
     now.rules = original;
     await rbac.replaceClusterRole({ name: OPERATOR_NAME, body: now });
     await waitFor(async () => (await cells('blocked')).length === 1, 'genesis cell after restore', 30_000);
-    const after = await getColony('blocked');
-    expect(condition(after, 'LockdownIntact')?.status).toBe('True');
+    // The colony's status is written after the cells it creates in the same reconcile: wait for it.
+    const after = await waitFor(async () => {
+      const col = await getColony('blocked');
+      return condition(col, 'LockdownIntact')?.status === 'True' && col;
+    }, 'LockdownIntact=True after restore');
+    expect(condition(after, 'LockdownIntact')).toMatchObject({ status: 'True', reason: 'PoliciesPresent' });
   });
   it('treats a mutating webhook that can change cell pods as a broken lock-down until it is deleted', async () => {
     const name = `celula-test-${ns}`;
