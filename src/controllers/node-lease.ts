@@ -60,9 +60,11 @@ export function judgeLease(
   const age = Math.max(0, now.getTime() - Math.max(renewed, observingSince?.getTime() ?? 0));
   if (age > threshold) {
     const node = lease.metadata?.name ?? '?';
+    // Stable while the Lease stays silent (no age that changes every reconcile): a status message
+    // that changed each time would make every reconcile a write, and each write another reconcile.
     return {
       kind: 'lost',
-      message: `node ${node} stopped renewing its Lease ${((now.getTime() - renewed) / 1000).toFixed(1)} s ago (threshold ${threshold / 1000} s)`,
+      message: `node ${node} stopped renewing its Lease: last renewal ${new Date(renewed).toISOString()} (threshold ${threshold / 1000} s)`,
     };
   }
   return { kind: 'fresh', recheckAfterMs: threshold - age + RECHECK_MARGIN_MS };

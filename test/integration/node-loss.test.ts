@@ -97,7 +97,9 @@ describe('node loss from the node Lease', () => {
     const node = await core.readNode({ name: lost });
     expect(ready(node)).toBe(true);
     expect(dead.status?.reason).toBe('NodeLost');
-    expect(dead.status?.message).toMatch(new RegExp(`node ${lost} stopped renewing its Lease [\\d.]+ s ago`));
+    expect(dead.status?.message).toMatch(
+      new RegExp(`node ${lost} stopped renewing its Lease: last renewal `),
+    );
 
     const diedAt = new Date(dead.status?.diedAt ?? '').getTime();
     console.log(

@@ -92,8 +92,7 @@ const rows: Row[] = [
     want: {
       phase: 'Dead',
       reason: 'NodeLost',
-      message:
-        'node n1 stopped renewing its Lease 31.0 s ago (threshold 30 s); the cell held no secret yet, so it is replaced',
+      message: `node n1 stopped renewing its Lease: last renewal ${new Date(now.getTime() - 31_000).toISOString()} (threshold 30 s); the cell held no secret yet, so it is replaced`,
       diedAt: now.toISOString(),
     },
   },
@@ -107,7 +106,7 @@ const rows: Row[] = [
       phase: 'Unreachable',
       reason: 'LeaseExpired',
       unreachableSince: now.toISOString(),
-      message: 'node n1 stopped renewing its Lease 31.0 s ago (threshold 30 s); still a holder',
+      message: `node n1 stopped renewing its Lease: last renewal ${new Date(now.getTime() - 31_000).toISOString()} (threshold 30 s); still a holder`,
     },
   },
   {

@@ -82,6 +82,19 @@ const podDeletes = (b: Built): string[] =>
     .map((d) => d.name);
 const events = (b: Built): string[] => b.writer.of('event').map((e) => `${e.type}:${e.reason}`);
 
+describe('reconcileCell: quiet while nothing changes', () => {
+  it('a holder that stays silent is written once, not on every reconcile', async () => {
+    const b = build({ leaseAge: { n1: 31 } });
+    await reconcileCell(b.ctx, b.key(0));
+    for (let i = 0; i < 3; i++) {
+      b.clock.advance(2_000);
+      await reconcileCell(b.ctx, b.key(0));
+    }
+    expect(b.writer.writes.filter((w) => w.op === 'status')).toHaveLength(1);
+    expect(b.status(0)).toMatchObject({ phase: 'Unreachable', reason: 'LeaseExpired' });
+  });
+});
+
 describe('reconcileCell: a holder is never ended by suspicion', () => {
   it('holder → Unreachable on a stale Lease (confirmed live) → Alive when heard again; its pod is never deleted', async () => {
     const b = build({ leaseAge: { n1: 31 } });
