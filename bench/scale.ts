@@ -455,7 +455,7 @@ async function returnNode(b: Bench, node: string): Promise<void> {
   );
   const d = diffCounts(b.proxy.snapshot(), c0);
   say(
-    `  node back: ${secs(t - t0)} s until every colony has exactly ${REPLICAS} living cells; operator writes ${total(d, isWrite)} (${topCounts(new Map([...d].filter(([k]) => isWrite(k))), 8)})`,
+    `  node back: ${Number.isNaN(t) ? 'not settled in 90' : secs(t - t0)} s until every colony has exactly ${REPLICAS} living cells; operator writes ${total(d, isWrite)} (${topCounts(new Map([...d].filter(([k]) => isWrite(k))), 8)})`,
   );
 }
 
@@ -497,9 +497,13 @@ async function main(): Promise<void> {
   const ms2 = COLONIES > FIRST_BATCH ? await grow(b, FIRST_BATCH, COLONIES) : 0;
   const steadyMs = ms1 + ms2;
   const rssN = procSample(b.pid).rssMiB;
-  say(
-    `rss colonies=${COLONIES}: ${mib(rssN)} MiB (all Ready ${secs(ms2)} s after the second batch was started); per colony ${(((rssN - rss100) / Math.max(1, COLONIES - FIRST_BATCH)) * 1024).toFixed(0)} KiB`,
-  );
+  if (COLONIES > FIRST_BATCH) {
+    const perColonyKiB = ((rssN - rss100) / (COLONIES - FIRST_BATCH)) * 1024;
+    say(
+      `rss colonies=${COLONIES}: ${mib(rssN)} MiB (second batch all Ready in ${secs(ms2)} s); ${perColonyKiB.toFixed(0)} KiB per colony`,
+    );
+  }
+
   say(`simulated cells: ${b.sim.writes} writes, ${b.sim.errors} retried`);
   await sleep(10_000); // let the last status writes land before the quiet window
   const w = await quietWindow(b, QUIET_S * 1000);
