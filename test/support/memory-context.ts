@@ -239,3 +239,17 @@ export function memoryContext(o: MemoryContextOptions): MemoryContext {
   };
   return { ctx, world, writer, clock };
 }
+
+/** Cells the recorded writes created, as `name@node`. */
+export const createdCells = (m: Pick<MemoryContext, 'writer'>): string[] =>
+  m.writer
+    .of('apply')
+    .filter((a) => a.kind === 'Cell')
+    .map((a) => `${a.name}@${a.node}`);
+
+/** Cells the recorded writes deleted (retired). */
+export const retiredCells = (m: Pick<MemoryContext, 'writer'>): string[] =>
+  m.writer
+    .of('delete')
+    .filter((d) => d.kind === 'Cell')
+    .map((d) => d.name);

@@ -10,7 +10,12 @@ import { reconcileColony } from '../../../src/controllers/colony.js';
 import { floorMetrics } from '../../../src/controllers/floor-metrics.js';
 import { Registry } from 'prom-client';
 import { cell, colony, lease, node, pod, ready } from '../../fixtures/objects.js';
-import { memoryContext, type MemoryContext } from '../../support/memory-context.js';
+import {
+  createdCells as created,
+  memoryContext,
+  retiredCells as retired,
+  type MemoryContext,
+} from '../../support/memory-context.js';
 
 const T0 = new Date('2026-01-01T00:10:00Z');
 const KEY = 'PK';
@@ -75,16 +80,6 @@ function build(phases: CellPhase[], leaseAge: Record<string, number> = {}): Buil
   return { ...m, col: current, cond };
 }
 
-const created = (b: Built): string[] =>
-  b.writer
-    .of('apply')
-    .filter((a) => a.kind === 'Cell')
-    .map((a) => `${a.name}@${a.node}`);
-const retired = (b: Built): string[] =>
-  b.writer
-    .of('delete')
-    .filter((d) => d.kind === 'Cell')
-    .map((d) => d.name);
 const events = (b: Built): string[] => b.writer.of('event').map((e) => `${e.type}:${e.reason}`);
 
 describe('reconcileColony: surge first', () => {

@@ -9,7 +9,12 @@ import { reconcileCell } from '../../../src/controllers/cell.js';
 import { reconcileColony } from '../../../src/controllers/colony.js';
 import { MAINTENANCE_CONDITION } from '../../../src/controllers/nodes.js';
 import { cell, colony, lease, node, pod, ready } from '../../fixtures/objects.js';
-import { memoryContext, type MemoryContext } from '../../support/memory-context.js';
+import {
+  createdCells as created,
+  memoryContext,
+  retiredCells as retired,
+  type MemoryContext,
+} from '../../support/memory-context.js';
 
 const T0 = new Date('2026-01-01T00:10:00Z');
 const KEY = 'PK';
@@ -78,17 +83,6 @@ function build(s: Setup): Built {
     current().status?.conditions?.find((c) => c.type === type);
   return { ...m, col: current, cond };
 }
-
-const created = (b: Built): string[] =>
-  b.writer
-    .of('apply')
-    .filter((a) => a.kind === 'Cell')
-    .map((a) => `${a.name}@${a.node}`);
-const retired = (b: Built): string[] =>
-  b.writer
-    .of('delete')
-    .filter((d) => d.kind === 'Cell')
-    .map((d) => d.name);
 
 describe("reconcileColony: the colony's PodDisruptionBudget", () => {
   it('applies it with minAvailable = spec.replicas, once, and again when replicas change', async () => {
