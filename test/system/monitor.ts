@@ -31,7 +31,12 @@ interface Proc {
   holder: boolean;
   dead: boolean;
   lastProbe: number;
+  /** How many of the process's output lines #fromLogs has read. */
+  scanned: number;
 }
+
+/** The line a cell prints the moment it holds the secret (src/cell/run.ts). */
+const HOLDING_MSG = 'holding the colony secret; ready';
 
 /**
  * A surplus holder the operator retires while the harness kills another holder of the colony at the
@@ -167,12 +172,39 @@ export class Monitor {
       const key = `${cell.pod}/${cell.uid}`;
       let p = this.#procs.get(key);
       if (!p) {
-        p = { cell, colony: this.colonyOf(cell.pod), holder: false, dead: false, lastProbe: 0 };
+        p = { cell, colony: this.colonyOf(cell.pod), holder: false, dead: false, lastProbe: 0, scanned: 0 };
         this.#procs.set(key, p);
       }
+    }
+    // A process that became a holder since its last probe (≤ 500 ms ago) is one already: its own
+    // output says so. Without this, a holder heard by the operator a moment before it retired a
+    // surplus cell would be missing from the count that judges the retirement.
+    for (const p of this.#procs.values()) if (!p.holder) this.#fromLogs(p);
+    for (const p of this.#procs.values()) {
+      const cell = p.cell;
       if (p.dead || cell.exitCode === undefined) continue;
       p.dead = true;
       if (p.holder) this.#judgeDeath(p);
+    }
+  }
+
+  /** Reads the process's new output lines for its own "holding the secret" line. */
+  #fromLogs(p: Proc): void {
+    const lines = p.cell.lines;
+    for (; p.scanned < lines.length; p.scanned++) {
+      const line = lines[p.scanned]!;
+      if (!line.includes(HOLDING_MSG)) continue;
+      let rec: { msg?: string; colony?: string; fingerprint?: string };
+      try {
+        rec = JSON.parse(line) as typeof rec;
+      } catch {
+        continue;
+      }
+      if (rec.msg !== HOLDING_MSG || !rec.colony || !rec.fingerprint) continue;
+      p.holder = true;
+      p.colony = rec.colony;
+      this.#checkFingerprint(rec.colony, rec.fingerprint, `holder ${p.cell.pod} (its log)`);
+      return;
     }
   }
 
