@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# hijack.sh — isolate a Kubernetes node so that no human can reach a cell's memory (DESIGN.md §4.3).
+# hijack.sh — isolate a Kubernetes node so that no human can reach a cell's memory (docs/operations.md "Node hardening").
 #
 #   hijack.sh [--dry-run] [--root DIR] [--kubelet-config PATH] [--manifest PATH] [--apply-kernel]
 #             [--node-lease-seconds N]
@@ -590,7 +590,7 @@ chown_socket() { chown root:root "$1" && chmod 0600 "$1"; }
 
 sysctl_file_content() {
   local kv
-  echo "# Written by celula hijack.sh (DESIGN.md §4.3). No undo by design."
+  echo "# Written by celula hijack.sh (docs/operations.md "Node hardening"). No undo by design."
   for kv in "${SYSCTLS[@]}"; do printf '%s = %s\n' "${kv%%=*}" "${kv#*=}"; done
 }
 

@@ -8,13 +8,14 @@ import {
   type KubernetesObject,
 } from '@kubernetes/client-node';
 import { loadCrds } from './api/crds.js';
+import { DEFAULT_OPERATOR_NAMESPACE } from './api/types.js';
 import { buildCellClusterRoles } from './builders/cell-rbac.js';
 import { buildCellIdentityPolicy, buildCellIdentityPolicyBinding } from './builders/cell-identity-policy.js';
 import { operatorRbac } from './builders/rbac.js';
 import { OPERATOR_NAME } from './controllers/rbac.js';
 import { applyObject } from './runtime/apply.js';
 
-export const DEFAULT_OPERATOR_NAMESPACE = 'celula-system';
+export { DEFAULT_OPERATOR_NAMESPACE };
 
 async function waitEstablished(kc: KubeConfig, names: string[], timeoutMs = 30_000): Promise<void> {
   const ext = kc.makeApiClient(ApiextensionsV1Api);

@@ -18,6 +18,7 @@ import { Registry } from 'prom-client';
 import {
   CELL_PLURAL,
   COLONY_PLURAL,
+  DEFAULT_OPERATOR_NAMESPACE,
   GROUP,
   LABELS,
   MANAGER,
@@ -41,7 +42,6 @@ import {
 } from './controllers/node.js';
 import { startLockdown, type Lockdown } from './controllers/lockdown-wiring.js';
 import { LOCKDOWN_KEY } from './controllers/lockdown.js';
-import { DEFAULT_OPERATOR_NAMESPACE } from './builders/lockdown.js';
 import { NODE_LEASE_NAMESPACE } from './controllers/node-lease.js';
 import { ApiWriter } from './controllers/writer.js';
 import type { Logger } from './observability/logger.js';
@@ -317,7 +317,7 @@ function elect(cfg: OperatorConfig, onGained: () => void): Election {
   if (!cfg.leaderElect) return e;
   e.elector = new LeaderElector({
     client: coordinationLeaseClient(cfg.kubeConfig.makeApiClient(CoordinationV1Api)),
-    namespace: cfg.leaderNamespace ?? 'celula-system',
+    namespace: cfg.leaderNamespace ?? DEFAULT_OPERATOR_NAMESPACE,
     name: LEADER_LEASE,
     identity: `${hostname()}-${process.pid}`,
     logger: cfg.logger,
@@ -338,8 +338,8 @@ export async function startOperator(cfg: OperatorConfig): Promise<Operator> {
   const registry = cfg.registry ?? new Registry();
   const now = cfg.now ?? ((): Date => new Date());
   const inf = informers({ ...cfg, registry });
-  const write = new ApiWriter(cfg.kubeConfig, now);
   const gate: Gate = { isLeading: () => false };
+  const write = new ApiWriter(cfg.kubeConfig, now, () => gate.isLeading());
   const lockdown = lockdownFor({ ...cfg, registry }, inf, write, {
     isLeading: () => gate.isLeading(),
     onChange: () => inf.colonies.list().forEach((c) => ctrls[0]?.enqueue(mapToSelf(c))),
@@ -371,7 +371,8 @@ export async function startOperator(cfg: OperatorConfig): Promise<Operator> {
     guard.restart(now(), 'this replica gained the leader lease');
     resync(inf, ctrls);
   });
-  gate.isLeading = () => election.leading;
+  // Fails closed: the elector's answer expires with its renewal (a stalled replica resumes as no one).
+  gate.isLeading = () => (election.elector ? election.elector.isLeader() : election.leading);
   ctrls.forEach((c) => c.start());
   if (election.elector) election.elector.start();
   else resync(inf, ctrls);

@@ -1,6 +1,7 @@
 // Command-line flags and environment of the operator. Pure: parse, validate, explain.
 import { parseArgs } from 'node:util';
 import type { LevelWithSilent } from 'pino';
+import { DEFAULT_OPERATOR_NAMESPACE } from './api/types.js';
 
 export interface OperatorOptions {
   kubeconfig?: string;
@@ -158,7 +159,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): OperatorOp
     metricsAddr: addr('metrics-addr', pick('metrics-addr', 'CELULA_METRICS_ADDR', '127.0.0.1:8080')),
     healthAddr: addr('health-addr', pick('health-addr', 'CELULA_HEALTH_ADDR', '127.0.0.1:8081')),
     leaderElect: bool('leader-elect', pick('leader-elect', 'CELULA_LEADER_ELECT', 'true')),
-    leaderNamespace: pick('leader-namespace', 'POD_NAMESPACE', 'celula-system'),
+    leaderNamespace: pick('leader-namespace', 'POD_NAMESPACE', DEFAULT_OPERATOR_NAMESPACE),
     workers: positiveInt('workers', pick('workers', 'CELULA_WORKERS', '4')),
     nodeLossAfter: seconds('node-loss-after', pick('node-loss-after', 'CELULA_NODE_LOSS_AFTER', '')),
     massDisruptionFraction: fraction(

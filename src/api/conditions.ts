@@ -39,10 +39,6 @@ export function isConditionTrue(conditions: readonly Condition[] | undefined, ty
   return getCondition(conditions, type)?.status === 'True';
 }
 
-export function removeCondition(conditions: readonly Condition[] | undefined, type: string): Condition[] {
-  return (conditions ?? []).filter((c) => c.type !== type);
-}
-
 /**
  * Carries old transition times over to freshly computed conditions whose status did not change.
  * Use when a reconciler rebuilds the whole list from observed state.

@@ -5,6 +5,8 @@ import type { V1ObjectMeta } from '@kubernetes/client-node';
 export const GROUP = 'celula.io';
 export const VERSION = 'v1alpha1';
 export const API_VERSION = `${GROUP}/${VERSION}`;
+/** Where the chart installs the operator unless told otherwise (and its leader Lease lives). */
+export const DEFAULT_OPERATOR_NAMESPACE = 'celula-system';
 
 export const ColonyKind = 'Colony';
 export const CellKind = 'Cell';
@@ -100,15 +102,7 @@ export interface Colony {
  * Unreachable: a holder the operator cannot hear (stale node Lease, node not Ready, readiness
  * failing). It is still a holder; only proof that its memory is gone makes it Dead (docs/floor.md).
  */
-export const CELL_PHASES = [
-  'Pending',
-  'Hardening',
-  'Starting',
-  'Joining',
-  'Alive',
-  'Unreachable',
-  'Dead',
-] as const;
+export const CELL_PHASES = ['Pending', 'Starting', 'Joining', 'Alive', 'Unreachable', 'Dead'] as const;
 export type CellPhase = (typeof CELL_PHASES)[number];
 
 export interface CellSpec {

@@ -1,5 +1,5 @@
 // The ValidatingAdmissionPolicy that keeps Cells and Cell status the operator's, except a cell's own
-// identity write (DESIGN §4.4, docs/lockdown.md "Cells and Cell status"). Installed with the cell
+// identity write (docs/lockdown.md "Cells and Cell status"). Installed with the cell
 // roles (chart, install.ts) and, where the API server loads manifests, as a static copy
 // (static-policies.ts). Pure builders; the CEL and its messages live in walls.ts (cellWritesWall).
 //

@@ -1,4 +1,4 @@
-// Node hardening (DESIGN.md §4.3, docs/operations.md "Node hardening"): the ConfigMap that carries
+// Node hardening (docs/operations.md "Node hardening"): the ConfigMap that carries
 // hijack.sh, the one-shot privileged Job that runs it on one node, the compact report its container
 // leaves as the termination message, and the node patches that record the outcome. Pure: no I/O,
 // no clock (times come in as arguments), names derived from the node and the script digest.

@@ -1,4 +1,4 @@
-// The admission lock-down (DESIGN.md §4.2, docs/lockdown.md): ValidatingAdmissionPolicies and their
+// The admission lock-down (docs/lockdown.md): ValidatingAdmissionPolicies and their
 // bindings that deny every way into cell pods and hardened nodes, for every principal including
 // system:masters, plus the lock-down parameters (a LockdownParameters object, crds/) that tell the
 // policies which nodes are hardened and which pods are locked. Pure and deterministic: same options
@@ -41,8 +41,6 @@ import {
 } from './walls.js';
 
 export const ADMISSION_API_VERSION = 'admissionregistration.k8s.io/v1';
-export const DEFAULT_OPERATOR_NAMESPACE = 'celula-system';
-export const DEFAULT_OPERATOR_SERVICE_ACCOUNT = MANAGER;
 /** Name of the one (cluster-scoped) LockdownParameters object the bindings reference. */
 export const LOCKDOWN_PARAMS = 'celula-lockdown';
 /** sha256 of the object's spec (policies, bindings) or data (the parameters): informative only. */

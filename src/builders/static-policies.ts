@@ -12,7 +12,7 @@ import type {
 } from '@kubernetes/client-node';
 import yaml from 'js-yaml';
 
-import { LABELS, MANAGER } from '../api/types.js';
+import { DEFAULT_OPERATOR_NAMESPACE, LABELS, MANAGER } from '../api/types.js';
 import { cellIdentityWall } from './cell-identity-policy.js';
 import {
   hardenedLabelWall,
@@ -33,7 +33,7 @@ export const STATIC_SUFFIX = '.static.k8s.io';
 export const STATIC_MANIFEST_FILE = 'celula-policies.yaml';
 /** The operator the chart installs by default: the static manifests name it (no parameters). */
 export const DEFAULT_STATIC_IDENTITY: IdentityOptions = {
-  operatorNamespace: 'celula-system',
+  operatorNamespace: DEFAULT_OPERATOR_NAMESPACE,
   operatorServiceAccount: MANAGER,
 };
 

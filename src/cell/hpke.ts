@@ -15,9 +15,6 @@ const suite = new CipherSuite({
   aead: new Aes256Gcm(),
 });
 
-export const HPKE_ENC_BYTES = 32;
-export const HPKE_TAG_BYTES = 16;
-
 export interface HpkeSealed {
   enc: Uint8Array;
   ct: Uint8Array;

@@ -39,9 +39,6 @@ export interface SealedMessage {
   enc: string;
   ciphertext: string;
 }
-export interface RefusalMessage {
-  error: { code: string; reason: string };
-}
 
 type Obj = Record<string, unknown>;
 

@@ -1,4 +1,4 @@
-// The join handshake (DESIGN §4.4, docs/protocol.md) as pure functions over explicit messages.
+// The join handshake (docs/protocol.md) as pure functions over explicit messages.
 // No I/O here: server.ts and client.ts move the messages; admission.ts runs the checks.
 //
 //   joiner                                   peer (holds the secret)

@@ -45,15 +45,28 @@ export function keptStatus(
   return out;
 }
 
+/** A write attempted while this replica does not (or no longer) hold the leader lease. */
+export class NotLeaderError extends Error {
+  constructor() {
+    super('not written: this replica is not the leader (its lease renewal is overdue or lost)');
+    this.name = 'NotLeaderError';
+  }
+}
+
 export class ApiWriter implements Writer {
   private readonly objects: KubernetesObjectApi;
   private readonly core: CoreV1Api;
   private readonly status: Record<'Colony' | 'Cell', StatusClient<Colony | Cell>>;
   private eventSeq = 0;
 
+  /**
+   * `fence` is asked before every write: a replica that resumes from a stall with a reconcile in
+   * flight must not finish it on a cache and a lease that are no longer its own.
+   */
   constructor(
     kc: KubeConfig,
     private readonly now: () => Date,
+    private readonly fence: () => boolean = () => true,
   ) {
     this.objects = KubernetesObjectApi.makeApiClient(kc);
     this.core = kc.makeApiClient(CoreV1Api);
@@ -64,7 +77,12 @@ export class ApiWriter implements Writer {
     };
   }
 
+  private fenced(): void {
+    if (!this.fence()) throw new NotLeaderError();
+  }
+
   async apply(obj: { apiVersion?: string; kind?: string; metadata?: object }): Promise<void> {
+    this.fenced();
     await applyObject(this.objects, obj);
   }
 
@@ -72,6 +90,7 @@ export class ApiWriter implements Writer {
   async delete(kind: Kind, namespace: string, name: string, uid?: string): Promise<void> {
     const spec = { apiVersion: API_VERSIONS[kind], kind, metadata: { name, namespace } };
     const body = uid ? { preconditions: { uid } } : undefined;
+    this.fenced();
     try {
       await this.objects.delete(spec, undefined, undefined, undefined, undefined, 'Background', body);
     } catch (err) {
@@ -86,11 +105,13 @@ export class ApiWriter implements Writer {
     keep: readonly string[] = [],
   ): Promise<boolean> {
     const desired = (live: Colony | Cell): object => keptStatus(status, live, keep);
+    this.fenced();
     const result = await patchStatus(this.status[kind], current, desired);
     return result.changed;
   }
 
   async event(ref: EventRef, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    this.fenced();
     const now = this.now();
     const body: CoreV1Event = {
       metadata: {

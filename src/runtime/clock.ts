@@ -1,5 +1,5 @@
 // An injectable clock: production code reads time and schedules timers only through this, so tests
-// can drive time by hand (STYLE.md §14: an injectable clock instead of sleeps).
+// can drive time by hand (tests drive time instead of sleeping).
 
 export type TimerHandle = unknown;
 

@@ -1,10 +1,15 @@
 // Leader election on a coordination.k8s.io/v1 Lease (the client-go algorithm, simplified):
-// - expiry is judged on the local clock from when *we* last saw the lease record change, never
+// - expiry is judged on the local monotonic clock from when *we* last saw the lease record change, never
 //   from the holder's renewTime, so clock skew between replicas does not matter;
 // - writes use replace with the read resourceVersion, so two candidates cannot both win;
 // - a leader that cannot renew within renewDeadline stops leading (callback) before the lease
 //   can expire for others; on shutdown the leader releases the lease (holder cleared) so a standby
-//   takes over at once.
+//   takes over at once;
+// - leading is a fact with an expiry, not a flag: isLeader() is true only within renewDeadline of
+//   the start of the last successful renewal, on a monotonic clock. A replica that was stalled
+//   (SIGSTOP, a long GC pause, a starved CPU) past its deadline acts on nothing when it resumes,
+//   before its loop has even noticed: a standby can only take over leaseDuration after it *saw* that
+//   renewal, which is later still, so two replicas never act at once (leaseDuration > renewDeadline).
 import { V1MicroTime, type CoordinationV1Api, type V1Lease, type V1LeaseSpec } from '@kubernetes/client-node';
 import type { Logger } from '../observability/logger.js';
 import { sleep, systemClock, type Clock } from './clock.js';
@@ -94,7 +99,8 @@ export class LeaderElector {
   private obs: Observation = { record: undefined, observedAt: 0 };
   private current: V1Lease | undefined;
   private leading = false;
-  private lastRenew = 0;
+  /** elapsed() when the last successful acquire/renew began. */
+  private lastRenewMono = 0;
   private stopped = false;
   private loop: Promise<void> | undefined;
   private readonly o: Required<Omit<LeaderElectorOptions, 'logger'>> & { logger?: Logger };
@@ -109,8 +115,14 @@ export class LeaderElector {
     };
   }
 
+  /** Leading, and the last renewal began less than renewDeadline ago (fails closed). */
   isLeader(): boolean {
-    return this.leading;
+    return this.leading && this.elapsed() - this.lastRenewMono < this.o.renewDeadlineMs;
+  }
+
+  /** Monotonic milliseconds: wall-clock steps must not extend a leadership (tests: their clock). */
+  private elapsed(): number {
+    return this.o.clock === systemClock ? performance.now() : this.o.clock.now();
   }
 
   /** Starts campaigning in the background; never rejects. */
@@ -129,14 +141,15 @@ export class LeaderElector {
   async tryAcquireOrRenew(): Promise<boolean> {
     const { client, namespace, name, identity, clock } = this.o;
     const now = clock.now();
+    const startedMono = this.elapsed();
     try {
       this.current = await client.get(namespace, name);
-      this.obs = observe(this.obs, leaseRecord(this.current), now);
-      const decision = decideLease(this.obs, identity, now);
+      this.obs = observe(this.obs, leaseRecord(this.current), startedMono);
+      const decision = decideLease(this.obs, identity, startedMono);
       if (decision === 'wait') return false;
       this.current = await this.write(decision, now);
-      this.obs = observe(this.obs, leaseRecord(this.current), now);
-      this.lastRenew = now;
+      this.obs = observe(this.obs, leaseRecord(this.current), startedMono);
+      this.lastRenewMono = startedMono;
       return true;
     } catch (err) {
       this.o.logger?.debug({ err: describeError(err) }, 'lease acquire/renew failed');
@@ -157,7 +170,7 @@ export class LeaderElector {
       this.leading = true;
       this.o.logger?.info({ lease: this.o.name, identity: this.o.identity }, 'became leader');
       this.o.onStartedLeading();
-    } else if (!ok && this.leading && this.o.clock.now() - this.lastRenew >= this.o.renewDeadlineMs) {
+    } else if (!ok && this.leading && this.elapsed() - this.lastRenewMono >= this.o.renewDeadlineMs) {
       this.leading = false;
       this.o.logger?.warn({ lease: this.o.name }, 'lost leadership (renew deadline passed)');
       this.o.onStoppedLeading();

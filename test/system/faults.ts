@@ -278,6 +278,34 @@ const leaderChange: Fault = {
   run: (ctx) => bounceLeader(ctx, 'SIGTERM'),
 };
 
+const operatorStall: Fault = {
+  name: 'operator-stall',
+  what:
+    'the leading operator replica freezes (SIGSTOP) past its lease; meanwhile a holder crashes and the ' +
+    'standby takes over; the old leader resumes (SIGCONT) on a stale cache and must act on nothing',
+  run: async (ctx) => {
+    const leader = await leaderOrNone(ctx);
+    const pid = leader === undefined ? undefined : ctx.sys.operatorPid(leader);
+    if (pid === undefined) return ctx.log('  no leader to freeze');
+    const s = ctx.rng.int(18, 24);
+    ctx.log(`  freezing operator leader ${leader} for ${s} s`);
+    const thaw = (): void => {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        // already gone
+      }
+    };
+    ctx.cleanup.push(() => Promise.resolve(thaw()));
+    process.kill(pid, 'SIGSTOP');
+    const crashAt = ctx.rng.int(2000, 8000);
+    await sleep(crashAt);
+    crashHolder(ctx, ctx.rng.pick(COLONIES).name);
+    await sleep(s * 1000 - crashAt);
+    thaw();
+  },
+};
+
 const cellCrashHandoff: Fault = {
   name: 'cell-crash-handoff',
   what: 'a holder crashes; while its replacement joins, the joiner or another holder (never the last) crashes too',
@@ -369,6 +397,7 @@ export const FAULTS: Fault[] = [
   watchDrop,
   operatorCrashMidJoin,
   leaderChange,
+  operatorStall,
   cellCrashHandoff,
   cellCrash,
   drain,

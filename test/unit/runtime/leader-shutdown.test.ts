@@ -142,6 +142,40 @@ describe('LeaderElector', () => {
   });
 });
 
+describe('LeaderElector fencing', () => {
+  it('stops answering "leader" the moment its renewal is overdue, before its loop notices (a stall)', async () => {
+    const clock = new FakeClock(0);
+    const store = leaseStore();
+    const events: string[] = [];
+    const a = new LeaderElector({
+      client: store.client,
+      namespace: 'ns',
+      name: 'celula',
+      identity: 'a',
+      clock,
+      logger: createLogger({ level: 'silent' }),
+      renewDeadlineMs: 10_000,
+      onStartedLeading: () => events.push('a+'),
+      onStoppedLeading: () => events.push('a-'),
+    });
+    a.start();
+    await flushFor(clock, 0);
+    expect(a.isLeader()).toBe(true);
+    clock.advance(9_000); // frozen 9 s (no microtask runs, only time passes): still within the deadline
+    expect(a.isLeader()).toBe(true);
+    clock.advance(11_000); // frozen 20 s in all
+    expect(a.isLeader()).toBe(false);
+    expect(events).toEqual(['a+']); // its loop has not run: the answer alone fails closed
+    // It resumes; with no one else on the lease its next step renews, and it leads again.
+    await flushFor(clock, 2_000);
+    expect(a.isLeader()).toBe(true);
+    expect(events).toEqual(['a+']);
+    const stopping = a.stop();
+    await flushFor(clock, 2_000);
+    await stopping;
+  });
+});
+
 async function flushFor(clock: FakeClock, ms: number) {
   for (let t = 0; t <= ms; t += 500) {
     for (let i = 0; i < 10; i++) await Promise.resolve();
