@@ -21,6 +21,7 @@ IMAGE="${CELULA_IMAGE:-celula:dev}"
 SUITE="bookworm"
 PACKAGES="ca-certificates,tzdata,libstdc++6"
 VERIFY=1
+BUILD=1
 NICE=(nice -n 19)
 # Build containers are children of dockerd, not of this script: nice does not reach them, so they get
 # the lowest CPU weight and at most one core (this machine runs timing-sensitive tests alongside).
@@ -35,7 +36,7 @@ die() {
 
 usage() {
   cat <<EOF
-Usage: npm run images -- [--image NAME] [--no-verify]
+Usage: npm run images -- [--image NAME] [--no-verify | --verify-only]
 
 Builds the Celula image (operator and cell runtime) on bases made on this machine and prints
 "<name> <image ID> <size>". Then runs it as user 65532 with a read-only root filesystem and checks
@@ -43,6 +44,7 @@ there is no shell and that both entry points answer --help (skip with --no-verif
 
   --image NAME   image name:tag (default: \$CELULA_IMAGE or celula:dev)
   --no-verify    skip the checks
+  --verify-only  only check an existing image (no build, no archive)
 Environment: CELULA_CACHE (default ~/.cache/celula), CELULA_IMAGE.
 EOF
 }
@@ -56,6 +58,7 @@ parse_args() {
         shift 2
         ;;
       --no-verify) VERIFY=0 && shift ;;
+      --verify-only) BUILD=0 && shift ;;
       -h | --help) usage && exit 0 ;;
       *) die "unknown argument '$1' (see --help)" ;;
     esac
@@ -160,6 +163,16 @@ runtime_base_key() {
 
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 
+# docker build at the lowest priority, output in a log file (shown when it fails).
+quiet_build() {
+  local log_file="$1"
+  shift
+  "${NICE[@]}" docker build --pull=false "${LIMITS[@]}" "$@" >"$log_file" 2>&1 || {
+    tail -n 40 "$log_file" >&2
+    die "docker build failed (log $log_file)"
+  }
+}
+
 # debootstrap tarball, cached by suite + package list.
 ensure_rootfs_tarball() {
   local tarball dir start=$SECONDS
@@ -187,7 +200,7 @@ ensure_rootfs_tarball() {
 ensure_rootfs_image() {
   local tag
   tag="celula-rootfs:$(rootfs_key)"
-  have_image "$tag" || "${NICE[@]}" docker import "$(ensure_rootfs_tarball)" "$tag" >&2
+  have_image "$tag" || "${NICE[@]}" docker import "$(ensure_rootfs_tarball)" "$tag" >/dev/null
   printf '%s\n' "$tag"
 }
 
@@ -205,8 +218,8 @@ ensure_build_base() {
   cp -r "$NPM_DIR" "$ctx/npm"
   cp "$HOST_CA" "$ctx/host-ca.crt"
   log "building $tag on $rootfs"
-  "${NICE[@]}" docker build -q --pull=false "${LIMITS[@]}" --build-arg "ROOTFS=$rootfs" \
-    -f "$ROOT/images/build-base.Dockerfile" -t "$tag" "$ctx" >&2
+  quiet_build "$CACHE/build-base.log" --build-arg "ROOTFS=$rootfs" \
+    -f "$ROOT/images/build-base.Dockerfile" -t "$tag" "$ctx"
   rm -rf "$ctx"
   printf '%s\n' "$tag"
 }
@@ -220,8 +233,8 @@ ensure_runtime_base() {
   fi
   build_base="$(ensure_build_base)"
   log "building $tag from $build_base"
-  "${NICE[@]}" docker build -q --pull=false "${LIMITS[@]}" --build-arg "BUILD_BASE=$build_base" \
-    -f "$ROOT/images/runtime-base.Dockerfile" -t "$tag" "$ROOT/images" >&2
+  quiet_build "$CACHE/runtime-base.log" --build-arg "BUILD_BASE=$build_base" \
+    -f "$ROOT/images/runtime-base.Dockerfile" -t "$tag" "$ROOT/images"
   printf '%s\n' "$tag"
 }
 
@@ -239,15 +252,33 @@ build_image() {
   local build_base="$1" runtime_base="$2" version start=$SECONDS
   version="$("$NODE_BIN" -p "require(process.argv[1]).version" "$ROOT/package.json")"
   log "building $IMAGE (version $version, revision $(revision))"
-  "${NICE[@]}" docker build --pull=false "${LIMITS[@]}" \
+  quiet_build "$CACHE/build.log" \
     --build-arg "BUILD_BASE=$build_base" --build-arg "RUNTIME_BASE=$runtime_base" \
     --build-arg "VERSION=$version" --build-arg "REVISION=$(revision)" \
     --build-arg "SOURCE=$(git -C "$ROOT" remote get-url origin 2>/dev/null || true)" \
-    -t "$IMAGE" "$ROOT" >"$CACHE/build.log" 2>&1 || {
-    tail -n 40 "$CACHE/build.log" >&2
-    die "docker build failed (log $CACHE/build.log)"
-  }
+    -t "$IMAGE" "$ROOT"
   log "docker build took $((SECONDS - start))s"
+}
+
+# The image as an OCI archive for `kind load image-archive`: named by tag and by manifest digest, so a
+# Pod pinned to <repo>@<manifest digest> resolves on the node (scripts/oci-layout.ts). Sets ARCHIVE
+# and MANIFEST_DIGEST; cached by image ID.
+write_oci_archive() {
+  local id tmp
+  id="$(docker image inspect --format '{{.Id}}' "$IMAGE")"
+  ARCHIVE="$CACHE/$(tr ':/' '--' <<<"$IMAGE").oci.tar"
+  if [[ -s "$ARCHIVE" && -s "$ARCHIVE.digest" && "$(head -n1 "$ARCHIVE.digest")" == "$id" ]]; then
+    MANIFEST_DIGEST="$(sed -n 2p "$ARCHIVE.digest")"
+    return 0
+  fi
+  tmp="$(mktemp -d)"
+  mkdir -p "$tmp/saved" "$tmp/oci"
+  docker save "$IMAGE" | tar -C "$tmp/saved" -x
+  MANIFEST_DIGEST="$("$NODE_BIN" "$ROOT/scripts/oci-layout.ts" "$tmp/saved" "$tmp/oci" "$IMAGE")"
+  "${NICE[@]}" tar -C "$tmp/oci" --numeric-owner -cf "$ARCHIVE.tmp" .
+  mv "$ARCHIVE.tmp" "$ARCHIVE"
+  printf '%s\n%s\n' "$id" "$MANIFEST_DIGEST" >"$ARCHIVE.digest"
+  rm -rf "$tmp"
 }
 
 # One line per image: name, image ID (sha256 of the image config), size.
@@ -276,10 +307,11 @@ runs_non_root() {
   [[ "$ids" == "65532 65532" ]]
 }
 
+# /tmp is writable by the user in the image (mode 1777): only a read-only root fs refuses it.
 root_fs_read_only() {
   run_ro --entrypoint node "$IMAGE" -e '
-    try { require("fs").writeFileSync("/app/x", "x"); process.exit(1); }
-    catch (e) { process.exit(e.code === "EROFS" || e.code === "EACCES" ? 0 : 1); }'
+    try { require("fs").writeFileSync("/tmp/probe", "x"); process.exit(1); }
+    catch (e) { process.exit(e.code === "EROFS" ? 0 : 1); }'
 }
 
 no_shell() {
@@ -292,12 +324,14 @@ no_shell() {
   done
 }
 
-no_package_manager() {
-  run_ro --entrypoint node "$IMAGE" -e '
-    const fs = require("fs");
-    const found = ["/usr/bin/apt", "/usr/bin/apt-get", "/usr/bin/dpkg", "/usr/local/bin/npm", "/nodejs/bin/npm"]
-      .filter((p) => fs.existsSync(p));
-    if (found.length) { console.error(found.join(" ")); process.exit(1); }'
+# Every file of the image by name: no shell, package manager or interpreter other than node.
+nothing_to_run_but_node() {
+  local cid found
+  cid="$(docker create "$IMAGE")"
+  found="$(docker export "$cid" | tar -t | grep -E '(^|/)(sh|bash|dash|ash|zsh|busybox|apt|apt-get|dpkg|rpm|npm|npx|yarn|python3?|perl)$' || true)"
+  docker rm "$cid" >/dev/null
+  [[ -z "$found" ]] || log "found in $IMAGE: $(tr '\n' ' ' <<<"$found")"
+  [[ -z "$found" ]]
 }
 
 cell_help() { run_ro "$IMAGE" --help | grep -q '^celula-cell'; }
@@ -313,7 +347,7 @@ verify() {
   expect "runs as 65532:65532" runs_non_root
   expect "root filesystem is read-only" root_fs_read_only
   expect "no shell (/bin/sh, bash, busybox)" no_shell
-  expect "no package manager (apt, dpkg, npm)" no_package_manager
+  expect "no shell, package manager or interpreter but node among the image's files" nothing_to_run_but_node
   expect "entrypoint is node --disable-sigusr1 dist/src/cell/main.js" cell_entrypoint
   expect "cell runtime --help" cell_help
   expect "operator --help" operator_help
@@ -324,12 +358,19 @@ main() {
   mkdir -p "$CACHE"
   ensure_packages
   ensure_dockerd
+  if ((!BUILD)); then
+    have_image "$IMAGE" || die "no image $IMAGE to verify"
+    verify
+    return 0
+  fi
   resolve_inputs
   local start=$SECONDS build_base runtime_base
   build_base="$(ensure_build_base)"
   runtime_base="$(ensure_runtime_base)"
   build_image "$build_base" "$runtime_base"
+  write_oci_archive
   report "$runtime_base" "$IMAGE"
+  printf '%s manifest %s archive %s\n' "$IMAGE" "$MANIFEST_DIGEST" "$ARCHIVE"
   ((VERIFY)) && verify
   log "done in $((SECONDS - start))s"
 }
