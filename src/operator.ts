@@ -49,6 +49,7 @@ import { Controller, mapToOwner, mapToSelf } from './runtime/controller.js';
 import { Informer } from './runtime/informer.js';
 import { coordinationLeaseClient, LeaderElector } from './runtime/leader.js';
 import { isNotFound } from './runtime/kube.js';
+import { TimedKubeConfig } from './runtime/timed-kubeconfig.js';
 
 export interface OperatorConfig {
   kubeConfig: KubeConfig;
@@ -316,7 +317,9 @@ function elect(cfg: OperatorConfig, onGained: () => void): Election {
   const e: Election = { leading: !cfg.leaderElect };
   if (!cfg.leaderElect) return e;
   e.elector = new LeaderElector({
-    client: coordinationLeaseClient(cfg.kubeConfig.makeApiClient(CoordinationV1Api)),
+    client: coordinationLeaseClient(
+      TimedKubeConfig.from(cfg.kubeConfig, LEASE_REQUEST_TIMEOUT_MS).makeApiClient(CoordinationV1Api),
+    ),
     namespace: cfg.leaderNamespace ?? DEFAULT_OPERATOR_NAMESPACE,
     name: LEADER_LEASE,
     identity: `${hostname()}-${process.pid}`,
@@ -334,7 +337,12 @@ function elect(cfg: OperatorConfig, onGained: () => void): Election {
   return e;
 }
 
-export async function startOperator(cfg: OperatorConfig): Promise<Operator> {
+/** A leader-election request must answer well within the renew deadline (10 s), or be retried. */
+const LEASE_REQUEST_TIMEOUT_MS = 4_000;
+
+export async function startOperator(config: OperatorConfig): Promise<Operator> {
+  // Every request of this operator ends (a deadline per request; watches bound by the informer).
+  const cfg = { ...config, kubeConfig: TimedKubeConfig.from(config.kubeConfig) };
   const registry = cfg.registry ?? new Registry();
   const now = cfg.now ?? ((): Date => new Date());
   const inf = informers({ ...cfg, registry });

@@ -49,6 +49,12 @@ export interface InformerOptions<T> {
   clock?: Clock;
   /** Reconnect backoff: base 250 ms doubling to a 5 s cap (recovery within ~5 s of the server's return). */
   backoff?: { baseMs: number; maxMs: number };
+  /**
+   * Each watch asks the server to end it after a random [min, max] seconds, and is abandoned if it
+   * has not ended 30 s after that: a connection whose server vanished without a word (a black hole,
+   * not a refusal) would otherwise look like a quiet resource forever. Default 60–120 s.
+   */
+  watchTimeoutS?: { min: number; max: number };
   /** Extra indexes for byIndex(name, value). `ownerUid` is always present. */
   indexers?: Record<string, Indexer<T>>;
 }
@@ -67,6 +73,9 @@ interface Meta {
 }
 
 export const INFORMER_BACKOFF = { baseMs: 250, maxMs: 5_000 } as const;
+export const WATCH_TIMEOUT_S = { min: 60, max: 120 } as const;
+/** How long after its requested end a watch that has not ended is taken for a dead connection. */
+export const WATCH_GRACE_MS = 30_000;
 
 export const ownerUidIndexer = (obj: Meta): string[] =>
   (obj.metadata?.ownerReferences ?? []).map((r) => r.uid);
@@ -220,14 +229,28 @@ export class Informer<T extends object> {
   }
 
   private watchOnce(): Promise<unknown> {
+    const { min, max } = this.opts.watchTimeoutS ?? WATCH_TIMEOUT_S;
+    const timeoutSeconds = min + Math.floor(Math.random() * (max - min + 1));
     return new Promise((resolve) => {
+      const watchdog = this.clock.setTimeout(
+        () => {
+          this.log?.warn({ timeoutSeconds }, 'watch did not end when asked: abandoning the connection');
+          this.abort?.abort();
+          resolve(new Error(`watch ${this.opts.path} silent past its ${timeoutSeconds} s timeout`));
+        },
+        timeoutSeconds * 1000 + WATCH_GRACE_MS,
+      );
       const query = {
         resourceVersion: this.resourceVersion,
         allowWatchBookmarks: true,
+        timeoutSeconds,
         labelSelector: this.opts.labelSelector,
         fieldSelector: this.opts.fieldSelector,
       };
-      const done = (err: unknown): void => resolve(err ?? null);
+      const done = (err: unknown): void => {
+        this.clock.clearTimeout(watchdog);
+        resolve(err ?? null);
+      };
       this.watcher
         .watch(this.opts.path, query, (phase, obj) => this.onEvent(phase, obj), done)
         .then((ac) => {

@@ -56,7 +56,7 @@ export class RawClient extends KubernetesObjectApi {
   }
 
   async getPath<T>(path: string, query: Record<string, string | undefined> = {}): Promise<T> {
-    const ctx = this.configuration.baseServer.makeRequestContext(path, HttpMethod.GET);
+    let ctx = this.configuration.baseServer.makeRequestContext(path, HttpMethod.GET);
     ctx.setHeaderParam('Accept', 'application/json');
     for (const [k, v] of Object.entries(query)) {
       if (v !== undefined) ctx.setQueryParam(k, v);
@@ -64,6 +64,8 @@ export class RawClient extends KubernetesObjectApi {
     // Sent below the generated serializer on purpose: its generic path rebuilds list metadata as
     // V1ObjectMeta and drops `continue`, and turns timestamps into Dates.
     await this.configuration.authMethods.default?.applySecurityAuthentication(ctx);
+    // The configured middleware too (a request deadline: src/runtime/timed-kubeconfig.ts).
+    for (const m of this.configuration.middleware) ctx = await m.pre(ctx).toPromise();
     const rsp = await this.configuration.httpApi.send(ctx).toPromise();
     const text = await rsp.body.text();
     if (rsp.httpStatusCode < 200 || rsp.httpStatusCode > 299) {

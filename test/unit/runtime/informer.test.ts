@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { Informer, type WatchLike } from '../../../src/runtime/informer.js';
+import { FakeClock } from '../../../src/runtime/clock.js';
+import { Informer, WATCH_GRACE_MS, type WatchLike } from '../../../src/runtime/informer.js';
 
 interface Obj {
   metadata: {
@@ -22,8 +23,13 @@ const flush = () => new Promise((r) => setTimeout(r, 30));
 /** A scripted API: list results and watch sessions the test drives by hand. */
 function fakeApi(lists: Array<Obj[] | Error>) {
   const listCalls: string[] = [];
-  const sessions: Array<{ rv: string; emit: (t: string, o: unknown) => void; end: (err: unknown) => void }> =
-    [];
+  const sessions: Array<{
+    rv: string;
+    timeoutSeconds: unknown;
+    aborted: () => boolean;
+    emit: (t: string, o: unknown) => void;
+    end: (err: unknown) => void;
+  }> = [];
   let listIndex = 0;
   const list = () => {
     const next = lists[Math.min(listIndex++, lists.length - 1)]!;
@@ -42,7 +48,13 @@ function fakeApi(lists: Array<Obj[] | Error>) {
         }
       };
       ac.signal.addEventListener('abort', () => end(new Error('aborted')));
-      sessions.push({ rv: String(query.resourceVersion), emit: cb, end });
+      sessions.push({
+        rv: String(query.resourceVersion),
+        timeoutSeconds: query.timeoutSeconds,
+        aborted: () => ac.signal.aborted,
+        emit: cb,
+        end,
+      });
       return Promise.resolve(ac);
     },
   };
@@ -92,6 +104,36 @@ describe('Informer', () => {
     await flush();
     expect(api.sessions).toHaveLength(2);
     expect(api.sessions[1]?.rv).toBe('7');
+    expect(api.listCalls).toHaveLength(1);
+    await inf.stop();
+  });
+
+  it('asks the server to end each watch, and abandons one that stays silent past that (a dead connection)', async () => {
+    const clock = new FakeClock(0);
+    const api = fakeApi([[obj('ns', 'a', '1')]]);
+    // The fake's watches never end or err by themselves: what a black-holed connection looks like.
+    const inf = new Informer<Obj>({
+      path: '/p',
+      list: api.list,
+      watch: api.watch,
+      clock,
+      backoff: quickBackoff,
+      watchTimeoutS: { min: 10, max: 10 },
+    });
+    inf.start();
+    await flush();
+    expect(api.sessions).toHaveLength(1);
+    expect(api.sessions[0]?.timeoutSeconds).toBe(10);
+    clock.advance(10_000 + WATCH_GRACE_MS - 1);
+    await flush();
+    expect(api.sessions).toHaveLength(1);
+    clock.advance(1); // the watchdog: abandon (abort) and watch again from the same resourceVersion
+    await flush();
+    clock.advance(5); // the retry backoff runs on the same clock
+    await flush();
+    expect(api.sessions[0]?.aborted()).toBe(true);
+    expect(api.sessions).toHaveLength(2);
+    expect(api.sessions[1]?.rv).toBe('list-1');
     expect(api.listCalls).toHaveLength(1);
     await inf.stop();
   });
