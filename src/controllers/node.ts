@@ -17,7 +17,6 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
-import type { Registry } from 'prom-client';
 import { API_VERSION, MANAGER, type Colony } from '../api/types.js';
 import {
   buildHardeningJob,
@@ -26,15 +25,15 @@ import {
   digestPrefix,
   failedNodePatch,
   hardenedNodePatch,
-  HARDENING_SELECTOR,
   hijackScript,
   type HijackScript,
 } from '../builders/hardening.js';
 import type { Logger } from '../observability/logger.js';
-import { Controller, type ReconcileResult } from '../runtime/controller.js';
-import { Informer } from '../runtime/informer.js';
+import type { ReconcileResult } from '../runtime/controller.js';
+import { source, type Cache, type ControllerDescriptor, type InformerSource } from '../runtime/manager.js';
 import { isConflict, isNotFound } from '../runtime/kube.js';
 import type { Reader } from './context.js';
+import { HARDENING_RESOURCES } from './resources.js';
 import { DEFAULT_RETRY_AFTER_MS, describeAction, planHardening, type HardeningAction } from './node-plan.js';
 
 /** The one work-queue key: every hardening decision looks at all adopt colonies and nodes. */
@@ -228,55 +227,43 @@ export function kubeHardeningWriter(kc: KubeConfig, now: () => Date = () => new 
 
 export interface NodeHardeningConfig {
   kubeConfig: KubeConfig;
-  logger: Logger;
   opts: HardeningOptions;
   /** Shared with the operator's other controllers. */
-  colonies: Informer<Colony>;
-  nodes: Informer<V1Node>;
-  registry?: Registry;
-  now?: () => Date;
-  /** Reconcile only while this replica leads. */
-  isLeading?: () => boolean;
+  colonies: Cache<Colony>;
+  nodes: Cache<V1Node>;
+  /** Where its own informers (Jobs and their pods, operator namespace) come from. */
+  informers: InformerSource;
+  now: () => Date;
 }
 
-export interface NodeHardening {
-  /** Its own informers (Jobs and their pods in the operator namespace): start, sync and stop them. */
-  informers: Array<Informer<object>>;
-  controller: Controller;
-}
-
-function collectionIn(namespace: string, base: string, plural: string): string {
-  return `${base}/namespaces/${namespace}/${plural}`;
-}
-
-/** Informers and the single-key controller; the caller starts and stops them with the others. */
-export function nodeHardening(cfg: NodeHardeningConfig): NodeHardening {
+/** The node-hardening controller: one key; colonies, nodes, its Jobs and their pods wake it. */
+export function hardeningController(cfg: NodeHardeningConfig): ControllerDescriptor {
   const ns = cfg.opts.namespace;
-  const common = { kubeConfig: cfg.kubeConfig, logger: cfg.logger, labelSelector: HARDENING_SELECTOR };
-  const jobs = new Informer<V1Job>({ ...common, path: collectionIn(ns, '/apis/batch/v1', 'jobs') });
-  const pods = new Informer<V1Pod>({ ...common, path: collectionIn(ns, '/api/v1', 'pods') });
-  const now = cfg.now ?? ((): Date => new Date());
-  const write = kubeHardeningWriter(cfg.kubeConfig, now);
-  const controller = new Controller({
-    name: 'node-hardening',
-    logger: cfg.logger,
-    concurrency: 1,
-    registry: cfg.registry,
-    reconcile: async (req) =>
-      (cfg.isLeading?.() ?? true)
-        ? reconcileNodeHardening({
-            colonies: cfg.colonies,
-            nodes: cfg.nodes,
-            jobs,
-            pods,
-            opts: cfg.opts,
-            write,
-            now,
-            log: req.log,
-          })
-        : {},
-  });
+  const jobs = cfg.informers.informer<V1Job>(HARDENING_RESOURCES.jobs(ns));
+  const pods = cfg.informers.informer<V1Pod>(HARDENING_RESOURCES.hardeningPods(ns));
+  const write = kubeHardeningWriter(cfg.kubeConfig, cfg.now);
   const toKey = (): string => HARDENING_KEY;
-  controller.watch(cfg.colonies, toKey).watch(cfg.nodes, toKey).watch(jobs, toKey).watch(pods, toKey);
-  return { informers: [jobs, pods], controller };
+  return {
+    name: 'node-hardening',
+    needsLeader: true,
+    concurrency: 1,
+    resyncKeys: () => [HARDENING_KEY],
+    reconcile: (req) =>
+      reconcileNodeHardening({
+        colonies: cfg.colonies,
+        nodes: cfg.nodes,
+        jobs,
+        pods,
+        opts: cfg.opts,
+        write,
+        now: cfg.now,
+        log: req.log,
+      }),
+    sources: [
+      source(cfg.colonies, toKey),
+      source(cfg.nodes, toKey),
+      source(jobs, toKey),
+      source(pods, toKey),
+    ],
+  };
 }

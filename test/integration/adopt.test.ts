@@ -27,16 +27,12 @@ import {
   digestPrefix,
 } from '../../src/builders/hardening.js';
 import { REQUIRED_PASS } from '../../src/controllers/node-plan.js';
-import {
-  defaultHijackPath,
-  loadHijackScript,
-  nodeHardening,
-  type NodeHardening,
-} from '../../src/controllers/node.js';
+import { defaultHijackPath, hardeningController, loadHijackScript } from '../../src/controllers/node.js';
 import { OPERATOR_NAME } from '../../src/controllers/rbac.js';
 import { DEFAULT_OPERATOR_NAMESPACE, installOperatorPrerequisites } from '../../src/install.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { Informer } from '../../src/runtime/informer.js';
+import { Manager } from '../../src/runtime/manager.js';
 import {
   clusterInfo,
   controlPlane,
@@ -58,33 +54,35 @@ let core: CoreV1Api;
 let batch: BatchV1Api;
 let custom: CustomObjectsApi;
 let ns: string;
-let hardening: NodeHardening | undefined;
-let informers: Array<Pick<Informer<object>, 'start' | 'stop' | 'waitForSync'>> = [];
+let manager: Manager | undefined;
 const logs: string[] = [];
 const jobPods = new Map<string, V1Pod>();
 
 async function startHardening(kc: KubeConfig): Promise<void> {
   const destination = { write: (l: string): boolean => logs.push(l) > 0 } as unknown as NodeJS.WritableStream;
   const logger = createLogger({ level: 'debug', destination });
-  const colonies = new Informer<Colony>({
-    kubeConfig: kc,
+  // No election: the manager's gate is open once it started (this test is the only operator).
+  manager = new Manager({
     logger,
-    // This test's namespace only: colonies other test files leave behind (default provider: adopt)
-    // must not send hardening Jobs to this run's nodes.
+    informers: (spec) => new Informer<object>({ kubeConfig: kc, logger, ...spec }),
+  });
+  // This test's namespace only: colonies other test files leave behind (default provider: adopt)
+  // must not send hardening Jobs to this run's nodes.
+  const colonies = manager.informer<Colony>({
     path: `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${COLONY_PLURAL}`,
   });
-  const nodes = new Informer<V1Node>({ kubeConfig: kc, logger, path: '/api/v1/nodes' });
-  hardening = nodeHardening({
-    kubeConfig: kc,
-    logger,
-    opts: { namespace: OP_NS, script, retryAfterMs: 10 * 60_000 },
-    colonies,
-    nodes,
-  });
-  informers = [colonies, nodes, ...hardening.informers];
-  informers.forEach((i) => i.start());
-  await Promise.all(informers.map((i) => i.waitForSync(20_000)));
-  hardening.controller.start();
+  const nodes = manager.informer<V1Node>({ path: '/api/v1/nodes' });
+  manager.add(
+    hardeningController({
+      kubeConfig: kc,
+      opts: { namespace: OP_NS, script, retryAfterMs: 10 * 60_000 },
+      colonies,
+      nodes,
+      informers: manager,
+      now: () => new Date(),
+    }),
+  );
+  await manager.start();
 }
 
 function colony(): Colony {
@@ -173,8 +171,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await hardening?.controller.stop();
-  await Promise.all(informers.map((i) => i.stop()));
+  await manager?.stop();
   writeFileSync(`${clusterInfo().stateDir}/logs/adopt-test.log`, logs.join(''));
   for (const j of (await ourJobs().catch(() => [])) ?? [])
     await batch
