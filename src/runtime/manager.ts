@@ -177,6 +177,11 @@ export class Manager implements InformerSource {
     for (const key of d.resyncKeys()) c.enqueue(key);
   }
 
+  /** Resolves when no controller has a key queued or in flight (delayed keys do not count). For tests. */
+  async idle(): Promise<void> {
+    await Promise.all(this.controllers.map((c) => c.queue.idle()));
+  }
+
   /** Every informer has listed (leader or standby: a standby must count as ready). */
   ready(): boolean {
     return [...this.shared.values()].every((i) => i.hasSynced());
