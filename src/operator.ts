@@ -11,7 +11,7 @@ import { colonyController } from './controllers/colony.js';
 import type { ControllerContext, ControllerDeps, LiveReader } from './controllers/context.js';
 import { FloorGuard, MASS_DISRUPTION_DEFAULTS, type MassDisruptionOptions } from './controllers/guard.js';
 import { floorMetrics } from './controllers/floor-metrics.js';
-import { LEADER_LEASE, OPERATOR_NAME } from './controllers/rbac.js';
+import { LEADER_LEASE, OPERATOR_NAME } from './builders/rbac-rules.js';
 import { defaultHijackPath, hardeningController, loadHijackScript } from './controllers/node.js';
 import { lockdownController, type Lockdown } from './controllers/lockdown-wiring.js';
 import { NODE_LEASE_NAMESPACE } from './controllers/node-lease.js';
@@ -20,7 +20,7 @@ import { ApiWriter } from './controllers/writer.js';
 import type { Logger } from './observability/logger.js';
 import { Informer } from './runtime/informer.js';
 import { coordinationLeaseClient, LeaderElector } from './runtime/leader.js';
-import { isNotFound } from './runtime/kube.js';
+import { isNotFound } from './observability/errors.js';
 import { Manager, type ControllerDescriptor, type Elector, type LeadershipHooks } from './runtime/manager.js';
 
 export interface OperatorConfig {

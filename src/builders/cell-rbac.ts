@@ -15,7 +15,7 @@ import type {
 } from '@kubernetes/client-node';
 
 import { LABELS, MANAGER, type Colony } from '../api/types.js';
-import { CELL_CLUSTER_ROLE, CELL_RULES, policyRules } from '../controllers/rbac.js';
+import { CELL_CLUSTER_ROLE, CELL_RULES, policyRules } from './rbac-rules.js';
 import { boundedName, cellServiceAccountName } from './names.js';
 import { controllerRef } from './owner.js';
 

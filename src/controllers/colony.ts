@@ -1,4 +1,4 @@
-// Colony reconciler: fetch → deletion → desired → apply → status → requeue (STYLE §2).
+// Colony reconciler: fetch → deletion → desired → apply → status → requeue.
 // Cells and pods go away with the colony through owner references; no finalizer is needed.
 import type { V1ClusterRoleBinding, V1Node } from '@kubernetes/client-node';
 import { isConditionTrue } from '../api/conditions.js';

@@ -8,7 +8,7 @@ import { Counter, type Registry } from 'prom-client';
 import type { Cell, Colony } from '../api/types.js';
 import type { LockdownOptions } from '../builders/lockdown.js';
 import type { Logger } from '../observability/logger.js';
-import { describeError } from '../runtime/kube.js';
+import { describeError } from '../observability/errors.js';
 import { source, type Cache, type ControllerDescriptor, type InformerSource } from '../runtime/manager.js';
 import {
   describeMutator,

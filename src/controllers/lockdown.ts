@@ -14,7 +14,7 @@ import {
 import { LABELS, type Cell } from '../api/types.js';
 import { isHardenedLabelValue } from '../builders/hardening.js';
 import { lockdownParams, lockdownPolicies, type LockdownOptions, type PodRef } from '../builders/lockdown.js';
-import { isConflict, statusCode } from '../runtime/kube.js';
+import { isConflict, statusCode } from '../observability/errors.js';
 import type { ReconcileResult } from '../runtime/controller.js';
 import {
   describePlan,

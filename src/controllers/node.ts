@@ -31,7 +31,7 @@ import {
 import type { Logger } from '../observability/logger.js';
 import type { ReconcileResult } from '../runtime/controller.js';
 import { source, type Cache, type ControllerDescriptor, type InformerSource } from '../runtime/manager.js';
-import { isConflict, isNotFound } from '../runtime/kube.js';
+import { isConflict, isNotFound } from '../observability/errors.js';
 import type { Reader } from './context.js';
 import { HARDENING_RESOURCES } from './resources.js';
 import { DEFAULT_RETRY_AFTER_MS, describeAction, planHardening, type HardeningAction } from './node-plan.js';

@@ -18,7 +18,7 @@ import {
   type Colony,
 } from '../api/types.js';
 import { applyObject, customStatusClient, patchStatus, type StatusClient } from '../runtime/apply.js';
-import { isNotFound } from '../runtime/kube.js';
+import { isNotFound } from '../observability/errors.js';
 import type { EventRef, Kind, Writer } from './context.js';
 
 const API_VERSIONS: Record<Kind, string> = {
@@ -72,8 +72,18 @@ export class ApiWriter implements Writer {
     this.core = kc.makeApiClient(CoreV1Api);
     const custom = kc.makeApiClient(CustomObjectsApi);
     this.status = {
-      Colony: customStatusClient(custom, { group: GROUP, version: VERSION, plural: COLONY_PLURAL }),
-      Cell: customStatusClient(custom, { group: GROUP, version: VERSION, plural: CELL_PLURAL }),
+      Colony: customStatusClient(custom, {
+        group: GROUP,
+        version: VERSION,
+        plural: COLONY_PLURAL,
+        fieldManager: MANAGER,
+      }),
+      Cell: customStatusClient(custom, {
+        group: GROUP,
+        version: VERSION,
+        plural: CELL_PLURAL,
+        fieldManager: MANAGER,
+      }),
     };
   }
 
@@ -83,7 +93,7 @@ export class ApiWriter implements Writer {
 
   async apply(obj: { apiVersion?: string; kind?: string; metadata?: object }): Promise<void> {
     this.fenced();
-    await applyObject(this.objects, obj);
+    await applyObject(this.objects, obj, { fieldManager: MANAGER });
   }
 
   /** Deletes by name; with a uid, only that incarnation (a precondition). Already gone is fine. */

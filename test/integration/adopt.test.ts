@@ -28,7 +28,7 @@ import {
 } from '../../src/builders/hardening.js';
 import { REQUIRED_PASS } from '../../src/controllers/node-plan.js';
 import { defaultHijackPath, hardeningController, loadHijackScript } from '../../src/controllers/node.js';
-import { OPERATOR_NAME } from '../../src/controllers/rbac.js';
+import { OPERATOR_NAME } from '../../src/builders/rbac-rules.js';
 import { DEFAULT_OPERATOR_NAMESPACE, installOperatorPrerequisites } from '../../src/install.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { Informer } from '../../src/runtime/informer.js';
