@@ -5,7 +5,7 @@
 import { CoordinationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { hostname } from 'node:os';
 import { Registry } from 'prom-client';
-import { DEFAULT_OPERATOR_NAMESPACE } from './api/types.js';
+import { DEFAULT_OPERATOR_NAMESPACE, MANAGER } from './api/types.js';
 import { cellController } from './controllers/cell.js';
 import { colonyController } from './controllers/colony.js';
 import type { ControllerContext, ControllerDeps, LiveReader } from './controllers/context.js';
@@ -22,6 +22,7 @@ import { Informer } from './runtime/informer.js';
 import { coordinationLeaseClient, LeaderElector } from './runtime/leader.js';
 import { isNotFound } from './observability/errors.js';
 import { Manager, type ControllerDescriptor, type Elector, type LeadershipHooks } from './runtime/manager.js';
+import { WriteClient } from './runtime/write.js';
 
 export interface OperatorConfig {
   kubeConfig: KubeConfig;
@@ -109,10 +110,15 @@ function electorFor(cfg: Config): ((hooks: LeadershipHooks) => Elector) | undefi
     });
 }
 
-function lockdownFor(cfg: Config, m: Manager, c: Caches, write: ApiWriter): Lockdown | undefined {
+interface Writes {
+  client: WriteClient;
+  writer: ApiWriter;
+}
+
+function lockdownFor(cfg: Config, m: Manager, c: Caches, w: Writes): Lockdown | undefined {
   if (cfg.lockdown === false) return undefined;
   return lockdownController({
-    kubeConfig: cfg.kubeConfig,
+    client: w.client,
     logger: cfg.logger,
     registry: cfg.registry,
     opts: {
@@ -123,16 +129,21 @@ function lockdownFor(cfg: Config, m: Manager, c: Caches, write: ApiWriter): Lock
     cells: c.cells,
     colonies: c.colonies,
     informers: m,
-    write,
+    write: w.writer,
     // A lock-down state change re-reconciles every colony (no seeding while it is broken).
     onChange: () => m.resync('colony'),
   });
 }
 
-function hardeningFor(cfg: Config, m: Manager, c: Caches): ControllerDescriptor | undefined {
+function hardeningFor(
+  cfg: Config,
+  m: Manager,
+  c: Caches,
+  client: WriteClient,
+): ControllerDescriptor | undefined {
   if (cfg.hardening === false) return undefined;
   return hardeningController({
-    kubeConfig: cfg.kubeConfig,
+    write: client,
     opts: {
       namespace: cfg.operatorNamespace ?? DEFAULT_OPERATOR_NAMESPACE,
       script: loadHijackScript(cfg.hijackPath ?? defaultHijackPath()),
@@ -175,9 +186,16 @@ export async function startOperator(config: OperatorConfig): Promise<Operator> {
     onLostLeadership: cfg.onLostLeadership,
   });
   const c = caches(m, cfg.namespace);
-  // Every write asks the manager's leader gate first (NotLeaderError when this replica does not lead).
-  const write = new ApiWriter(cfg.kubeConfig, now, () => m.isLeading());
-  const lockdown = lockdownFor(cfg, m, c, write);
+  // One write client, one field manager; every write asks the manager's leader gate first
+  // (NotLeaderError when this replica does not lead).
+  const client = new WriteClient({
+    kubeConfig: cfg.kubeConfig,
+    fieldManager: MANAGER,
+    now,
+    fence: () => m.isLeading(),
+  });
+  const write = new ApiWriter(client);
+  const lockdown = lockdownFor(cfg, m, c, { client, writer: write });
   const ctx: ControllerContext = {
     ...c,
     write,
@@ -190,7 +208,7 @@ export async function startOperator(config: OperatorConfig): Promise<Operator> {
     log: cfg.logger,
   };
   const deps = { ctx, caches: c, concurrency: cfg.workers ?? 4 };
-  for (const d of controllerList(deps, lockdown, hardeningFor(cfg, m, c))) m.add(d);
+  for (const d of controllerList(deps, lockdown, hardeningFor(cfg, m, c, client))) m.add(d);
   await m.start();
   return { registry, ready: () => m.ready(), stop: () => m.stop() };
 }

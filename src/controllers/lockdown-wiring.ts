@@ -3,13 +3,14 @@
 // reconciler: no seeding while it is broken), a metric, and Warning events on every colony. It also
 // watches every MutatingWebhookConfiguration and MutatingAdmissionPolicy: one that can change cell
 // pods breaks the lock-down (lockdown-plan.ts, mutatorsOfCellPods) until it is gone.
-import type { KubeConfig, V1Node, V1Pod } from '@kubernetes/client-node';
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { Counter, type Registry } from 'prom-client';
 import type { Cell, Colony } from '../api/types.js';
 import type { LockdownOptions } from '../builders/lockdown.js';
 import type { Logger } from '../observability/logger.js';
 import { describeError } from '../observability/errors.js';
 import { source, type Cache, type ControllerDescriptor, type InformerSource } from '../runtime/manager.js';
+import type { WriteClient } from '../runtime/write.js';
 import {
   describeMutator,
   policiesTampered,
@@ -17,12 +18,13 @@ import {
   type MutatorFinding,
   type ObservedObject,
 } from './lockdown-plan.js';
-import { kubeLockdownWriter, LOCKDOWN_KEY, lockdownTargets, reconcileLockdown } from './lockdown.js';
+import { LOCKDOWN_KEY, lockdownTargets, lockdownWriter, reconcileLockdown } from './lockdown.js';
 import { eventRef, type LockdownState, type Writer } from './context.js';
 import { LOCKDOWN_RESOURCES } from './resources.js';
 
 export interface LockdownDeps {
-  kubeConfig: KubeConfig;
+  /** The one write client (restores the policies); `write` is the same client for colony events. */
+  client: WriteClient;
   logger: Logger;
   registry: Registry;
   opts: LockdownOptions;
@@ -124,7 +126,7 @@ export function lockdownController(d: LockdownDeps): Lockdown {
     mutatingPolicies: d.informers.informer<ObservedObject>(r.mutatingPolicies()),
     pods: d.informers.informer<V1Pod>(r.boundPods()),
   };
-  const writer = kubeLockdownWriter(d.kubeConfig);
+  const writer = lockdownWriter(d.client);
   const state: { now: LockdownState } = { now: 'Unknown' };
   // The parameters as last confirmed intact: our own updates of them are not incidents.
   const memory: { confirmedParams?: Record<string, string> } = {};

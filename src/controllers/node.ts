@@ -3,21 +3,16 @@
 // and acts: create the script ConfigMap and a Job per chosen node, label+taint a node whose report
 // passed, record a failure (annotations + Warning events) otherwise, delete Jobs whose outcome the
 // node shows. A failed write throws (backoff).
-import {
-  BatchV1Api,
-  CoreV1Api,
-  PatchStrategy,
-  setHeaderOptions,
-  type CoreV1Event,
-  type KubeConfig,
-  type V1ConfigMap,
-  type V1Job,
-  type V1Node,
-  type V1ObjectReference,
-  type V1Pod,
+import type {
+  KubernetesObject,
+  V1ConfigMap,
+  V1Job,
+  V1Node,
+  V1ObjectReference,
+  V1Pod,
 } from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
-import { API_VERSION, MANAGER, type Colony } from '../api/types.js';
+import { API_VERSION, type Colony } from '../api/types.js';
 import {
   buildHardeningJob,
   buildHijackConfigMap,
@@ -31,7 +26,8 @@ import {
 import type { Logger } from '../observability/logger.js';
 import type { ReconcileResult } from '../runtime/controller.js';
 import { source, type Cache, type ControllerDescriptor, type InformerSource } from '../runtime/manager.js';
-import { isConflict, isNotFound } from '../observability/errors.js';
+import { isConflict } from '../observability/errors.js';
+import type { WriteClient } from '../runtime/write.js';
 import type { Reader } from './context.js';
 import { HARDENING_RESOURCES } from './resources.js';
 import { DEFAULT_RETRY_AFTER_MS, describeAction, planHardening, type HardeningAction } from './node-plan.js';
@@ -55,9 +51,9 @@ export interface HardeningWriter {
   ensureConfigMap(cm: V1ConfigMap): Promise<void>;
   /** Creates a Job; already there is fine (the plan saw a stale cache). */
   createJob(job: V1Job): Promise<void>;
-  /** Deletes one incarnation of a Job (uid precondition) and its pods; already gone is fine. */
+  /** Deletes one incarnation of a Job (uid precondition) and, in the background, its pods; already gone is fine. */
   deleteJob(namespace: string, name: string, uid: string): Promise<void>;
-  /** JSON merge patch of a node, as the operator's field manager. */
+  /** JSON merge patch of a node. */
   patchNode(name: string, patch: object): Promise<void>;
   event(
     regarding: V1ObjectReference,
@@ -170,12 +166,8 @@ export async function reconcileNodeHardening(deps: NodeHardeningDeps): Promise<R
   return plan.requeueAfter === undefined ? {} : { requeueAfter: plan.requeueAfter };
 }
 
-/** The writer on a real API server. */
-export function kubeHardeningWriter(kc: KubeConfig, now: () => Date = () => new Date()): HardeningWriter {
-  const core = kc.makeApiClient(CoreV1Api);
-  const batch = kc.makeApiClient(BatchV1Api);
-  const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-  let seq = 0;
+/** The hardening writes on the one write client. */
+export function hardeningWriter(client: WriteClient): HardeningWriter {
   const tolerate =
     (ok: (err: unknown) => boolean) =>
     (err: unknown): void => {
@@ -183,50 +175,21 @@ export function kubeHardeningWriter(kc: KubeConfig, now: () => Date = () => new 
     };
   return {
     ensureConfigMap: async (cm) => {
-      const namespace = cm.metadata?.namespace ?? '';
-      await core
-        .createNamespacedConfigMap({ namespace, body: cm, fieldManager: MANAGER })
-        .catch(tolerate(isConflict));
+      await client.create(cm as KubernetesObject).catch(tolerate(isConflict));
     },
     createJob: async (job) => {
-      const namespace = job.metadata?.namespace ?? '';
-      await batch
-        .createNamespacedJob({ namespace, body: job, fieldManager: MANAGER })
-        .catch(tolerate(isConflict));
+      await client.create(job as KubernetesObject).catch(tolerate(isConflict));
     },
-    deleteJob: async (namespace, name, uid) => {
-      const body = { propagationPolicy: 'Background', preconditions: { uid } };
-      await batch.deleteNamespacedJob({ namespace, name, body }).catch(tolerate(isNotFound));
-    },
-    patchNode: async (name, body) => {
-      await core.patchNode({ name, body, fieldManager: MANAGER }, mergePatch);
-    },
-    event: async (regarding, type, reason, message) => {
-      const t = now();
-      // Events about a Node go to `default`, where kubectl describe node finds them.
-      const namespace = regarding.namespace || 'default';
-      const body: CoreV1Event = {
-        metadata: {
-          name: `${regarding.name ?? 'x'}.${t.getTime().toString(16)}${(seq++).toString(16)}`,
-          namespace,
-        },
-        involvedObject: { ...regarding, namespace: regarding.namespace || undefined },
-        reason,
-        message,
-        type,
-        source: { component: MANAGER },
-        reportingComponent: MANAGER,
-        firstTimestamp: t,
-        lastTimestamp: t,
-        count: 1,
-      };
-      await core.createNamespacedEvent({ namespace, body });
-    },
+    deleteJob: (namespace, name, uid) =>
+      client.delete({ apiVersion: 'batch/v1', kind: 'Job', namespace, name }, uid),
+    patchNode: (name, patch) => client.patchNode(name, patch),
+    event: (regarding, type, reason, message) => client.event(regarding, type, reason, message),
   };
 }
 
 export interface NodeHardeningConfig {
-  kubeConfig: KubeConfig;
+  /** The one write client (its fence: the leader gate). */
+  write: WriteClient;
   opts: HardeningOptions;
   /** Shared with the operator's other controllers. */
   colonies: Cache<Colony>;
@@ -241,7 +204,7 @@ export function hardeningController(cfg: NodeHardeningConfig): ControllerDescrip
   const ns = cfg.opts.namespace;
   const jobs = cfg.informers.informer<V1Job>(HARDENING_RESOURCES.jobs(ns));
   const pods = cfg.informers.informer<V1Pod>(HARDENING_RESOURCES.hardeningPods(ns));
-  const write = kubeHardeningWriter(cfg.kubeConfig, cfg.now);
+  const write = hardeningWriter(cfg.write);
   const toKey = (): string => HARDENING_KEY;
   return {
     name: 'node-hardening',

@@ -19,7 +19,15 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import { writeFileSync } from 'node:fs';
-import { COLONY_PLURAL, GROUP, HARDENED_TAINT, LABELS, VERSION, type Colony } from '../../src/api/types.js';
+import {
+  COLONY_PLURAL,
+  GROUP,
+  HARDENED_TAINT,
+  LABELS,
+  MANAGER,
+  VERSION,
+  type Colony,
+} from '../../src/api/types.js';
 import {
   FAILED_ANNOTATIONS,
   HARDENING_ANNOTATIONS,
@@ -33,6 +41,7 @@ import { DEFAULT_OPERATOR_NAMESPACE, installOperatorPrerequisites } from '../../
 import { createLogger } from '../../src/observability/logger.js';
 import { Informer } from '../../src/runtime/informer.js';
 import { Manager } from '../../src/runtime/manager.js';
+import { WriteClient } from '../../src/runtime/write.js';
 import {
   clusterInfo,
   controlPlane,
@@ -62,27 +71,34 @@ async function startHardening(kc: KubeConfig): Promise<void> {
   const destination = { write: (l: string): boolean => logs.push(l) > 0 } as unknown as NodeJS.WritableStream;
   const logger = createLogger({ level: 'debug', destination });
   // No election: the manager's gate is open once it started (this test is the only operator).
-  manager = new Manager({
+  const m = new Manager({
     logger,
     informers: (spec) => new Informer<object>({ kubeConfig: kc, logger, ...spec }),
   });
+  manager = m;
   // This test's namespace only: colonies other test files leave behind (default provider: adopt)
   // must not send hardening Jobs to this run's nodes.
-  const colonies = manager.informer<Colony>({
+  const colonies = m.informer<Colony>({
     path: `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${COLONY_PLURAL}`,
   });
-  const nodes = manager.informer<V1Node>({ path: '/api/v1/nodes' });
-  manager.add(
+  const nodes = m.informer<V1Node>({ path: '/api/v1/nodes' });
+  const write = new WriteClient({
+    kubeConfig: kc,
+    fieldManager: MANAGER,
+    now: () => new Date(),
+    fence: () => m.isLeading(),
+  });
+  m.add(
     hardeningController({
-      kubeConfig: kc,
+      write,
       opts: { namespace: OP_NS, script, retryAfterMs: 10 * 60_000 },
       colonies,
       nodes,
-      informers: manager,
+      informers: m,
       now: () => new Date(),
     }),
   );
-  await manager.start();
+  await m.start();
 }
 
 function colony(): Colony {
