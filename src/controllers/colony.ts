@@ -6,12 +6,12 @@ import { CellKind, ColonyConditions, LABELS, type Colony, type ColonyStatus } fr
 import { buildCell } from '../builders/cell.js';
 import { buildCellDisruptionBudget } from '../builders/disruption-budget.js';
 import { buildCellNetworkPolicy } from '../builders/network-policy.js';
-import { colonyLabels } from '../builders/labels.js';
 import { cellServiceAccountName } from '../builders/names.js';
-import { controllerRef, isControlledBy } from '../builders/owner.js';
+import { isControlledBy } from '../builders/owner.js';
 import {
   buildCellClusterRoleBinding,
   buildCellRoleBinding,
+  buildCellServiceAccount,
   cellClusterRoleBindingName,
   COLONY_NAMESPACE_LABEL,
   COLONY_UID_LABEL,
@@ -48,17 +48,7 @@ async function ensureServiceAccount(ctx: ControllerContext, colony: Colony): Pro
   if (existing && isControlledBy(existing, colony)) return;
   if (existing)
     throw new Error(`service account ${name} exists and is not owned by colony ${colony.metadata.name}`);
-  await ctx.write.apply({
-    apiVersion: 'v1',
-    kind: 'ServiceAccount',
-    metadata: {
-      name,
-      namespace: colony.metadata.namespace,
-      labels: colonyLabels(colony.metadata.name ?? ''),
-      ownerReferences: [controllerRef(colony)],
-    },
-    automountServiceAccountToken: false,
-  } as object);
+  await ctx.write.apply(buildCellServiceAccount(colony));
 }
 
 /**

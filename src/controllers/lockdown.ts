@@ -5,7 +5,7 @@
 // label must not look like a deletion) and the LockdownParameters (field selector on its name),
 // plus nodes and pods for the targets, all enqueue LOCKDOWN_KEY.
 import type { KubernetesObject, V1Node, V1Pod } from '@kubernetes/client-node';
-import { LABELS, type Cell } from '../api/types.js';
+import { DEFAULT_OPERATOR_NAMESPACE, LABELS, type Cell } from '../api/types.js';
 import { isHardenedLabelValue } from '../builders/hardening.js';
 import { lockdownParams, lockdownPolicies, type LockdownOptions, type PodRef } from '../builders/lockdown.js';
 import { isConflict, statusCode } from '../observability/errors.js';
@@ -20,7 +20,7 @@ import {
 } from './lockdown-plan.js';
 import type { ObservedLockdown } from './lockdown-plan.js';
 
-export const LOCKDOWN_KEY = 'celula-system/lockdown';
+export const LOCKDOWN_KEY = `${DEFAULT_OPERATOR_NAMESPACE}/lockdown`;
 /** Re-check even without events: a missed watch event must not leave a hole for long. */
 export const LOCKDOWN_RESYNC_MS = 30_000;
 
