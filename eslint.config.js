@@ -1,6 +1,19 @@
-// Lint guardrails (STYLE.md §13): strict types, no floating promises, small functions.
+// Lint guardrails: strict types, no floating promises, small functions, and the layering of src/.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+
+// The layering of src/ (docs/architecture.md "Layering"): which directories a directory's files may
+// import from. api and observability are the bottom and import nothing of ours; runtime is generic
+// (no Celula types); the cell binary shares only the API, the builders and logging with the operator.
+// src/*.ts (operator, main, install, options) may import anything.
+const LAYERS = {
+  api: [],
+  observability: [],
+  builders: ['api'],
+  runtime: ['observability'],
+  controllers: ['api', 'builders', 'runtime', 'observability'],
+  cell: ['api', 'builders', 'observability'],
+};
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'charts/**'] },
@@ -30,5 +43,22 @@ export default tseslint.config(
       'max-params': 'off',
     },
   },
+  // One no-restricted-imports block per layer: any `../<dir>` import outside its allowed list fails.
+  ...Object.entries(LAYERS).map(([layer, allowed]) => ({
+    files: [`src/${layer}/**/*.ts`],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: allowed.length === 0 ? '^\\.\\./' : `^\\.\\./(?!(${allowed.join('|')})/)`,
+              message: `src/${layer} may import only ${allowed.length === 0 ? 'nothing of ours' : allowed.join(', ')} (layering: docs/architecture.md).`,
+            },
+          ],
+        },
+      ],
+    },
+  })),
   { files: ['**/*.js', '**/*.cjs', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },
 );

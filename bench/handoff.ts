@@ -14,7 +14,8 @@ import {
   openSealed,
   verifyChallenge,
 } from '../src/cell/protocol.js';
-import { ColonySecret, parsePublicKey } from '../src/cell/secret.js';
+import { ColonySecret } from '../src/cell/secret.js';
+import { parsePublicKey } from '../src/api/identity.js';
 import { CellServer } from '../src/cell/server.js';
 import { COLONY, FakeCluster } from '../test/unit/cell/fixtures.js';
 

@@ -44,7 +44,7 @@ import {
   type Colony,
 } from '../src/api/types.js';
 import { CELL_RUNTIME_LABEL } from '../src/builders/pod.js';
-import { OPERATOR_NAME } from '../src/controllers/rbac.js';
+import { OPERATOR_NAME } from '../src/builders/rbac-rules.js';
 import { DEFAULT_OPERATOR_NAMESPACE, installOperatorPrerequisites } from '../src/install.js';
 import { Informer } from '../src/runtime/informer.js';
 import { cacheDir, ControlPlane } from '../test/cluster/controlplane.js';

@@ -24,7 +24,7 @@ import {
 import { HASH_ANNOTATION, operatorUsername, renderLockdownYaml } from '../src/builders/lockdown.js';
 import { operatorRbac } from '../src/builders/rbac.js';
 import { STATIC_MANIFEST_FILE, renderStaticManifest } from '../src/builders/static-policies.js';
-import { OPERATOR_NAME } from '../src/controllers/rbac.js';
+import { OPERATOR_NAME } from '../src/builders/rbac-rules.js';
 
 /** Stands for the release namespace until the text is written; a valid DNS label nothing else uses. */
 export const NAMESPACE_SENTINEL = 'celula-chart-release-namespace-sentinel';

@@ -8,11 +8,11 @@ import {
   type KubernetesObject,
 } from '@kubernetes/client-node';
 import { loadCrds } from './api/crds.js';
-import { DEFAULT_OPERATOR_NAMESPACE } from './api/types.js';
+import { DEFAULT_OPERATOR_NAMESPACE, MANAGER } from './api/types.js';
 import { buildCellClusterRoles } from './builders/cell-rbac.js';
 import { buildCellIdentityPolicy, buildCellIdentityPolicyBinding } from './builders/cell-identity-policy.js';
 import { operatorRbac } from './builders/rbac.js';
-import { OPERATOR_NAME } from './controllers/rbac.js';
+import { OPERATOR_NAME } from './builders/rbac-rules.js';
 import { applyObject } from './runtime/apply.js';
 
 export { DEFAULT_OPERATOR_NAMESPACE };
@@ -41,13 +41,17 @@ export async function installOperatorPrerequisites(
     await applyObject(
       api,
       { ...crd, apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition' },
-      { force: true },
+      { force: true, fieldManager: MANAGER },
     );
   await waitEstablished(
     kc,
     crds.map((c) => c.metadata?.name ?? ''),
   );
-  await applyObject(api, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
+  await applyObject(
+    api,
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } },
+    { fieldManager: MANAGER },
+  );
   // The roles the operator binds each colony's cells to, and the policy that lets a cell write only
   // its own identity into its own Cell's status.
   const cellObjects: object[] = [
@@ -55,7 +59,8 @@ export async function installOperatorPrerequisites(
     buildCellIdentityPolicy({ exempt: [`system:serviceaccount:${namespace}:${OPERATOR_NAME}`] }),
     buildCellIdentityPolicyBinding(),
   ];
-  for (const obj of cellObjects) await applyObject(api, obj as KubernetesObject, { force: true });
+  for (const obj of cellObjects)
+    await applyObject(api, obj as KubernetesObject, { force: true, fieldManager: MANAGER });
   for (const obj of Object.values(operatorRbac(namespace)))
-    await applyObject(api, obj as KubernetesObject, { force: true });
+    await applyObject(api, obj as KubernetesObject, { force: true, fieldManager: MANAGER });
 }

@@ -7,7 +7,7 @@ import { listen } from './observability/http.js';
 import { HELP, parseOptions, UsageError, type OperatorOptions } from './options.js';
 import { startOperator, type Operator } from './operator.js';
 import { GracefulShutdown } from './runtime/shutdown.js';
-import { describeError } from './runtime/kube.js';
+import { describeError } from './observability/errors.js';
 
 function kubeConfig(opts: OperatorOptions): KubeConfig {
   const kc = new KubeConfig();

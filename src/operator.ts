@@ -1,55 +1,29 @@
-// Assembles the operator: informers (the cache reconcilers read), controllers (one per kind), the
-// writer, and optional leader election. Used by src/main.ts and, in process, by integration tests.
-import {
-  CoordinationV1Api,
-  CoreV1Api,
-  type KubeConfig,
-  type V1ClusterRoleBinding,
-  type V1Lease,
-  type V1Node,
-  type V1Pod,
-  type V1NetworkPolicy,
-  type V1PodDisruptionBudget,
-  type V1RoleBinding,
-  type V1ServiceAccount,
-} from '@kubernetes/client-node';
+// The operator: a list of controllers and their configuration. The manager (src/runtime/manager.ts)
+// runs them: shared informers, the leader gate, start order, resync on leadership, readiness and
+// shutdown. Used by src/main.ts and, in process, by integration tests. A new controller is one
+// module exporting a descriptor and one line in controllerList().
+import { CoordinationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { hostname } from 'node:os';
 import { Registry } from 'prom-client';
-import {
-  CELL_PLURAL,
-  COLONY_PLURAL,
-  DEFAULT_OPERATOR_NAMESPACE,
-  GROUP,
-  LABELS,
-  MANAGER,
-  VERSION,
-  type Cell,
-  type Colony,
-} from './api/types.js';
-import { reconcileCell } from './controllers/cell.js';
-import { reconcileColony } from './controllers/colony.js';
-import type { ControllerContext, LiveReader } from './controllers/context.js';
+import { DEFAULT_OPERATOR_NAMESPACE, MANAGER } from './api/types.js';
+import { cellController } from './controllers/cell.js';
+import { colonyController } from './controllers/colony.js';
+import type { ControllerContext, ControllerDeps, LiveReader } from './controllers/context.js';
 import { FloorGuard, MASS_DISRUPTION_DEFAULTS, type MassDisruptionOptions } from './controllers/guard.js';
 import { floorMetrics } from './controllers/floor-metrics.js';
-import { LEADER_LEASE, OPERATOR_NAME } from './controllers/rbac.js';
-import { COLONY_NAMESPACE_LABEL } from './builders/cell-rbac.js';
-import {
-  defaultHijackPath,
-  HARDENING_KEY,
-  loadHijackScript,
-  nodeHardening,
-  type NodeHardening,
-} from './controllers/node.js';
-import { startLockdown, type Lockdown } from './controllers/lockdown-wiring.js';
-import { LOCKDOWN_KEY } from './controllers/lockdown.js';
+import { LEADER_LEASE, OPERATOR_NAME } from './builders/rbac-rules.js';
+import { defaultHijackPath, hardeningController, loadHijackScript } from './controllers/node.js';
+import { lockdownController, type Lockdown } from './controllers/lockdown-wiring.js';
 import { NODE_LEASE_NAMESPACE } from './controllers/node-lease.js';
+import { caches, type Caches } from './controllers/resources.js';
 import { ApiWriter } from './controllers/writer.js';
 import type { Logger } from './observability/logger.js';
-import { Controller, mapToOwner, mapToSelf } from './runtime/controller.js';
 import { Informer } from './runtime/informer.js';
 import { coordinationLeaseClient, LeaderElector } from './runtime/leader.js';
-import { isNotFound } from './runtime/kube.js';
+import { isNotFound } from './observability/errors.js';
+import { Manager, type ControllerDescriptor, type Elector, type LeadershipHooks } from './runtime/manager.js';
 import { TimedKubeConfig } from './runtime/timed-kubeconfig.js';
+import { WriteClient } from './runtime/write.js';
 
 export interface OperatorConfig {
   kubeConfig: KubeConfig;
@@ -121,240 +95,116 @@ function liveReader(kc: KubeConfig): LiveReader {
   };
 }
 
-function collection(group: string, plural: string, namespace?: string): string {
-  const base = group === '' ? '/api/v1' : `/apis/${group}`;
-  return namespace ? `${base}/namespaces/${namespace}/${plural}` : `${base}/${plural}`;
+type Config = OperatorConfig & { registry: Registry; now: () => Date };
+
+/** The elector on the operator's leader Lease; absent without --leader-elect (always leading). */
+/** A leader-election request must answer well within the renew deadline (10 s), or be retried. */
+const LEASE_REQUEST_TIMEOUT_MS = 4_000;
+
+function electorFor(cfg: Config): ((hooks: LeadershipHooks) => Elector) | undefined {
+  if (!cfg.leaderElect) return undefined;
+  return (hooks) =>
+    new LeaderElector({
+      client: coordinationLeaseClient(
+        TimedKubeConfig.from(cfg.kubeConfig, LEASE_REQUEST_TIMEOUT_MS).makeApiClient(CoordinationV1Api),
+      ),
+      namespace: cfg.leaderNamespace ?? DEFAULT_OPERATOR_NAMESPACE,
+      name: LEADER_LEASE,
+      identity: `${hostname()}-${process.pid}`,
+      logger: cfg.logger,
+      ...hooks,
+    });
 }
 
-const MANAGED = `${LABELS.managedBy}=${MANAGER}`;
-
-interface Informers {
-  colonies: Informer<Colony>;
-  cells: Informer<Cell>;
-  pods: Informer<V1Pod>;
-  serviceAccounts: Informer<V1ServiceAccount>;
-  roleBindings: Informer<V1RoleBinding>;
-  networkPolicies: Informer<V1NetworkPolicy>;
-  disruptionBudgets: Informer<V1PodDisruptionBudget>;
-  clusterRoleBindings: Informer<V1ClusterRoleBinding>;
-  nodes: Informer<V1Node>;
-  nodeLeases: Informer<V1Lease>;
+interface Writes {
+  client: WriteClient;
+  writer: ApiWriter;
 }
 
-interface Lifecycle {
-  start(): void;
-  stop(): Promise<void>;
-  waitForSync(): Promise<void>;
-  hasSynced(): boolean;
-}
-
-function informers(cfg: OperatorConfig): Informers {
-  const ns = cfg.namespace;
-  const common = { kubeConfig: cfg.kubeConfig, logger: cfg.logger };
-  return {
-    colonies: new Informer<Colony>({ ...common, path: collection(`${GROUP}/${VERSION}`, COLONY_PLURAL, ns) }),
-    cells: new Informer<Cell>({ ...common, path: collection(`${GROUP}/${VERSION}`, CELL_PLURAL, ns) }),
-    pods: new Informer<V1Pod>({ ...common, path: collection('', 'pods', ns), labelSelector: MANAGED }),
-    serviceAccounts: new Informer<V1ServiceAccount>({
-      ...common,
-      path: collection('', 'serviceaccounts', ns),
-      labelSelector: MANAGED,
-    }),
-    roleBindings: new Informer<V1RoleBinding>({
-      ...common,
-      path: collection('rbac.authorization.k8s.io/v1', 'rolebindings', ns),
-      labelSelector: MANAGED,
-    }),
-    networkPolicies: new Informer<V1NetworkPolicy>({
-      ...common,
-      path: collection('networking.k8s.io/v1', 'networkpolicies', ns),
-      labelSelector: MANAGED,
-    }),
-    disruptionBudgets: new Informer<V1PodDisruptionBudget>({
-      ...common,
-      path: collection('policy/v1', 'poddisruptionbudgets', ns),
-      labelSelector: MANAGED,
-    }),
-    clusterRoleBindings: new Informer<V1ClusterRoleBinding>({
-      ...common,
-      path: collection('rbac.authorization.k8s.io/v1', 'clusterrolebindings'),
-      labelSelector: MANAGED,
-    }),
-    nodes: new Informer<V1Node>({ ...common, path: collection('', 'nodes') }),
-    // Node heartbeats: a Lease that stops being renewed is node loss in seconds (src/controllers/node-lease.ts).
-    nodeLeases: new Informer<V1Lease>({
-      ...common,
-      path: collection('coordination.k8s.io/v1', 'leases', NODE_LEASE_NAMESPACE),
-    }),
-  };
-}
-
-/** Reconciles run only while this replica leads (always, without leader election). */
-interface Gate {
-  isLeading: () => boolean;
-}
-
-/** The colony a cell ClusterRoleBinding belongs to (its labels name it). */
-function colonyOfBinding(crb: V1ClusterRoleBinding): string | undefined {
-  const l = crb.metadata?.labels ?? {};
-  const ns = l[COLONY_NAMESPACE_LABEL];
-  const name = l[LABELS.colony];
-  return ns && name ? `${ns}/${name}` : undefined;
-}
-
-function resync(inf: Informers, ctrls: Controller[]): void {
-  const [colony, cell, ...singletons] = ctrls;
-  inf.colonies.list().forEach((c) => colony?.enqueue(mapToSelf(c)));
-  inf.cells.list().forEach((c) => cell?.enqueue(mapToSelf(c)));
-  for (const c of singletons) c.enqueue(c.name === 'lockdown' ? LOCKDOWN_KEY : HARDENING_KEY);
-}
-
-function controllers(cfg: OperatorConfig, inf: Informers, ctx: ControllerContext, gate: Gate): Controller[] {
-  const common = { logger: cfg.logger, concurrency: cfg.workers ?? 4, registry: cfg.registry };
-  const colony = new Controller({
-    ...common,
-    name: 'colony',
-    reconcile: async (req) => (gate.isLeading() ? reconcileColony({ ...ctx, log: req.log }, req.key) : {}),
-  });
-  colony
-    .watch(inf.colonies, mapToSelf)
-    .watch(inf.cells, mapToOwner('Colony'))
-    .watch(inf.serviceAccounts, mapToOwner('Colony'))
-    .watch(inf.roleBindings, mapToOwner('Colony'))
-    .watch(inf.networkPolicies, mapToOwner('Colony'))
-    .watch(inf.disruptionBudgets, mapToOwner('Colony'))
-    .watch(inf.clusterRoleBindings, (crb) => colonyOfBinding(crb))
-    // Node changes (readiness, labels, taints) can change placement for every colony.
-    .watch(inf.nodes, () => inf.colonies.list().map(mapToSelf));
-
-  const cell = new Controller({
-    ...common,
-    name: 'cell',
-    reconcile: async (req) => (gate.isLeading() ? reconcileCell({ ...ctx, log: req.log }, req.key) : {}),
-  });
-  // A node or its Lease changed: re-check the cells on that node (a Lease is named after its node).
-  const cellsOn = (o: { metadata?: { name?: string } }): string[] =>
-    inf.cells
-      .list()
-      .filter((c) => c.spec.node === o.metadata?.name)
-      .map(mapToSelf);
-  cell
-    .watch(inf.cells, mapToSelf)
-    .watch(inf.pods, mapToOwner('Cell'))
-    .watch(inf.nodes, cellsOn)
-    .watch(inf.nodeLeases, cellsOn);
-  return [colony, cell];
-}
-
-function lockdownFor(
-  cfg: OperatorConfig & { registry: Registry },
-  inf: Informers,
-  write: ApiWriter,
-  hooks: { isLeading: () => boolean; onChange: () => void },
-): Lockdown | undefined {
+function lockdownFor(cfg: Config, m: Manager, c: Caches, w: Writes): Lockdown | undefined {
   if (cfg.lockdown === false) return undefined;
-  return startLockdown({
-    kubeConfig: cfg.kubeConfig,
+  return lockdownController({
+    client: w.client,
     logger: cfg.logger,
     registry: cfg.registry,
     opts: {
       operatorNamespace: cfg.operatorNamespace ?? DEFAULT_OPERATOR_NAMESPACE,
       operatorServiceAccount: OPERATOR_NAME,
     },
-    nodes: inf.nodes,
-    cells: inf.cells,
-    colonies: inf.colonies,
-    write,
-    ...hooks,
+    nodes: c.nodes,
+    cells: c.cells,
+    colonies: c.colonies,
+    informers: m,
+    write: w.writer,
+    // A lock-down state change re-reconciles every colony (no seeding while it is broken).
+    onChange: () => m.resync('colony'),
   });
 }
 
 function hardeningFor(
-  cfg: OperatorConfig & { registry: Registry },
-  inf: Informers,
-  isLeading: () => boolean,
-): NodeHardening | undefined {
+  cfg: Config,
+  m: Manager,
+  c: Caches,
+  client: WriteClient,
+): ControllerDescriptor | undefined {
   if (cfg.hardening === false) return undefined;
-  return nodeHardening({
-    kubeConfig: cfg.kubeConfig,
-    logger: cfg.logger,
-    registry: cfg.registry,
-    now: cfg.now,
+  return hardeningController({
+    write: client,
     opts: {
       namespace: cfg.operatorNamespace ?? DEFAULT_OPERATOR_NAMESPACE,
       script: loadHijackScript(cfg.hijackPath ?? defaultHijackPath()),
       nodeLeaseSeconds: cfg.hardenedNodeLeaseSeconds,
     },
-    colonies: inf.colonies,
-    nodes: inf.nodes,
-    isLeading,
+    colonies: c.colonies,
+    nodes: c.nodes,
+    informers: m,
+    now: cfg.now,
   });
 }
 
-/**
- * Appends the single-key controllers (lock-down, hardening) and their informers. Order matters to
- * resync(): colony, cell, then these.
- */
-function addSingletons(
-  ctrls: Controller[],
-  informers: Lifecycle[],
-  parts: Array<{ controller: Controller; informers: Array<Informer<object>> } | undefined>,
-): Lifecycle[] {
-  for (const part of parts) {
-    if (!part) continue;
-    ctrls.push(part.controller);
-    informers.push(...part.informers);
-  }
-  return informers;
+/** The operator's controllers, in resync order. */
+function controllerList(
+  deps: ControllerDeps,
+  lockdown: Lockdown | undefined,
+  hardening: ControllerDescriptor | undefined,
+): ControllerDescriptor[] {
+  return [colonyController(deps), cellController(deps), lockdown?.controller, hardening].filter(
+    (d): d is ControllerDescriptor => d !== undefined,
+  );
 }
-
-interface Election {
-  leading: boolean;
-  elector?: LeaderElector;
-}
-
-function elect(cfg: OperatorConfig, onGained: () => void): Election {
-  const e: Election = { leading: !cfg.leaderElect };
-  if (!cfg.leaderElect) return e;
-  e.elector = new LeaderElector({
-    client: coordinationLeaseClient(
-      TimedKubeConfig.from(cfg.kubeConfig, LEASE_REQUEST_TIMEOUT_MS).makeApiClient(CoordinationV1Api),
-    ),
-    namespace: cfg.leaderNamespace ?? DEFAULT_OPERATOR_NAMESPACE,
-    name: LEADER_LEASE,
-    identity: `${hostname()}-${process.pid}`,
-    logger: cfg.logger,
-    onStartedLeading: () => {
-      e.leading = true;
-      onGained();
-    },
-    onStoppedLeading: () => {
-      const was = e.leading;
-      e.leading = false;
-      if (was) cfg.onLostLeadership?.();
-    },
-  });
-  return e;
-}
-
-/** A leader-election request must answer well within the renew deadline (10 s), or be retried. */
-const LEASE_REQUEST_TIMEOUT_MS = 4_000;
 
 export async function startOperator(config: OperatorConfig): Promise<Operator> {
-  // Every request of this operator ends (a deadline per request; watches bound by the informer).
-  const cfg = { ...config, kubeConfig: TimedKubeConfig.from(config.kubeConfig) };
-  const registry = cfg.registry ?? new Registry();
-  const now = cfg.now ?? ((): Date => new Date());
-  const inf = informers({ ...cfg, registry });
-  const gate: Gate = { isLeading: () => false };
-  const write = new ApiWriter(cfg.kubeConfig, now, () => gate.isLeading());
-  const lockdown = lockdownFor({ ...cfg, registry }, inf, write, {
-    isLeading: () => gate.isLeading(),
-    onChange: () => inf.colonies.list().forEach((c) => ctrls[0]?.enqueue(mapToSelf(c))),
-  });
+  const registry = config.registry ?? new Registry();
+  const now = config.now ?? ((): Date => new Date());
+  // Every request of this operator ends (a deadline per request; watches are bounded by the informer).
+  const cfg: Config = { ...config, kubeConfig: TimedKubeConfig.from(config.kubeConfig), registry, now };
   const guard = new FloorGuard(cfg.massDisruption ?? MASS_DISRUPTION_DEFAULTS, now());
+  const m = new Manager({
+    logger: cfg.logger,
+    registry,
+    informers: (spec) => new Informer<object>({ kubeConfig: cfg.kubeConfig, logger: cfg.logger, ...spec }),
+    elector: electorFor(cfg),
+    onSynced: () => {
+      cfg.logger.info({ namespace: cfg.namespace ?? '(all)' }, 'caches synced');
+      // Silence is counted from when this replica starts leading: what happened before, it did not see.
+      guard.restart(now(), 'the operator started');
+    },
+    onGainedLeadership: () => guard.restart(now(), 'this replica gained the leader lease'),
+    onLostLeadership: cfg.onLostLeadership,
+  });
+  const c = caches(m, cfg.namespace);
+  // One write client, one field manager; every write asks the manager's leader gate first
+  // (NotLeaderError when this replica does not lead).
+  const client = new WriteClient({
+    kubeConfig: cfg.kubeConfig,
+    fieldManager: MANAGER,
+    now,
+    fence: () => m.isLeading(),
+  });
+  const write = new ApiWriter(client);
+  const lockdown = lockdownFor(cfg, m, c, { client, writer: write });
   const ctx: ControllerContext = {
-    ...inf,
+    ...c,
     write,
     live: liveReader(cfg.kubeConfig),
     guard,
@@ -364,36 +214,8 @@ export async function startOperator(config: OperatorConfig): Promise<Operator> {
     now,
     log: cfg.logger,
   };
-  const ctrls = controllers({ ...cfg, registry }, inf, ctx, gate);
-  const hardening = hardeningFor({ ...cfg, registry }, inf, () => gate.isLeading());
-  const all = addSingletons(ctrls, Object.values(inf) as Lifecycle[], [lockdown, hardening]);
-  all.forEach((i) => i.start());
-  await Promise.all(all.map((i) => i.waitForSync()));
-  cfg.logger.info({ namespace: cfg.namespace ?? '(all)' }, 'caches synced');
-
-  // Controllers run from the start; without the lease their reconciles do nothing. Gaining the
-  // lease re-enqueues every object, so nothing that changed meanwhile is missed.
-  // Silence is counted from when this replica starts leading: what happened before, it did not see.
-  guard.restart(now(), 'the operator started');
-  const election = elect(cfg, () => {
-    guard.restart(now(), 'this replica gained the leader lease');
-    resync(inf, ctrls);
-  });
-  // Fails closed: the elector's answer expires with its renewal (a stalled replica resumes as no one).
-  gate.isLeading = () => (election.elector ? election.elector.isLeader() : election.leading);
-  ctrls.forEach((c) => c.start());
-  if (election.elector) election.elector.start();
-  else resync(inf, ctrls);
-
-  return {
-    registry,
-    // Ready = caches synced, leader or standby: a standby must count as ready or a rolling update
-    // of a two-replica Deployment never finishes.
-    ready: () => all.every((i) => i.hasSynced()),
-    stop: async () => {
-      await Promise.all(ctrls.map((c) => c.stop()));
-      await election.elector?.stop();
-      await Promise.all(all.map((i) => i.stop()));
-    },
-  };
+  const deps = { ctx, caches: c, concurrency: cfg.workers ?? 4 };
+  for (const d of controllerList(deps, lockdown, hardeningFor(cfg, m, c, client))) m.add(d);
+  await m.start();
+  return { registry, ready: () => m.ready(), stop: () => m.stop() };
 }

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 
 import type { ProgramKey } from '../../src/cell/secret.js';
-import { parsePublicKey, verifyWithIdentity } from '../../src/cell/secret.js';
+import { parsePublicKey, verifyWithIdentity } from '../../src/api/identity.js';
 
 export interface Ticket {
   id: string;

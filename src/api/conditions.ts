@@ -1,5 +1,7 @@
 // Condition helpers. lastTransitionTime moves only when a condition's status changes
 // (metav1.Condition semantics), so a reconcile that recomputes the same status writes nothing.
+// Carrying transition times over a rebuilt list is generic: preserveTransitionTimes in
+// src/runtime/status.ts.
 import type { Condition } from './types.js';
 
 /** A condition as a reconciler computes it: the transition time is filled in by setCondition. */
@@ -37,21 +39,6 @@ export function getCondition(
 
 export function isConditionTrue(conditions: readonly Condition[] | undefined, type: string): boolean {
   return getCondition(conditions, type)?.status === 'True';
-}
-
-/**
- * Carries old transition times over to freshly computed conditions whose status did not change.
- * Use when a reconciler rebuilds the whole list from observed state.
- */
-export function preserveTransitionTimes(
-  old: readonly Condition[] | undefined,
-  fresh: readonly Condition[] | undefined,
-): Condition[] | undefined {
-  if (!fresh) return undefined;
-  return fresh.map((c) => {
-    const prev = getCondition(old, c.type);
-    return prev && prev.status === c.status ? { ...c, lastTransitionTime: prev.lastTransitionTime } : c;
-  });
 }
 
 /** Kubernetes timestamps are RFC 3339 with second precision. */

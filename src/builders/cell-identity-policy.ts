@@ -25,7 +25,7 @@ import type {
   V1ValidatingAdmissionPolicyBinding,
 } from '@kubernetes/client-node';
 
-import { LABELS, MANAGER } from '../api/types.js';
+import { managedLabels } from './labels.js';
 import { CELL_REPORTED_FIELDS, cellWritesWall } from './walls.js';
 
 export const CELL_IDENTITY_POLICY = 'celula-cell-identity';
@@ -80,7 +80,7 @@ export function buildCellIdentityPolicy(opts: CellIdentityPolicyOptions): V1Vali
   return {
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'ValidatingAdmissionPolicy',
-    metadata: { name: wall.name, labels: { [LABELS.managedBy]: MANAGER } },
+    metadata: { name: wall.name, labels: managedLabels() },
     spec: {
       failurePolicy: 'Fail',
       matchConstraints: { resourceRules: wall.rules },
@@ -96,7 +96,7 @@ export function buildCellIdentityPolicyBinding(
   return {
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'ValidatingAdmissionPolicyBinding',
-    metadata: { name, labels: { [LABELS.managedBy]: MANAGER } },
+    metadata: { name, labels: managedLabels() },
     spec: { policyName: name, validationActions: ['Deny'] },
   };
 }

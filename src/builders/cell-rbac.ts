@@ -11,12 +11,14 @@ import type {
   V1ClusterRole,
   V1ClusterRoleBinding,
   V1RoleBinding,
+  V1ServiceAccount,
   RbacV1Subject,
 } from '@kubernetes/client-node';
 
-import { LABELS, MANAGER, type Colony } from '../api/types.js';
-import { CELL_CLUSTER_ROLE, CELL_RULES, policyRules } from '../controllers/rbac.js';
+import type { Colony } from '../api/types.js';
+import { CELL_CLUSTER_ROLE, CELL_RULES, policyRules } from './rbac-rules.js';
 import { boundedName, cellServiceAccountName } from './names.js';
+import { colonyLabels, managedLabels } from './labels.js';
 import { controllerRef } from './owner.js';
 
 /** The ClusterRole with the cluster-scoped half of CELL_RULES (bound per colony by a ClusterRoleBinding). */
@@ -42,7 +44,7 @@ export function cellRulesByScope(): { namespaced: Rules; cluster: Rules } {
 /** The two ClusterRoles (installed by the chart). */
 export function buildCellClusterRoles(): V1ClusterRole[] {
   const { namespaced, cluster } = cellRulesByScope();
-  const labels = { [LABELS.managedBy]: MANAGER };
+  const labels = managedLabels();
   return [
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
@@ -67,6 +69,24 @@ function subject(colony: Colony): RbacV1Subject {
   };
 }
 
+/**
+ * The colony's cell service account (owned by the colony): the identity whose audience-bound token
+ * a cell presents when joining. No token is mounted.
+ */
+export function buildCellServiceAccount(colony: Colony): V1ServiceAccount {
+  return {
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: {
+      name: cellServiceAccountName(colony.metadata.name ?? ''),
+      namespace: colony.metadata.namespace,
+      labels: colonyLabels(colony.metadata.name ?? ''),
+      ownerReferences: [controllerRef(colony)],
+    },
+    automountServiceAccountToken: false,
+  };
+}
+
 /** RoleBinding in the colony's namespace: the cell SA gets ClusterRole celula-cell there only. */
 export function buildCellRoleBinding(colony: Colony): V1RoleBinding {
   const name = cellServiceAccountName(colony.metadata.name ?? '');
@@ -76,7 +96,7 @@ export function buildCellRoleBinding(colony: Colony): V1RoleBinding {
     metadata: {
       name,
       namespace: colony.metadata.namespace,
-      labels: { [LABELS.managedBy]: MANAGER, [LABELS.colony]: colony.metadata.name ?? '' },
+      labels: colonyLabels(colony.metadata.name ?? ''),
       ownerReferences: [controllerRef(colony)],
     },
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: CELL_CLUSTER_ROLE },
@@ -100,8 +120,7 @@ export function buildCellClusterRoleBinding(colony: Colony): V1ClusterRoleBindin
     metadata: {
       name: cellClusterRoleBindingName(colony),
       labels: {
-        [LABELS.managedBy]: MANAGER,
-        [LABELS.colony]: colony.metadata.name ?? '',
+        ...colonyLabels(colony.metadata.name ?? ''),
         [COLONY_NAMESPACE_LABEL]: colony.metadata.namespace ?? '',
         [COLONY_UID_LABEL]: colony.metadata.uid ?? '',
       },

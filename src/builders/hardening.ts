@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { V1ConfigMap, V1Container, V1Job, V1Node, V1Taint } from '@kubernetes/client-node';
 import { HARDENED_TAINT, LABELS, MANAGER, type Colony } from '../api/types.js';
+import { managedLabels } from './labels.js';
 import { MAX_LABEL_VALUE } from './names.js';
 import { CELL_RUNTIME_LABEL } from './pod.js';
 
@@ -66,7 +67,7 @@ export function isHardenedLabelValue(value: string | undefined): boolean {
 }
 
 export function hardeningLabels(): Record<string, string> {
-  return { [LABELS.managedBy]: MANAGER, [COMPONENT_LABEL]: HARDENING_COMPONENT };
+  return { ...managedLabels(), [COMPONENT_LABEL]: HARDENING_COMPONENT };
 }
 
 /** Selector for the informers on hardening Jobs and their pods. */

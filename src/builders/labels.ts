@@ -1,7 +1,12 @@
 import { LABELS, MANAGER } from '../api/types.js';
 
+/** Every object the operator makes carries this label (informers select on it). */
+export function managedLabels(): Record<string, string> {
+  return { [LABELS.managedBy]: MANAGER };
+}
+
 export function colonyLabels(colony: string): Record<string, string> {
-  return { [LABELS.managedBy]: MANAGER, [LABELS.colony]: colony };
+  return { ...managedLabels(), [LABELS.colony]: colony };
 }
 
 export function cellLabels(

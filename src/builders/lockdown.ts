@@ -22,6 +22,7 @@ import type {
   V1Variable,
 } from '@kubernetes/client-node';
 import yaml from 'js-yaml';
+import { managedLabels } from './labels.js';
 import {
   API_VERSION,
   GROUP,
@@ -344,7 +345,7 @@ export function contentHash(v: unknown): string {
 function meta(name: string, content: unknown): V1ObjectMeta {
   return {
     name,
-    labels: { [LABELS.managedBy]: MANAGER, [LOCKDOWN_LABEL]: 'true' },
+    labels: { ...managedLabels(), [LOCKDOWN_LABEL]: 'true' },
     annotations: { [HASH_ANNOTATION]: contentHash(content) },
   };
 }

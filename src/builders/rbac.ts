@@ -1,4 +1,4 @@
-// The operator's RBAC objects, built from the rules declared in src/controllers/rbac.ts.
+// The operator's RBAC objects, built from the rules declared in src/builders/rbac-rules.ts.
 // Pure; used by the chart generator, the demo and the integration tests (which run the operator
 // with exactly these permissions).
 import type {
@@ -9,7 +9,7 @@ import type {
   V1ServiceAccount,
 } from '@kubernetes/client-node';
 import { MANAGER } from '../api/types.js';
-import { OPERATOR_NAME, OPERATOR_NAMESPACE_RULES, OPERATOR_RULES, policyRules } from '../controllers/rbac.js';
+import { OPERATOR_NAME, OPERATOR_NAMESPACE_RULES, OPERATOR_RULES, policyRules } from './rbac-rules.js';
 
 const labels = { 'app.kubernetes.io/name': MANAGER, 'app.kubernetes.io/part-of': 'celula' };
 

@@ -12,8 +12,9 @@ import type {
 } from '@kubernetes/client-node';
 import yaml from 'js-yaml';
 
-import { DEFAULT_OPERATOR_NAMESPACE, LABELS, MANAGER } from '../api/types.js';
+import { DEFAULT_OPERATOR_NAMESPACE, MANAGER } from '../api/types.js';
 import { cellIdentityWall } from './cell-identity-policy.js';
+import { managedLabels } from './labels.js';
 import {
   hardenedLabelWall,
   identityPodWall,
@@ -66,7 +67,7 @@ export function staticWalls(opts: IdentityOptions = DEFAULT_STATIC_IDENTITY): Wa
   ];
 }
 
-const labels = { [LABELS.managedBy]: MANAGER };
+const labels = managedLabels();
 
 function staticPolicy(w: WallDef): V1ValidatingAdmissionPolicy {
   return {

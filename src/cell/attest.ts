@@ -6,7 +6,8 @@
 // image — so they are only as true as the API and the holder are honest. Nothing here is a hardware or
 // TPM measurement; a holder that lies would sign its lie.
 import type { Algorithm } from '../api/types.js';
-import { parsePublicKey, verifyWithIdentity, type ColonySecret } from './secret.js';
+import { type ColonySecret } from './secret.js';
+import { parsePublicKey, verifyWithIdentity } from '../api/identity.js';
 
 const ATTEST_LABEL = 'celula/attest/v1\n';
 

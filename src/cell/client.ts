@@ -18,7 +18,8 @@ import {
   verifyChallenge,
   type JoinKey,
 } from './protocol.js';
-import { parsePublicKey, type ColonySecret, type PublicIdentity } from './secret.js';
+import { type ColonySecret } from './secret.js';
+import { parsePublicKey, type PublicIdentity } from '../api/identity.js';
 
 export interface JoinOptions {
   /** Base URLs of live peers, e.g. http://10.1.2.3:8080 (from the colony's Alive cells). */

@@ -8,6 +8,7 @@
 // private key as JWK (a base64 string of the key), which we avoid.
 import { Aes256Gcm, CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 } from '@hpke/core';
 import { createPublicKey, type KeyObject } from 'node:crypto';
+import { X25519_SPKI } from '../api/identity.js';
 
 const suite = new CipherSuite({
   kem: new DhkemX25519HkdfSha256(),
@@ -25,8 +26,6 @@ function arrayBufferOf(bytes: Uint8Array): ArrayBuffer {
   new Uint8Array(copy).set(bytes);
   return copy;
 }
-
-const X25519_SPKI = Buffer.from('302a300506032b656e032100', 'hex');
 
 /** A node:crypto X25519 public KeyObject from its raw 32 bytes. */
 export function x25519PublicKey(raw: Uint8Array): KeyObject {

@@ -32,7 +32,7 @@ import {
 import { cellServiceAccountName } from '../builders/names.js';
 import { requiresHardenedNodes } from '../builders/provider.js';
 import type { Logger } from '../observability/logger.js';
-import { isNotFound, statusCode } from '../runtime/kube.js';
+import { isNotFound, statusCode } from '../observability/errors.js';
 import type { PodInspector, TokenVerifier } from './admission.js';
 import { nodePodCIDRs, type CellView, type ColonyContext, type PodFacts, type TokenFacts } from './checks.js';
 import { clip, JoinRefused } from './errors.js';

@@ -33,13 +33,13 @@ import {
   type ProofMessage,
   type SealedMessage,
 } from './messages.js';
-import { ColonySecret, samePublicKey, verifyWithIdentity, type PublicIdentity } from './secret.js';
+import { ColonySecret } from './secret.js';
+import { samePublicKey, verifyWithIdentity, X25519_SPKI, type PublicIdentity } from '../api/identity.js';
 
 const TRANSCRIPT_LABEL = 'celula/join/v1';
 const CHALLENGE_LABEL = Buffer.from('celula/join/v1/challenge\0');
 const PROOF_LABEL = Buffer.from('celula/join/v1/proof');
 const SEAL_LABEL = Buffer.from('celula/join/v1/seal\0');
-const X25519_SPKI_PREFIX_LEN = 12;
 const GCM_IV = 12;
 const GCM_TAG = 16;
 const ALG_IDS: Record<Algorithm, number> = { ed25519: 1, secp256k1: 2, 'aes-256': 3 };
@@ -85,7 +85,7 @@ function challengeSignedBytes(th: Buffer): Buffer {
 
 function rawX25519Public(key: KeyObject): Buffer {
   const spki = createPublicKey(key).export({ format: 'der', type: 'spki' });
-  return Buffer.from(spki.subarray(X25519_SPKI_PREFIX_LEN));
+  return Buffer.from(spki.subarray(X25519_SPKI.length));
 }
 
 /** The proof key both sides derive: HKDF-SHA256(X25519(eJ, eP), salt = H(transcript)). */

@@ -16,18 +16,25 @@ import {
   createCipheriv,
   createDecipheriv,
   createECDH,
-  createHash,
   createPrivateKey,
   createPublicKey,
   hkdfSync,
   randomFillSync,
   sign as cryptoSign,
-  verify as cryptoVerify,
   type KeyObject,
 } from 'node:crypto';
 import { inspect } from 'node:util';
 
-import { ALGORITHMS, type Algorithm } from '../api/types.js';
+import {
+  ED25519_SPKI,
+  encodePublicKey,
+  fingerprintOf,
+  verifyWithIdentity,
+  wrapDer,
+  X25519_SPKI,
+  type PublicIdentity,
+} from '../api/identity.js';
+import type { Algorithm } from '../api/types.js';
 
 export const SECRET_BYTES = 32;
 const HKDF_SALT = Buffer.from('celula/v1', 'utf8');
@@ -41,27 +48,17 @@ const GCM_TAG = 16;
 // DER prefixes: the fixed ASN.1 headers in front of a raw key (RFC 8410 for Ed25519/X25519,
 // RFC 5915 / SEC1 for secp256k1). Building DER keeps the secret out of strings (JWK would be base64).
 const ED25519_PKCS8 = Buffer.from('302e020100300506032b657004220420', 'hex');
-const ED25519_SPKI = Buffer.from('302a300506032b6570032100', 'hex');
 const X25519_PKCS8 = Buffer.from('302e020100300506032b656e04220420', 'hex');
-const X25519_SPKI = Buffer.from('302a300506032b656e032100', 'hex');
 const SECP256K1_PKCS8 = Buffer.from(
   '303e020100301006072a8648ce3d020106052b8104000a042730250201010420',
   'hex',
 );
-const SECP256K1_SPKI = Buffer.from('3036301006072a8648ce3d020106052b8104000a032200', 'hex');
 const SECP256K1_ORDER = Buffer.from(
   'fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141',
   'hex',
 );
 
 const REDACTED = '[ColonySecret redacted]';
-
-/** Public identity of a colony: what goes into Colony.status.publicKey (as `<alg>:<base64>`). */
-export interface PublicIdentity {
-  algorithm: Algorithm;
-  /** ed25519 and aes-256: raw 32-byte Ed25519 key; secp256k1: 33-byte compressed SEC1 point. */
-  key: Buffer;
-}
 
 /** AES-256-GCM box: iv (12) || ciphertext || tag (16). */
 export type SymmetricBox = Buffer;
@@ -96,13 +93,6 @@ export interface ProgramKey {
   open(box: HpkeBox, info?: Uint8Array, aad?: Uint8Array): Promise<Buffer>;
 }
 
-function wrapDer(prefix: Buffer, raw: Buffer): Buffer {
-  const der = Buffer.alloc(prefix.length + raw.length);
-  prefix.copy(der, 0);
-  raw.copy(der, prefix.length);
-  return der;
-}
-
 /** Build a private KeyObject from raw bytes through a DER buffer that is wiped right after. */
 function privateKeyFromRaw(prefix: Buffer, raw: Buffer): KeyObject {
   const der = wrapDer(prefix, raw);
@@ -123,63 +113,6 @@ function hkdf(ikm: Buffer, label: string, length: number): Buffer {
 
 function isValidSecp256k1Scalar(k: Buffer): boolean {
   return !k.every((b) => b === 0) && Buffer.compare(k, SECP256K1_ORDER) < 0;
-}
-
-export function isAlgorithm(value: unknown): value is Algorithm {
-  return typeof value === 'string' && (ALGORITHMS as readonly string[]).includes(value);
-}
-
-export function publicKeyObject(identity: PublicIdentity): KeyObject {
-  const prefix = identity.algorithm === 'secp256k1' ? SECP256K1_SPKI : ED25519_SPKI;
-  return createPublicKey({ key: wrapDer(prefix, identity.key), format: 'der', type: 'spki' });
-}
-
-/** Verify a colony signature with the public identity alone. Never throws on bad input. */
-export function verifyWithIdentity(
-  identity: PublicIdentity,
-  data: Uint8Array,
-  signature: Uint8Array,
-): boolean {
-  try {
-    const key = publicKeyObject(identity);
-    if (identity.algorithm === 'secp256k1') {
-      return cryptoVerify('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, signature);
-    }
-    return cryptoVerify(null, data, key, signature);
-  } catch {
-    return false;
-  }
-}
-
-export function encodePublicKey(identity: PublicIdentity): string {
-  return `${identity.algorithm}:${identity.key.toString('base64')}`;
-}
-
-/** Parse `<alg>:<base64>`; throws Error with a clear message on anything malformed. */
-export function parsePublicKey(text: string): PublicIdentity {
-  const sep = text.indexOf(':');
-  const algorithm = text.slice(0, sep);
-  if (sep < 0 || !isAlgorithm(algorithm)) {
-    throw new Error(`public key must look like '<algorithm>:<base64>' with a known algorithm`);
-  }
-  const key = Buffer.from(text.slice(sep + 1), 'base64');
-  const want = algorithm === 'secp256k1' ? 33 : 32;
-  if (key.length !== want || key.toString('base64') !== text.slice(sep + 1)) {
-    throw new Error(`${algorithm} public key must be ${want} bytes of canonical base64`);
-  }
-  if (algorithm === 'secp256k1' && key[0] !== 2 && key[0] !== 3) {
-    throw new Error('secp256k1 public key must be a compressed SEC1 point');
-  }
-  return { algorithm, key };
-}
-
-/** `sha256:` + the first 16 bytes (32 hex digits) of SHA-256 over the raw public key. */
-export function fingerprintOf(identity: PublicIdentity): string {
-  return `sha256:${createHash('sha256').update(identity.key).digest('hex').slice(0, 32)}`;
-}
-
-export function samePublicKey(a: PublicIdentity, b: PublicIdentity): boolean {
-  return a.algorithm === b.algorithm && a.key.equals(b.key);
 }
 
 interface KeyMaterial {

@@ -6,8 +6,16 @@ import type { V1Lease, V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Cell, CellStatus, Colony } from '../api/types.js';
 import { buildCellPod } from '../builders/pod.js';
 import { isControlledBy } from '../builders/owner.js';
+import { mapToOwner, mapToSelf } from '../runtime/controller.js';
+import { source, type ControllerDescriptor } from '../runtime/manager.js';
 import { cellStatus, type CellWorld } from './cell-status.js';
-import { eventRef, splitKey, type ControllerContext, type ReconcileResult } from './context.js';
+import {
+  eventRef,
+  splitKey,
+  type ControllerContext,
+  type ControllerDeps,
+  type ReconcileResult,
+} from './context.js';
 import { isHolder } from './holders.js';
 import { judgeLease, NODE_LEASE_NAMESPACE } from './node-lease.js';
 
@@ -187,4 +195,28 @@ export async function reconcileCell(ctx: ControllerContext, key: string): Promis
     await reportTransition(ctx, cell, status);
   }
   return recheck(ctx, heard.lease, w, status);
+}
+
+/** The cell controller: one key per cell; its pod, its node and the node's Lease wake it. */
+export function cellController(d: ControllerDeps): ControllerDescriptor {
+  const c = d.caches;
+  // A node or its Lease changed: re-check the cells on that node (a Lease is named after its node).
+  const cellsOn = (o: { metadata?: { name?: string } }): string[] =>
+    c.cells
+      .list()
+      .filter((cell) => cell.spec.node === o.metadata?.name)
+      .map(mapToSelf);
+  return {
+    name: 'cell',
+    needsLeader: true,
+    concurrency: d.concurrency,
+    reconcile: (req) => reconcileCell({ ...d.ctx, log: req.log }, req.key),
+    resyncKeys: () => c.cells.list().map(mapToSelf),
+    sources: [
+      source(c.cells, mapToSelf),
+      source(c.pods, mapToOwner('Cell')),
+      source(c.nodes, cellsOn),
+      source(c.nodeLeases, cellsOn),
+    ],
+  };
 }

@@ -16,7 +16,7 @@ import {
   type Condition,
 } from '../api/types.js';
 import { setCondition } from '../api/conditions.js';
-import { verifyKeyProof } from '../cell/key-proof.js';
+import { verifyKeyProof } from '../api/identity.js';
 import type { CellPlacement } from '../builders/cell.js';
 import { cellIndexOf } from '../builders/labels.js';
 import type { LockdownState } from './context.js';

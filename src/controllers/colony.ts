@@ -1,23 +1,32 @@
-// Colony reconciler: fetch → deletion → desired → apply → status → requeue (STYLE §2).
+// Colony reconciler: fetch → deletion → desired → apply → status → requeue.
 // Cells and pods go away with the colony through owner references; no finalizer is needed.
-import type { V1Node } from '@kubernetes/client-node';
+import type { V1ClusterRoleBinding, V1Node } from '@kubernetes/client-node';
 import { isConditionTrue } from '../api/conditions.js';
-import { CellKind, ColonyConditions, type Colony, type ColonyStatus } from '../api/types.js';
+import { CellKind, ColonyConditions, LABELS, type Colony, type ColonyStatus } from '../api/types.js';
 import { buildCell } from '../builders/cell.js';
 import { buildCellDisruptionBudget } from '../builders/disruption-budget.js';
 import { buildCellNetworkPolicy } from '../builders/network-policy.js';
-import { colonyLabels } from '../builders/labels.js';
 import { cellServiceAccountName } from '../builders/names.js';
-import { controllerRef, isControlledBy } from '../builders/owner.js';
+import { isControlledBy } from '../builders/owner.js';
 import {
   buildCellClusterRoleBinding,
   buildCellRoleBinding,
+  buildCellServiceAccount,
   cellClusterRoleBindingName,
+  COLONY_NAMESPACE_LABEL,
   COLONY_UID_LABEL,
 } from '../builders/cell-rbac.js';
+import { mapToOwner, mapToSelf } from '../runtime/controller.js';
+import { source, type ControllerDescriptor } from '../runtime/manager.js';
 import { secondsBetween } from './cell.js';
 import { planColony, type ColonyPlan } from './colony-plan.js';
-import { eventRef, splitKey, type ControllerContext, type ReconcileResult } from './context.js';
+import {
+  eventRef,
+  splitKey,
+  type ControllerContext,
+  type ControllerDeps,
+  type ReconcileResult,
+} from './context.js';
 import { judgeLease, NODE_LEASE_NAMESPACE } from './node-lease.js';
 
 /** While cells are on their way, look again even if no event arrives. */
@@ -39,17 +48,7 @@ async function ensureServiceAccount(ctx: ControllerContext, colony: Colony): Pro
   if (existing && isControlledBy(existing, colony)) return;
   if (existing)
     throw new Error(`service account ${name} exists and is not owned by colony ${colony.metadata.name}`);
-  await ctx.write.apply({
-    apiVersion: 'v1',
-    kind: 'ServiceAccount',
-    metadata: {
-      name,
-      namespace: colony.metadata.namespace,
-      labels: colonyLabels(colony.metadata.name ?? ''),
-      ownerReferences: [controllerRef(colony)],
-    },
-    automountServiceAccountToken: false,
-  } as object);
+  await ctx.write.apply(buildCellServiceAccount(colony));
 }
 
 /**
@@ -185,4 +184,37 @@ export async function reconcileColony(ctx: ControllerContext, key: string): Prom
   const lost = isConditionTrue(plan.status.conditions, ColonyConditions.Lost);
   const settling = plan.status.alive !== colony.spec.replicas && !lost;
   return settling ? { requeueAfter: SETTLING_REQUEUE_MS } : {};
+}
+
+/** The colony a cell ClusterRoleBinding belongs to (its labels name it). */
+function colonyOfBinding(crb: V1ClusterRoleBinding): string | undefined {
+  const l = crb.metadata?.labels ?? {};
+  const ns = l[COLONY_NAMESPACE_LABEL];
+  const name = l[LABELS.colony];
+  return ns && name ? `${ns}/${name}` : undefined;
+}
+
+/** The colony controller: one key per colony; its children and every node change wake it. */
+export function colonyController(d: ControllerDeps): ControllerDescriptor {
+  const c = d.caches;
+  const owner = mapToOwner('Colony');
+  const everyColony = (): string[] => c.colonies.list().map(mapToSelf);
+  return {
+    name: 'colony',
+    needsLeader: true,
+    concurrency: d.concurrency,
+    reconcile: (req) => reconcileColony({ ...d.ctx, log: req.log }, req.key),
+    resyncKeys: everyColony,
+    sources: [
+      source(c.colonies, mapToSelf),
+      source(c.cells, owner),
+      source(c.serviceAccounts, owner),
+      source(c.roleBindings, owner),
+      source(c.networkPolicies, owner),
+      source(c.disruptionBudgets, owner),
+      source(c.clusterRoleBindings, colonyOfBinding),
+      // Node changes (readiness, labels, taints) can change placement for every colony.
+      source(c.nodes, everyColony),
+    ],
+  };
 }

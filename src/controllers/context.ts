@@ -14,6 +14,7 @@ import type { Cell, Colony } from '../api/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { FloorMetrics } from './floor-metrics.js';
 import type { FloorGuard } from './guard.js';
+import type { Caches } from './resources.js';
 
 export interface Reader<T> {
   get(namespace: string | undefined, name: string): T | undefined;
@@ -89,6 +90,15 @@ export interface ControllerContext {
   nodeLossAfter?: number;
   now(): Date;
   log: Logger;
+}
+
+/** What the colony and cell controller descriptors are built from. */
+export interface ControllerDeps {
+  ctx: ControllerContext;
+  /** The same caches as ctx's readers, as event sources. */
+  caches: Caches;
+  /** Parallel reconciles. */
+  concurrency?: number;
 }
 
 export type { ReconcileResult } from '../runtime/controller.js';

@@ -3,14 +3,14 @@
 // reconciler: no seeding while it is broken), a metric, and Warning events on every colony. It also
 // watches every MutatingWebhookConfiguration and MutatingAdmissionPolicy: one that can change cell
 // pods breaks the lock-down (lockdown-plan.ts, mutatorsOfCellPods) until it is gone.
-import type { KubeConfig, V1Node, V1Pod } from '@kubernetes/client-node';
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { Counter, type Registry } from 'prom-client';
-import { API_VERSION, LOCKDOWN_PARAMETERS_PLURAL, type Cell, type Colony } from '../api/types.js';
-import { LOCKDOWN_PARAMS, type LockdownOptions } from '../builders/lockdown.js';
+import type { Cell, Colony } from '../api/types.js';
+import type { LockdownOptions } from '../builders/lockdown.js';
 import type { Logger } from '../observability/logger.js';
-import { Controller } from '../runtime/controller.js';
-import { describeError } from '../runtime/kube.js';
-import { Informer } from '../runtime/informer.js';
+import { describeError } from '../observability/errors.js';
+import { source, type Cache, type ControllerDescriptor, type InformerSource } from '../runtime/manager.js';
+import type { WriteClient } from '../runtime/write.js';
 import {
   describeMutator,
   policiesTampered,
@@ -18,31 +18,31 @@ import {
   type MutatorFinding,
   type ObservedObject,
 } from './lockdown-plan.js';
-import { kubeLockdownWriter, LOCKDOWN_KEY, lockdownTargets, reconcileLockdown } from './lockdown.js';
+import { LOCKDOWN_KEY, lockdownTargets, lockdownWriter, reconcileLockdown } from './lockdown.js';
 import { eventRef, type LockdownState, type Writer } from './context.js';
+import { LOCKDOWN_RESOURCES } from './resources.js';
 
 export interface LockdownDeps {
-  kubeConfig: KubeConfig;
+  /** The one write client (restores the policies); `write` is the same client for colony events. */
+  client: WriteClient;
   logger: Logger;
   registry: Registry;
   opts: LockdownOptions;
-  nodes: Informer<V1Node>;
-  cells: Informer<Cell>;
-  colonies: Informer<Colony>;
+  /** Shared caches (targets: hardened nodes and cells; colonies: where Warning events go). */
+  nodes: Cache<V1Node>;
+  cells: Cache<Cell>;
+  colonies: Cache<Colony>;
+  /** Where the lock-down's own informers come from (the manager's registry). */
+  informers: InformerSource;
   write: Writer;
-  /** Reconcile only while this replica leads. */
-  isLeading: () => boolean;
   /** Called when the state changes, so colonies are re-reconciled. */
   onChange: () => void;
 }
 
 export interface Lockdown {
   state(): LockdownState;
-  informers: Array<Informer<object>>;
-  controller: Controller;
+  controller: ControllerDescriptor;
 }
-
-const ADMISSION = '/apis/admissionregistration.k8s.io/v1';
 
 function incidentCounter(registry: Registry): Counter {
   const name = 'celula_lockdown_incidents_total';
@@ -88,48 +88,19 @@ function mutatorAnnouncer(d: LockdownDeps): (found: MutatorFinding[]) => Promise
   };
 }
 
-export function startLockdown(d: LockdownDeps): Lockdown {
-  const common = { kubeConfig: d.kubeConfig, logger: d.logger };
-  // No label selector on policies and bindings: removing our label must not look like a deletion.
-  const policies = new Informer<ObservedObject>({
-    ...common,
-    path: `${ADMISSION}/validatingadmissionpolicies`,
-  });
-  const bindings = new Informer<ObservedObject>({
-    ...common,
-    path: `${ADMISSION}/validatingadmissionpolicybindings`,
-  });
-  const params = new Informer<ObservedObject>({
-    ...common,
-    path: `/apis/${API_VERSION}/${LOCKDOWN_PARAMETERS_PLURAL}`,
-    fieldSelector: `metadata.name=${LOCKDOWN_PARAMS}`,
-  });
-  // Every mutating admission object: which can reach cell pods is judged in lockdown-plan.ts.
-  // MutatingAdmissionPolicy is admissionregistration.k8s.io/v1 (GA, on by default since 1.36).
-  const mutatingWebhooks = new Informer<ObservedObject>({
-    ...common,
-    path: `${ADMISSION}/mutatingwebhookconfigurations`,
-  });
-  const mutatingPolicies = new Informer<ObservedObject>({
-    ...common,
-    path: `${ADMISSION}/mutatingadmissionpolicies`,
-  });
-  // Every pod bound to a node: pods already on a hardened node are locked too.
-  const pods = new Informer<V1Pod>({ ...common, path: '/api/v1/pods', fieldSelector: 'spec.nodeName!=' });
+/** Reports a plan: the state, the metric, the events (see the header). */
+function reporter(
+  d: LockdownDeps,
+  state: { now: LockdownState },
+): (plan: LockdownPlan, summary: string) => Promise<void> {
   const incidents = incidentCounter(d.registry);
-  const writer = kubeLockdownWriter(d.kubeConfig);
-  let state: LockdownState = 'Unknown';
-  // The parameters as last confirmed intact: our own updates of them are not incidents.
-  const memory: { confirmedParams?: Record<string, string> } = {};
-
   const announceMutators = mutatorAnnouncer(d);
-
-  const report = async (plan: LockdownPlan, summary: string): Promise<void> => {
+  return async (plan, summary) => {
     await announceMutators(plan.mutators);
     const next: LockdownState = plan.intact ? 'Intact' : policiesTampered(plan) ? 'Broken' : 'Mutated';
-    const wasIntact = state === 'Intact';
-    if (next === state) return;
-    state = next;
+    const wasIntact = state.now === 'Intact';
+    if (next === state.now) return;
+    state.now = next;
     d.onChange();
     if (next === 'Intact') {
       d.logger.info('lock-down intact');
@@ -142,38 +113,47 @@ export function startLockdown(d: LockdownDeps): Lockdown {
     const message = `lock-down admission policies were removed or changed; restoring: ${summary}`;
     await warnColonies(d, 'LockdownTampered', message);
   };
+}
 
-  const controller = new Controller({
+/** The lock-down controller: one key; its own informers, nodes and cells wake it. */
+export function lockdownController(d: LockdownDeps): Lockdown {
+  const r = LOCKDOWN_RESOURCES;
+  const own = {
+    policies: d.informers.informer<ObservedObject>(r.policies()),
+    bindings: d.informers.informer<ObservedObject>(r.bindings()),
+    params: d.informers.informer<ObservedObject>(r.params()),
+    mutatingWebhooks: d.informers.informer<ObservedObject>(r.mutatingWebhooks()),
+    mutatingPolicies: d.informers.informer<ObservedObject>(r.mutatingPolicies()),
+    pods: d.informers.informer<V1Pod>(r.boundPods()),
+  };
+  const writer = lockdownWriter(d.client);
+  const state: { now: LockdownState } = { now: 'Unknown' };
+  // The parameters as last confirmed intact: our own updates of them are not incidents.
+  const memory: { confirmedParams?: Record<string, string> } = {};
+  const report = reporter(d, state);
+  const key = (): string => LOCKDOWN_KEY;
+  const controller: ControllerDescriptor = {
     name: 'lockdown',
-    logger: d.logger,
-    registry: d.registry,
+    needsLeader: true,
     concurrency: 1,
-    reconcile: async () => {
-      if (!d.isLeading()) return {};
-      return reconcileLockdown({
+    resyncKeys: () => [LOCKDOWN_KEY],
+    reconcile: () =>
+      reconcileLockdown({
         opts: d.opts,
-        targets: () => lockdownTargets({ nodes: d.nodes.list(), pods: pods.list(), cells: d.cells.list() }),
+        targets: () =>
+          lockdownTargets({ nodes: d.nodes.list(), pods: own.pods.list(), cells: d.cells.list() }),
         observe: () => ({
-          policies: policies.list(),
-          bindings: bindings.list(),
-          params: params.list()[0],
-          mutatingWebhooks: mutatingWebhooks.list(),
-          mutatingPolicies: mutatingPolicies.list(),
+          policies: own.policies.list(),
+          bindings: own.bindings.list(),
+          params: own.params.list()[0],
+          mutatingWebhooks: own.mutatingWebhooks.list(),
+          mutatingPolicies: own.mutatingPolicies.list(),
         }),
         write: writer,
         report,
         memory,
-      });
-    },
-  });
-  const key = (): string => LOCKDOWN_KEY;
-  const own = [policies, bindings, params, mutatingWebhooks, mutatingPolicies, pods] as Array<
-    Informer<object>
-  >;
-  for (const source of [...own, d.nodes, d.cells] as Array<Informer<object>>) controller.watch(source, key);
-  return {
-    state: () => state,
-    informers: own,
-    controller,
+      }),
+    sources: [...Object.values(own), d.nodes, d.cells].map((s) => source(s as Cache<object>, key)),
   };
+  return { state: () => state.now, controller };
 }

@@ -4,18 +4,13 @@
 // validatingadmissionpolicies, validatingadmissionpolicybindings (no label selector: a removed
 // label must not look like a deletion) and the LockdownParameters (field selector on its name),
 // plus nodes and pods for the targets, all enqueue LOCKDOWN_KEY.
-import {
-  KubernetesObjectApi,
-  type KubeConfig,
-  type KubernetesObject,
-  type V1Node,
-  type V1Pod,
-} from '@kubernetes/client-node';
-import { LABELS, type Cell } from '../api/types.js';
+import type { KubernetesObject, V1Node, V1Pod } from '@kubernetes/client-node';
+import { DEFAULT_OPERATOR_NAMESPACE, LABELS, type Cell } from '../api/types.js';
 import { isHardenedLabelValue } from '../builders/hardening.js';
 import { lockdownParams, lockdownPolicies, type LockdownOptions, type PodRef } from '../builders/lockdown.js';
-import { isConflict, statusCode } from '../runtime/kube.js';
+import { isConflict, statusCode } from '../observability/errors.js';
 import type { ReconcileResult } from '../runtime/controller.js';
+import type { WriteClient } from '../runtime/write.js';
 import {
   describePlan,
   planLockdown,
@@ -25,7 +20,7 @@ import {
 } from './lockdown-plan.js';
 import type { ObservedLockdown } from './lockdown-plan.js';
 
-export const LOCKDOWN_KEY = 'celula-system/lockdown';
+export const LOCKDOWN_KEY = `${DEFAULT_OPERATOR_NAMESPACE}/lockdown`;
 /** Re-check even without events: a missed watch event must not leave a hole for long. */
 export const LOCKDOWN_RESYNC_MS = 30_000;
 
@@ -115,18 +110,15 @@ function paramsData(desired: LockdownDesired[]): Record<string, string> | undefi
   return params?.kind === 'LockdownParameters' ? (params.data ?? {}) : undefined;
 }
 
-/** The writer on a real API server. */
-export function kubeLockdownWriter(kc: KubeConfig): LockdownWriter {
-  const api = kc.makeApiClient(KubernetesObjectApi);
+/** The lock-down's writes on the one write client; a replaced object deleted meanwhile is recreated. */
+export function lockdownWriter(client: Pick<WriteClient, 'create' | 'replace'>): LockdownWriter {
   return {
-    create: async (obj) => {
-      await api.create(obj, undefined, undefined, 'celula-operator');
-    },
+    create: (obj) => client.create(obj),
     replace: async (obj, resourceVersion) => {
       const body = { ...obj, metadata: { ...obj.metadata, resourceVersion } } as KubernetesObject;
-      await api.replace(body, undefined, undefined, 'celula-operator').catch((err: unknown) => {
+      await client.replace(body).catch((err: unknown) => {
         // Deleted between observe and replace: recreate.
-        if (statusCode(err) === 404) return api.create(obj);
+        if (statusCode(err) === 404) return client.create(obj);
         throw err;
       });
     },

@@ -3,22 +3,16 @@
 // and acts: create the script ConfigMap and a Job per chosen node, label+taint a node whose report
 // passed, record a failure (annotations + Warning events) otherwise, delete Jobs whose outcome the
 // node shows. A failed write throws (backoff).
-import {
-  BatchV1Api,
-  CoreV1Api,
-  PatchStrategy,
-  setHeaderOptions,
-  type CoreV1Event,
-  type KubeConfig,
-  type V1ConfigMap,
-  type V1Job,
-  type V1Node,
-  type V1ObjectReference,
-  type V1Pod,
+import type {
+  KubernetesObject,
+  V1ConfigMap,
+  V1Job,
+  V1Node,
+  V1ObjectReference,
+  V1Pod,
 } from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
-import type { Registry } from 'prom-client';
-import { API_VERSION, MANAGER, type Colony } from '../api/types.js';
+import { API_VERSION, type Colony } from '../api/types.js';
 import {
   buildHardeningJob,
   buildHijackConfigMap,
@@ -26,15 +20,16 @@ import {
   digestPrefix,
   failedNodePatch,
   hardenedNodePatch,
-  HARDENING_SELECTOR,
   hijackScript,
   type HijackScript,
 } from '../builders/hardening.js';
 import type { Logger } from '../observability/logger.js';
-import { Controller, type ReconcileResult } from '../runtime/controller.js';
-import { Informer } from '../runtime/informer.js';
-import { isConflict, isNotFound } from '../runtime/kube.js';
+import type { ReconcileResult } from '../runtime/controller.js';
+import { source, type Cache, type ControllerDescriptor, type InformerSource } from '../runtime/manager.js';
+import { isConflict } from '../observability/errors.js';
+import type { WriteClient } from '../runtime/write.js';
 import type { Reader } from './context.js';
+import { HARDENING_RESOURCES } from './resources.js';
 import { DEFAULT_RETRY_AFTER_MS, describeAction, planHardening, type HardeningAction } from './node-plan.js';
 
 /** The one work-queue key: every hardening decision looks at all adopt colonies and nodes. */
@@ -56,9 +51,9 @@ export interface HardeningWriter {
   ensureConfigMap(cm: V1ConfigMap): Promise<void>;
   /** Creates a Job; already there is fine (the plan saw a stale cache). */
   createJob(job: V1Job): Promise<void>;
-  /** Deletes one incarnation of a Job (uid precondition) and its pods; already gone is fine. */
+  /** Deletes one incarnation of a Job (uid precondition) and, in the background, its pods; already gone is fine. */
   deleteJob(namespace: string, name: string, uid: string): Promise<void>;
-  /** JSON merge patch of a node, as the operator's field manager. */
+  /** JSON merge patch of a node. */
   patchNode(name: string, patch: object): Promise<void>;
   event(
     regarding: V1ObjectReference,
@@ -171,12 +166,8 @@ export async function reconcileNodeHardening(deps: NodeHardeningDeps): Promise<R
   return plan.requeueAfter === undefined ? {} : { requeueAfter: plan.requeueAfter };
 }
 
-/** The writer on a real API server. */
-export function kubeHardeningWriter(kc: KubeConfig, now: () => Date = () => new Date()): HardeningWriter {
-  const core = kc.makeApiClient(CoreV1Api);
-  const batch = kc.makeApiClient(BatchV1Api);
-  const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-  let seq = 0;
+/** The hardening writes on the one write client. */
+export function hardeningWriter(client: WriteClient): HardeningWriter {
   const tolerate =
     (ok: (err: unknown) => boolean) =>
     (err: unknown): void => {
@@ -184,99 +175,58 @@ export function kubeHardeningWriter(kc: KubeConfig, now: () => Date = () => new 
     };
   return {
     ensureConfigMap: async (cm) => {
-      const namespace = cm.metadata?.namespace ?? '';
-      await core
-        .createNamespacedConfigMap({ namespace, body: cm, fieldManager: MANAGER })
-        .catch(tolerate(isConflict));
+      await client.create(cm as KubernetesObject).catch(tolerate(isConflict));
     },
     createJob: async (job) => {
-      const namespace = job.metadata?.namespace ?? '';
-      await batch
-        .createNamespacedJob({ namespace, body: job, fieldManager: MANAGER })
-        .catch(tolerate(isConflict));
+      await client.create(job as KubernetesObject).catch(tolerate(isConflict));
     },
-    deleteJob: async (namespace, name, uid) => {
-      const body = { propagationPolicy: 'Background', preconditions: { uid } };
-      await batch.deleteNamespacedJob({ namespace, name, body }).catch(tolerate(isNotFound));
-    },
-    patchNode: async (name, body) => {
-      await core.patchNode({ name, body, fieldManager: MANAGER }, mergePatch);
-    },
-    event: async (regarding, type, reason, message) => {
-      const t = now();
-      // Events about a Node go to `default`, where kubectl describe node finds them.
-      const namespace = regarding.namespace || 'default';
-      const body: CoreV1Event = {
-        metadata: {
-          name: `${regarding.name ?? 'x'}.${t.getTime().toString(16)}${(seq++).toString(16)}`,
-          namespace,
-        },
-        involvedObject: { ...regarding, namespace: regarding.namespace || undefined },
-        reason,
-        message,
-        type,
-        source: { component: MANAGER },
-        reportingComponent: MANAGER,
-        firstTimestamp: t,
-        lastTimestamp: t,
-        count: 1,
-      };
-      await core.createNamespacedEvent({ namespace, body });
-    },
+    deleteJob: (namespace, name, uid) =>
+      client.delete({ apiVersion: 'batch/v1', kind: 'Job', namespace, name }, uid),
+    patchNode: (name, patch) => client.patchNode(name, patch),
+    event: (regarding, type, reason, message) => client.event(regarding, type, reason, message),
   };
 }
 
 export interface NodeHardeningConfig {
-  kubeConfig: KubeConfig;
-  logger: Logger;
+  /** The one write client (its fence: the leader gate). */
+  write: WriteClient;
   opts: HardeningOptions;
   /** Shared with the operator's other controllers. */
-  colonies: Informer<Colony>;
-  nodes: Informer<V1Node>;
-  registry?: Registry;
-  now?: () => Date;
-  /** Reconcile only while this replica leads. */
-  isLeading?: () => boolean;
+  colonies: Cache<Colony>;
+  nodes: Cache<V1Node>;
+  /** Where its own informers (Jobs and their pods, operator namespace) come from. */
+  informers: InformerSource;
+  now: () => Date;
 }
 
-export interface NodeHardening {
-  /** Its own informers (Jobs and their pods in the operator namespace): start, sync and stop them. */
-  informers: Array<Informer<object>>;
-  controller: Controller;
-}
-
-function collectionIn(namespace: string, base: string, plural: string): string {
-  return `${base}/namespaces/${namespace}/${plural}`;
-}
-
-/** Informers and the single-key controller; the caller starts and stops them with the others. */
-export function nodeHardening(cfg: NodeHardeningConfig): NodeHardening {
+/** The node-hardening controller: one key; colonies, nodes, its Jobs and their pods wake it. */
+export function hardeningController(cfg: NodeHardeningConfig): ControllerDescriptor {
   const ns = cfg.opts.namespace;
-  const common = { kubeConfig: cfg.kubeConfig, logger: cfg.logger, labelSelector: HARDENING_SELECTOR };
-  const jobs = new Informer<V1Job>({ ...common, path: collectionIn(ns, '/apis/batch/v1', 'jobs') });
-  const pods = new Informer<V1Pod>({ ...common, path: collectionIn(ns, '/api/v1', 'pods') });
-  const now = cfg.now ?? ((): Date => new Date());
-  const write = kubeHardeningWriter(cfg.kubeConfig, now);
-  const controller = new Controller({
-    name: 'node-hardening',
-    logger: cfg.logger,
-    concurrency: 1,
-    registry: cfg.registry,
-    reconcile: async (req) =>
-      (cfg.isLeading?.() ?? true)
-        ? reconcileNodeHardening({
-            colonies: cfg.colonies,
-            nodes: cfg.nodes,
-            jobs,
-            pods,
-            opts: cfg.opts,
-            write,
-            now,
-            log: req.log,
-          })
-        : {},
-  });
+  const jobs = cfg.informers.informer<V1Job>(HARDENING_RESOURCES.jobs(ns));
+  const pods = cfg.informers.informer<V1Pod>(HARDENING_RESOURCES.hardeningPods(ns));
+  const write = hardeningWriter(cfg.write);
   const toKey = (): string => HARDENING_KEY;
-  controller.watch(cfg.colonies, toKey).watch(cfg.nodes, toKey).watch(jobs, toKey).watch(pods, toKey);
-  return { informers: [jobs, pods], controller };
+  return {
+    name: 'node-hardening',
+    needsLeader: true,
+    concurrency: 1,
+    resyncKeys: () => [HARDENING_KEY],
+    reconcile: (req) =>
+      reconcileNodeHardening({
+        colonies: cfg.colonies,
+        nodes: cfg.nodes,
+        jobs,
+        pods,
+        opts: cfg.opts,
+        write,
+        now: cfg.now,
+        log: req.log,
+      }),
+    sources: [
+      source(cfg.colonies, toKey),
+      source(cfg.nodes, toKey),
+      source(jobs, toKey),
+      source(pods, toKey),
+    ],
+  };
 }

@@ -7,13 +7,12 @@ import {
   type KubernetesObject,
   type KubernetesObjectApi,
 } from '@kubernetes/client-node';
-import { MANAGER } from '../api/types.js';
-import { isConflict } from './kube.js';
+import { isConflict } from '../observability/errors.js';
 import { mergePatch, normalizeStatus, statusChanged } from './status.js';
 
-export const FIELD_MANAGER = MANAGER;
-
 export interface ApplyOptions {
+  /** The field manager the apply is made as (the operator: MANAGER in src/api/types.ts). */
+  fieldManager: string;
   /**
    * Take over fields another manager owns. Off by default. Turn it on only for objects the operator
    * alone may define, after checking it owns them (controller ownerReference) or that they are
@@ -25,20 +24,20 @@ export interface ApplyOptions {
 
 /**
  * Server-side apply of a full desired object (apiVersion, kind, metadata.name[/namespace] required)
- * with field manager `celula-operator`. KubernetesObjectApi.patch sends Content-Type
+ * as `opts.fieldManager`. KubernetesObjectApi.patch sends Content-Type
  * application/apply-patch+yaml when given PatchStrategy.ServerSideApply (the JSON body is valid YAML).
  */
 export async function applyObject<T extends KubernetesObject>(
   api: KubernetesObjectApi,
   desired: T,
-  opts: ApplyOptions = {},
+  opts: ApplyOptions,
 ): Promise<T> {
   const dryRun = opts.dryRun ? 'All' : undefined;
   return api.patch<T>(
     desired,
     undefined,
     dryRun,
-    FIELD_MANAGER,
+    opts.fieldManager,
     opts.force ?? false,
     PatchStrategy.ServerSideApply,
   );
@@ -108,17 +107,18 @@ export function statusPatchBody<S extends object>(live: WithStatus<S>, desired: 
 /** A StatusClient for a namespaced custom resource (e.g. colonies, cells) via CustomObjectsApi. */
 export function customStatusClient<T>(
   api: CustomObjectsApi,
-  res: { group: string; version: string; plural: string },
+  res: { group: string; version: string; plural: string; fieldManager: string },
 ): StatusClient<T> {
+  const { fieldManager, ...resource } = res;
   // client-node 2.x picks application/json-patch+json for custom-object patches by default;
   // this middleware overrides the Content-Type to a JSON merge patch.
   const mergePatchOptions = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
   return {
     read: async (namespace, name) =>
-      (await api.getNamespacedCustomObjectStatus({ ...res, namespace, name })) as T,
+      (await api.getNamespacedCustomObjectStatus({ ...resource, namespace, name })) as T,
     patchStatus: async (namespace, name, body) =>
       (await api.patchNamespacedCustomObjectStatus(
-        { ...res, namespace, name, body, fieldManager: FIELD_MANAGER },
+        { ...resource, namespace, name, body, fieldManager },
         mergePatchOptions,
       )) as T,
   };

@@ -4,7 +4,8 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../observability/logger.js';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
-import { describeError, objectKey, splitKey } from './kube.js';
+import { objectKey, splitKey } from './kube.js';
+import { describeError } from '../observability/errors.js';
 import { runtimeMetrics, type ReconcileOutcome, type RuntimeMetrics } from './metrics.js';
 import { WorkQueue, type BackoffOptions } from './workqueue.js';
 

@@ -17,7 +17,8 @@ import {
 } from '@kubernetes/client-node';
 import type { Logger } from '../observability/logger.js';
 import { sleep, systemClock, type Clock } from './clock.js';
-import { describeError, isGone, objectKey, RawClient, statusCode } from './kube.js';
+import { objectKey, RawClient } from './kube.js';
+import { describeError, isGone, statusCode } from '../observability/errors.js';
 import { backoffDelay } from './workqueue.js';
 
 export type ListFn<T> = (

@@ -13,7 +13,7 @@
 import { V1MicroTime, type CoordinationV1Api, type V1Lease, type V1LeaseSpec } from '@kubernetes/client-node';
 import type { Logger } from '../observability/logger.js';
 import { sleep, systemClock, type Clock } from './clock.js';
-import { describeError, isNotFound } from './kube.js';
+import { describeError, isNotFound } from '../observability/errors.js';
 
 export interface LeaseRecord {
   holder: string;

@@ -1,7 +1,7 @@
 // Graceful shutdown on SIGTERM/SIGINT: run the registered steps in order (stop informers, drain
 // queues, release the lease), each bounded by a deadline, then exit. A second signal exits at once.
 import type { Logger } from '../observability/logger.js';
-import { describeError } from './kube.js';
+import { describeError } from '../observability/errors.js';
 
 export interface ShutdownStep {
   name: string;

@@ -1,11 +1,32 @@
-// Pure status math: did the status change, and what JSON merge patch turns old into new.
-import type { Condition } from '../api/types.js';
-import { preserveTransitionTimes } from '../api/conditions.js';
+// Pure status math: did the status change, and what JSON merge patch turns old into new. Generic:
+// any status with metav1.Condition-shaped conditions.
 
 type Json = unknown;
 
+/** What status math needs of a condition (metav1.Condition). */
+export interface ConditionLike {
+  type: string;
+  status: string;
+  lastTransitionTime?: string;
+}
+
 interface WithConditions {
-  conditions?: Condition[];
+  conditions?: ConditionLike[];
+}
+
+/**
+ * Carries old transition times over to freshly computed conditions whose status did not change.
+ * Use when a reconciler rebuilds the whole list from observed state.
+ */
+export function preserveTransitionTimes<C extends ConditionLike>(
+  old: readonly C[] | undefined,
+  fresh: readonly C[] | undefined,
+): C[] | undefined {
+  if (!fresh) return undefined;
+  return fresh.map((c) => {
+    const prev = old?.find((o) => o.type === c.type);
+    return prev && prev.status === c.status ? { ...c, lastTransitionTime: prev.lastTransitionTime } : c;
+  });
 }
 
 /**

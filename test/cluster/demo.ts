@@ -13,9 +13,9 @@ import {
   type KubernetesObject,
 } from '@kubernetes/client-node';
 import yaml from 'js-yaml';
-import { COLONY_PLURAL, GROUP, VERSION, type Colony } from '../../src/api/types.js';
+import { COLONY_PLURAL, GROUP, MANAGER, VERSION, type Colony } from '../../src/api/types.js';
 import { CELL_RUNTIME_LABEL } from '../../src/builders/pod.js';
-import { OPERATOR_NAME } from '../../src/controllers/rbac.js';
+import { OPERATOR_NAME } from '../../src/builders/rbac-rules.js';
 import { DEFAULT_OPERATOR_NAMESPACE, installOperatorPrerequisites } from '../../src/install.js';
 import { applyObject } from '../../src/runtime/apply.js';
 import { up } from './cli.js';
@@ -77,11 +77,11 @@ export async function runDemo(): Promise<void> {
   say('2/5 installing CRDs, the operator namespace, service account and RBAC…');
   await installOperatorPrerequisites(admin);
   const objects = KubernetesObjectApi.makeApiClient(admin);
-  await applyObject(objects, {
-    apiVersion: 'v1',
-    kind: 'Namespace',
-    metadata: { name: DEMO_NAMESPACE },
-  });
+  await applyObject(
+    objects,
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: DEMO_NAMESPACE } },
+    { fieldManager: MANAGER },
+  );
   const operatorKubeconfig = await cp.kubeconfigForServiceAccount(
     DEFAULT_OPERATOR_NAMESPACE,
     OPERATOR_NAME,
@@ -120,7 +120,7 @@ export async function runDemo(): Promise<void> {
 
   say('4/5 applying examples/colony.yaml…');
   const colony = exampleColony(root);
-  await applyObject(objects, colony as KubernetesObject);
+  await applyObject(objects, colony as KubernetesObject, { fieldManager: MANAGER });
 
   say('5/5 waiting for the genesis cell to seed the secret and two more cells to join…');
   const ready = await waitForColony(admin, colony.metadata.name ?? 'lottery');

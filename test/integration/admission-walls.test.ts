@@ -148,7 +148,7 @@ function cell(name: string): object {
 
 async function apply(kc: KubeConfig, objs: object[]): Promise<void> {
   const api = KubernetesObjectApi.makeApiClient(kc);
-  for (const o of objs) await applyObject(api, o as KubernetesObject, { force: true });
+  for (const o of objs) await applyObject(api, o as KubernetesObject, { force: true, fieldManager: MANAGER });
 }
 
 function rbac(): object[] {

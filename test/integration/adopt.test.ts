@@ -19,7 +19,15 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import { writeFileSync } from 'node:fs';
-import { COLONY_PLURAL, GROUP, HARDENED_TAINT, LABELS, VERSION, type Colony } from '../../src/api/types.js';
+import {
+  COLONY_PLURAL,
+  GROUP,
+  HARDENED_TAINT,
+  LABELS,
+  MANAGER,
+  VERSION,
+  type Colony,
+} from '../../src/api/types.js';
 import {
   FAILED_ANNOTATIONS,
   HARDENING_ANNOTATIONS,
@@ -27,16 +35,13 @@ import {
   digestPrefix,
 } from '../../src/builders/hardening.js';
 import { REQUIRED_PASS } from '../../src/controllers/node-plan.js';
-import {
-  defaultHijackPath,
-  loadHijackScript,
-  nodeHardening,
-  type NodeHardening,
-} from '../../src/controllers/node.js';
-import { OPERATOR_NAME } from '../../src/controllers/rbac.js';
+import { defaultHijackPath, hardeningController, loadHijackScript } from '../../src/controllers/node.js';
+import { OPERATOR_NAME } from '../../src/builders/rbac-rules.js';
 import { DEFAULT_OPERATOR_NAMESPACE, installOperatorPrerequisites } from '../../src/install.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { Informer } from '../../src/runtime/informer.js';
+import { Manager } from '../../src/runtime/manager.js';
+import { WriteClient } from '../../src/runtime/write.js';
 import {
   clusterInfo,
   controlPlane,
@@ -58,33 +63,42 @@ let core: CoreV1Api;
 let batch: BatchV1Api;
 let custom: CustomObjectsApi;
 let ns: string;
-let hardening: NodeHardening | undefined;
-let informers: Array<Pick<Informer<object>, 'start' | 'stop' | 'waitForSync'>> = [];
+let manager: Manager | undefined;
 const logs: string[] = [];
 const jobPods = new Map<string, V1Pod>();
 
 async function startHardening(kc: KubeConfig): Promise<void> {
   const destination = { write: (l: string): boolean => logs.push(l) > 0 } as unknown as NodeJS.WritableStream;
   const logger = createLogger({ level: 'debug', destination });
-  const colonies = new Informer<Colony>({
-    kubeConfig: kc,
+  // No election: the manager's gate is open once it started (this test is the only operator).
+  const m = new Manager({
     logger,
-    // This test's namespace only: colonies other test files leave behind (default provider: adopt)
-    // must not send hardening Jobs to this run's nodes.
+    informers: (spec) => new Informer<object>({ kubeConfig: kc, logger, ...spec }),
+  });
+  manager = m;
+  // This test's namespace only: colonies other test files leave behind (default provider: adopt)
+  // must not send hardening Jobs to this run's nodes.
+  const colonies = m.informer<Colony>({
     path: `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${COLONY_PLURAL}`,
   });
-  const nodes = new Informer<V1Node>({ kubeConfig: kc, logger, path: '/api/v1/nodes' });
-  hardening = nodeHardening({
+  const nodes = m.informer<V1Node>({ path: '/api/v1/nodes' });
+  const write = new WriteClient({
     kubeConfig: kc,
-    logger,
-    opts: { namespace: OP_NS, script, retryAfterMs: 10 * 60_000 },
-    colonies,
-    nodes,
+    fieldManager: MANAGER,
+    now: () => new Date(),
+    fence: () => m.isLeading(),
   });
-  informers = [colonies, nodes, ...hardening.informers];
-  informers.forEach((i) => i.start());
-  await Promise.all(informers.map((i) => i.waitForSync(20_000)));
-  hardening.controller.start();
+  m.add(
+    hardeningController({
+      write,
+      opts: { namespace: OP_NS, script, retryAfterMs: 10 * 60_000 },
+      colonies,
+      nodes,
+      informers: m,
+      now: () => new Date(),
+    }),
+  );
+  await m.start();
 }
 
 function colony(): Colony {
@@ -173,8 +187,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await hardening?.controller.stop();
-  await Promise.all(informers.map((i) => i.stop()));
+  await manager?.stop();
   writeFileSync(`${clusterInfo().stateDir}/logs/adopt-test.log`, logs.join(''));
   for (const j of (await ourJobs().catch(() => [])) ?? [])
     await batch

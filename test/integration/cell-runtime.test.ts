@@ -33,6 +33,7 @@ import {
   GROUP,
   JOIN_AUDIENCE,
   LABELS,
+  MANAGER,
   VERSION,
   type Cell,
   type Colony,
@@ -51,7 +52,7 @@ import { request } from 'node:http';
 
 import { JoinFailed, joinColony } from '../../src/cell/client.js';
 import { JoinRefused } from '../../src/cell/errors.js';
-import { verifyKeyProof } from '../../src/cell/key-proof.js';
+import { verifyKeyProof } from '../../src/api/identity.js';
 import { parseChallenge, parseSealed } from '../../src/cell/messages.js';
 import {
   createHello,
@@ -61,7 +62,8 @@ import {
   verifyChallenge,
   type JoinKey,
 } from '../../src/cell/protocol.js';
-import { ColonySecret, parsePublicKey } from '../../src/cell/secret.js';
+import { ColonySecret } from '../../src/cell/secret.js';
+import { parsePublicKey } from '../../src/api/identity.js';
 import { CellServer } from '../../src/cell/server.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { startOperator, type Operator } from '../../src/operator.js';
@@ -125,7 +127,7 @@ async function ensureCrds(): Promise<void> {
 
 async function applyAll(objs: object[]): Promise<void> {
   const api = KubernetesObjectApi.makeApiClient(admin);
-  for (const o of objs) await applyObject(api, o as KubernetesObject, { force: true });
+  for (const o of objs) await applyObject(api, o as KubernetesObject, { force: true, fieldManager: MANAGER });
 }
 
 const getColony = async (): Promise<Colony> =>

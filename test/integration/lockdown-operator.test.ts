@@ -13,7 +13,7 @@ import {
 import { COLONY_PLURAL, GROUP, VERSION, type Cell, type Colony } from '../../src/api/types.js';
 import { POLICY } from '../../src/builders/lockdown.js';
 import { CELL_PORT } from '../../src/builders/pod.js';
-import { OPERATOR_NAME } from '../../src/controllers/rbac.js';
+import { OPERATOR_NAME } from '../../src/builders/rbac-rules.js';
 import { cellsOf, conditionOf, poolColony, poolName, readColony } from '../support/colonies.js';
 import { removeLockdown, runOperator, type TestOperator } from '../support/operator.js';
 import { controlPlane, createNamespace, deleteNamespace, kubeConfig, waitFor } from './support/cluster.js';

@@ -26,7 +26,8 @@ import {
   lockdownPolicies,
   type LockdownOptions,
 } from '../../src/builders/lockdown.js';
-import { kubeLockdownWriter, reconcileLockdown } from '../../src/controllers/lockdown.js';
+import { lockdownWriter, reconcileLockdown } from '../../src/controllers/lockdown.js';
+import { WriteClient } from '../../src/runtime/write.js';
 import { removeLockdown } from '../support/operator.js';
 import {
   planLockdown,
@@ -692,7 +693,9 @@ describe('admission lock-down, on the real API server with the real kubectl', ()
       opts,
       targets: () => ({ nodes: [HARD], pods: [CELL, CELL_PRIV].map((name) => ({ namespace: ns, name })) }),
       observe: () => observed,
-      write: kubeLockdownWriter(kc),
+      write: lockdownWriter(
+        new WriteClient({ kubeConfig: kc, fieldManager: MANAGER, now: () => new Date() }),
+      ),
       report: (_p, summary) => Promise.resolve(void reports.push(summary)),
     });
     expect(reports.at(-1)).toContain(`${POLICY.podConnect}: Missing`);

@@ -7,7 +7,7 @@ import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod } from '@kuber
 import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { COLONY_PLURAL, GROUP, LABELS, VERSION, type Cell, type Colony } from '../../src/api/types.js';
-import { OPERATOR_NAME } from '../../src/controllers/rbac.js';
+import { OPERATOR_NAME } from '../../src/builders/rbac-rules.js';
 import {
   addPoolNodes,
   cellsOf,

@@ -73,7 +73,7 @@ import { COLONY_NAMESPACE_LABEL } from '../../src/builders/cell-rbac.js';
 import { LOCKDOWN_PARAMS, operatorUsername, podKey } from '../../src/builders/lockdown.js';
 import { buildCellPod, CELL_PORT, CELL_RUNTIME_LABEL } from '../../src/builders/pod.js';
 import { createJoinKey, type JoinKey } from '../../src/cell/protocol.js';
-import { OPERATOR_NAME } from '../../src/controllers/rbac.js';
+import { OPERATOR_NAME } from '../../src/builders/rbac-rules.js';
 import { DEFAULT_OPERATOR_NAMESPACE } from '../../src/install.js';
 import { applyObject } from '../../src/runtime/apply.js';
 import { LocalKubelet, nthAddressIn } from '../support/local-kubelet.js';
@@ -362,7 +362,7 @@ function nodeConfig(node: string): string {
 
 async function apply(objs: object[]): Promise<void> {
   const api = KubernetesObjectApi.makeApiClient(admin);
-  for (const o of objs) await applyObject(api, o as KubernetesObject, { force: true });
+  for (const o of objs) await applyObject(api, o as KubernetesObject, { force: true, fieldManager: MANAGER });
 }
 
 async function waitLockdown(status: 'True' | 'False', timeoutMs = 15_000): Promise<Colony> {

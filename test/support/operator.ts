@@ -1,14 +1,14 @@
 // Runs the operator in process for a test, as its own service account with exactly the RBAC the
-// chart grants (src/controllers/rbac.ts), never as admin.
+// chart grants (src/builders/rbac-rules.ts), never as admin.
 import type { KubeConfig } from '@kubernetes/client-node';
 import { DEFAULT_OPERATOR_NAMESPACE, installOperatorPrerequisites } from '../../src/install.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { OPERATOR_NAME } from '../../src/controllers/rbac.js';
+import { OPERATOR_NAME } from '../../src/builders/rbac-rules.js';
 import { startOperator, type Operator } from '../../src/operator.js';
 import { AdmissionregistrationV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { GROUP, LOCKDOWN_PARAMETERS_PLURAL, VERSION } from '../../src/api/types.js';
 import { LOCKDOWN_PARAMS, POLICY } from '../../src/builders/lockdown.js';
-import { statusCode } from '../../src/runtime/kube.js';
+import { statusCode } from '../../src/observability/errors.js';
 import { kubeConfig, serviceAccountKubeConfig, waitFor } from '../integration/support/cluster.js';
 import type { LevelWithSilent } from 'pino';
 

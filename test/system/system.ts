@@ -15,9 +15,9 @@ import {
   setHeaderOptions,
   type KubernetesObject,
 } from '@kubernetes/client-node';
-import { CELL_PLURAL, GROUP, LABELS, VERSION, type Cell, type Colony } from '../../src/api/types.js';
+import { CELL_PLURAL, GROUP, LABELS, MANAGER, VERSION, type Cell, type Colony } from '../../src/api/types.js';
 import { CELL_RUNTIME_LABEL } from '../../src/builders/pod.js';
-import { LEADER_LEASE, OPERATOR_NAME } from '../../src/controllers/rbac.js';
+import { LEADER_LEASE, OPERATOR_NAME } from '../../src/builders/rbac-rules.js';
 import { DEFAULT_OPERATOR_NAMESPACE, installOperatorPrerequisites } from '../../src/install.js';
 import { applyObject } from '../../src/runtime/apply.js';
 import { cacheDir, ControlPlane } from '../cluster/controlplane.js';
@@ -134,7 +134,11 @@ export class System {
     const admin = cp.kubeConfig();
     await installOperatorPrerequisites(admin);
     const objects = KubernetesObjectApi.makeApiClient(admin);
-    await applyObject(objects, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE } });
+    await applyObject(
+      objects,
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE } },
+      { fieldManager: MANAGER },
+    );
     const sa = await cp.kubeconfigForServiceAccount(
       DEFAULT_OPERATOR_NAMESPACE,
       OPERATOR_NAME,
@@ -151,7 +155,8 @@ export class System {
     process.on('exit', () => sys.killCellsSync());
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => sys.killCellsSync());
     await sys.kubelet.start();
-    for (const c of COLONIES) await applyObject(objects, colonyBody(c) as KubernetesObject);
+    for (const c of COLONIES)
+      await applyObject(objects, colonyBody(c) as KubernetesObject, { fieldManager: MANAGER });
     return sys;
   }
 

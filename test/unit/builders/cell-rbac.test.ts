@@ -13,7 +13,7 @@ import {
   CELL_REPORTED_STATUS_FIELDS,
   OPERATOR_CELL_STATUS_FIELDS,
 } from '../../../src/builders/cell-identity-policy.js';
-import { CELL_RULES, policyRules } from '../../../src/controllers/rbac.js';
+import { CELL_RULES, policyRules } from '../../../src/builders/rbac-rules.js';
 import { colony } from '../../fixtures/objects.js';
 
 describe('cell RBAC', () => {

@@ -1,12 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 
 import { ALGORITHMS } from '../../../src/api/types.js';
-import {
-  keyProofMessage,
-  signKeyProof,
-  verifyKeyProof,
-  type KeyProofSubject,
-} from '../../../src/cell/key-proof.js';
+import { signKeyProof } from '../../../src/cell/key-proof.js';
+import { keyProofMessage, verifyKeyProof, type KeyProofSubject } from '../../../src/api/identity.js';
 import { ColonySecret } from '../../../src/cell/secret.js';
 
 const WHO = { colonyUID: 'colony-uid-1', cell: 'lottery-abc12', cellUID: 'cell-uid-1', podUID: 'pod-uid-1' };

@@ -4,13 +4,13 @@ import { inspect } from 'node:util';
 
 import { ALGORITHMS } from '../../../src/api/types.js';
 import { programKeyOf, sealToColony } from '../../../src/cell/program.js';
+import { ColonySecret } from '../../../src/cell/secret.js';
 import {
-  ColonySecret,
   encodePublicKey,
   fingerprintOf,
   parsePublicKey,
   verifyWithIdentity,
-} from '../../../src/cell/secret.js';
+} from '../../../src/api/identity.js';
 
 function rawOf(secret: ColonySecret): Buffer {
   return ColonySecret.withRawBytes(secret, (b) => Buffer.from(b));

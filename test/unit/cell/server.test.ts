@@ -17,7 +17,8 @@ import {
   verifyChallenge,
   type JoinKey,
 } from '../../../src/cell/protocol.js';
-import { ColonySecret, parsePublicKey } from '../../../src/cell/secret.js';
+import { ColonySecret } from '../../../src/cell/secret.js';
+import { parsePublicKey } from '../../../src/api/identity.js';
 import { CellServer, type ServerLimits } from '../../../src/cell/server.js';
 import { COLONY, COLONY_OBJECT, FakeCluster } from './fixtures.js';
 

@@ -6,7 +6,7 @@ import { createLogger } from '../../../src/observability/logger.js';
 import { patchStatus, statusPatchBody, type StatusClient } from '../../../src/runtime/apply.js';
 import { FakeClock } from '../../../src/runtime/clock.js';
 import { Controller, mapToOwner, mapToSelf, type EventSource } from '../../../src/runtime/controller.js';
-import { statusCode } from '../../../src/runtime/kube.js';
+import { statusCode } from '../../../src/observability/errors.js';
 
 const log = createLogger({ level: 'silent' });
 

@@ -1,12 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 import type { ColonyStatus, Condition } from '../../../src/api/types.js';
+import { getCondition, setCondition, toTimestamp } from '../../../src/api/conditions.js';
 import {
-  getCondition,
+  deepEqual,
+  mergePatch,
+  normalizeStatus,
   preserveTransitionTimes,
-  setCondition,
-  toTimestamp,
-} from '../../../src/api/conditions.js';
-import { deepEqual, mergePatch, normalizeStatus, statusChanged } from '../../../src/runtime/status.js';
+  statusChanged,
+} from '../../../src/runtime/status.js';
 
 const T0 = '2025-01-01T00:00:00Z';
 const T1 = new Date('2025-01-01T00:05:00.123Z');

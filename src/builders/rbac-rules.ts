@@ -1,5 +1,6 @@
-// RBAC declared next to the controllers that need it (STYLE §10). Rendered into deploy/ and the
-// chart by scripts/generate.ts; a test fails when the rendered files drift from these rules.
+// The operator's and the cells' RBAC rules, each naming the controller that needs it and why. Built
+// into objects by rbac.ts and cell-rbac.ts, rendered into the chart by scripts/generate-chart.ts; a
+// test fails when the rendered files drift from these rules.
 // No wildcards; subresources spelled out; every unusual rule carries its reason.
 import type { V1PolicyRule } from '@kubernetes/client-node';
 import { GROUP } from '../api/types.js';

@@ -1,0 +1,172 @@
+// The one write client: every write the operator makes goes through here, as one field manager,
+// after asking one fence (the leader gate). Server-side apply, create and replace (for objects kept
+// whole, e.g. restored policies), status patches sent only when changed, a node merge patch, deletes
+// with a uid precondition, and the one event recorder. Generic: the field manager, the fence and the
+// clock are given.
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  KubernetesObjectApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type CoreV1Event,
+  type KubeConfig,
+  type KubernetesObject,
+  type V1ObjectReference,
+} from '@kubernetes/client-node';
+import { isNotFound } from '../observability/errors.js';
+import { applyObject, customStatusClient, patchStatus, type StatusClient } from './apply.js';
+
+/** A write attempted while this replica does not (or no longer) hold the leader lease. */
+export class NotLeaderError extends Error {
+  constructor() {
+    super('not written: this replica is not the leader (its lease renewal is overdue or lost)');
+    this.name = 'NotLeaderError';
+  }
+}
+
+/** An object by name: enough to delete it. */
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  namespace?: string;
+  name: string;
+}
+
+/** A custom resource's status subresource. */
+export interface StatusResource {
+  group: string;
+  version: string;
+  plural: string;
+}
+
+type WithStatus = KubernetesObject & { status?: object };
+
+export interface WriteClientOptions {
+  kubeConfig: KubeConfig;
+  /** Every write is made as this field manager; events name it as their source. */
+  fieldManager: string;
+  /** Event timestamps. */
+  now: () => Date;
+  /**
+   * Asked before every write: a replica that resumes from a stall with a reconcile in flight must
+   * not finish it on a cache and a lease that are no longer its own. Default: always write.
+   */
+  fence?: () => boolean;
+}
+
+export class WriteClient {
+  private readonly objects: KubernetesObjectApi;
+  private readonly core: CoreV1Api;
+  private readonly custom: CustomObjectsApi;
+  private readonly statusClients = new Map<string, StatusClient<WithStatus>>();
+  private readonly fence: () => boolean;
+  private eventSeq = 0;
+
+  constructor(private readonly opts: WriteClientOptions) {
+    this.objects = KubernetesObjectApi.makeApiClient(opts.kubeConfig);
+    this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
+    this.custom = opts.kubeConfig.makeApiClient(CustomObjectsApi);
+    this.fence = opts.fence ?? ((): boolean => true);
+  }
+
+  private fenced(): void {
+    if (!this.fence()) throw new NotLeaderError();
+  }
+
+  /** Server-side apply of a full desired object; `force` takes over fields another manager owns. */
+  async apply(obj: { apiVersion?: string; kind?: string; metadata?: object }, force = false): Promise<void> {
+    this.fenced();
+    await applyObject(this.objects, obj, { fieldManager: this.opts.fieldManager, force });
+  }
+
+  /** Creates an object; 409 AlreadyExists propagates (the caller knows whether that is fine). */
+  async create(obj: KubernetesObject): Promise<void> {
+    this.fenced();
+    await this.objects.create(obj, undefined, undefined, this.opts.fieldManager);
+  }
+
+  /** Replaces an object whole (PUT); `obj.metadata.resourceVersion` guards against a lost update. */
+  async replace(obj: KubernetesObject): Promise<void> {
+    this.fenced();
+    await this.objects.replace(obj, undefined, undefined, this.opts.fieldManager);
+  }
+
+  /** Deletes by name, in the background; with a uid, only that incarnation. Already gone is fine. */
+  async delete(ref: ObjectRef, uid?: string): Promise<void> {
+    const spec = {
+      apiVersion: ref.apiVersion,
+      kind: ref.kind,
+      metadata: { name: ref.name, namespace: ref.namespace },
+    };
+    const body = uid ? { preconditions: { uid } } : undefined;
+    this.fenced();
+    try {
+      await this.objects.delete(spec, undefined, undefined, undefined, undefined, 'Background', body);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  /**
+   * Writes the status `desired(live)` computes only when it differs from the live one (see
+   * runtime/apply.ts patchStatus: resourceVersion-guarded, re-read and retried on conflict).
+   * Returns true when written.
+   */
+  async patchStatus<T extends WithStatus>(
+    res: StatusResource,
+    current: T,
+    desired: (live: T) => object,
+  ): Promise<boolean> {
+    this.fenced();
+    const client = this.statusClient(res) as StatusClient<T>;
+    const result = await patchStatus(client, current, desired);
+    return result.changed;
+  }
+
+  /** JSON merge patch of a node. */
+  async patchNode(name: string, patch: object): Promise<void> {
+    this.fenced();
+    const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+    await this.core.patchNode({ name, body: patch, fieldManager: this.opts.fieldManager }, mergePatch);
+  }
+
+  /** An event about `regarding`, in its namespace (cluster-scoped objects: `default`, where kubectl describe finds them). */
+  async event(
+    regarding: V1ObjectReference,
+    type: 'Normal' | 'Warning',
+    reason: string,
+    message: string,
+  ): Promise<void> {
+    this.fenced();
+    const t = this.opts.now();
+    const namespace = regarding.namespace || 'default';
+    const component = this.opts.fieldManager;
+    const body: CoreV1Event = {
+      metadata: {
+        name: `${regarding.name ?? 'x'}.${t.getTime().toString(16)}${(this.eventSeq++).toString(16)}`,
+        namespace,
+      },
+      involvedObject: { ...regarding, namespace: regarding.namespace || undefined },
+      reason,
+      message,
+      type,
+      source: { component },
+      reportingComponent: component,
+      firstTimestamp: t,
+      lastTimestamp: t,
+      count: 1,
+    };
+    await this.core.createNamespacedEvent({ namespace, body });
+  }
+
+  private statusClient(res: StatusResource): StatusClient<WithStatus> {
+    const key = `${res.plural}.${res.group}/${res.version}`;
+    let client = this.statusClients.get(key);
+    if (!client) {
+      client = customStatusClient<WithStatus>(this.custom, { ...res, fieldManager: this.opts.fieldManager });
+      this.statusClients.set(key, client);
+    }
+    return client;
+  }
+}
