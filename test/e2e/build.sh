@@ -191,12 +191,276 @@ rootfs_image() {
   "${NICE[@]}" docker import "$(rootfs_tarball_path)" "$ROOTFS_IMAGE" >/dev/null
 }
 
+# ---------------------------------------------------------------------------------------------
+# Component images: docker builds from local bases only (FROM scratch or the debootstrap rootfs)
+
+# docker_build TAG CONTEXT: the legacy builder never pulls; FROM names a local image or scratch.
+docker_build() {
+  DOCKER_BUILDKIT=0 "${NICE[@]}" docker build -q -t "$1" "$2" >/dev/null 2>"$E2E_LOGS/docker-build.err" \
+    || fail "docker build $1" "$E2E_LOGS/docker-build.err"
+}
+
+# context NAME FILE...: a fresh build context holding FILEs, with the Dockerfile read from stdin.
+context() {
+  local dir="$E2E_WORK/ctx-$1"
+  shift
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  [[ $# -eq 0 ]] || cp -L "$@" "$dir/"
+  cat >"$dir/Dockerfile"
+  printf '%s\n' "$dir"
+}
+
+# static_image TAG BINARY: one static binary in /usr/local/bin on an empty image.
+static_image() {
+  local name dir
+  name="$(basename "$2")"
+  dir="$(context "$name" "$2" <<DOCKERFILE
+FROM scratch
+COPY $name /usr/local/bin/$name
+ENV PATH=/usr/local/bin:/usr/bin:/bin
+ENTRYPOINT ["/usr/local/bin/$name"]
+DOCKERFILE
+)"
+  docker_build "$1" "$dir"
+}
+
+# rootfs_binary_image TAG BINARY: a binary on the Debian rootfs (kube-proxy needs iptables, conntrack).
+rootfs_binary_image() {
+  local name dir
+  name="$(basename "$2")"
+  dir="$(context "$name" "$2" <<DOCKERFILE
+FROM $ROOTFS_IMAGE
+COPY $name /usr/local/bin/$name
+ENTRYPOINT ["/usr/local/bin/$name"]
+DOCKERFILE
+)"
+  docker_build "$1" "$dir"
+}
+
+pause_image() {
+  local dir
+  dir="$(context pause "$E2E_BIN/pause" <<'DOCKERFILE'
+FROM scratch
+COPY pause /pause
+USER 65535:65535
+ENTRYPOINT ["/pause"]
+DOCKERFILE
+)"
+  docker_build "$PAUSE_IMAGE" "$dir"
+}
+
+coredns_image() {
+  local dir
+  dir="$(context coredns "$E2E_BIN/coredns" <<'DOCKERFILE'
+FROM scratch
+COPY coredns /coredns
+EXPOSE 53 53/udp
+ENTRYPOINT ["/coredns"]
+DOCKERFILE
+)"
+  docker_build "$COREDNS_IMAGE" "$dir"
+}
+
+# local-path-helper runs `sh -c` scripts: the Debian rootfs has a shell.
+local_path_helper_image() {
+  local dir
+  dir="$(context local-path-helper <<<"FROM $ROOTFS_IMAGE")"
+  docker_build "$LOCAL_PATH_HELPER_IMAGE" "$dir"
+}
+
+# kindnetd is not on the Go module proxy; clusters here use disableDefaultCNI + celula-podnet.
+# `kind build node-image` still insists on the name, so it gets an image that says so and cannot run.
+kindnetd_placeholder_image() {
+  local dir note="$E2E_WORK/KINDNETD-NOT-BUILT"
+  printf 'kindnetd is not built here; the cluster uses disableDefaultCNI and celula-podnet.\n' >"$note"
+  dir="$(context kindnetd "$note" <<'DOCKERFILE'
+FROM scratch
+COPY KINDNETD-NOT-BUILT /KINDNETD-NOT-BUILT
+ENTRYPOINT ["/kindnetd-is-not-built-here"]
+DOCKERFILE
+)"
+  docker_build "$KINDNETD_IMAGE" "$dir"
+}
+
+kube_images() {
+  local n
+  for n in kube-apiserver kube-controller-manager kube-scheduler; do
+    static_image "$REG/$n:$K8S_VERSION" "$CP_BIN/$n"
+  done
+  rootfs_binary_image "$REG/kube-proxy:$K8S_VERSION" "$E2E_BIN/kube-proxy"
+}
+
+extra_images() {
+  static_image "$ETCD_IMAGE" "$CP_BIN/etcd"
+  pause_image
+  coredns_image
+  static_image "$LOCAL_PATH_IMAGE" "$E2E_BIN/local-path-provisioner"
+  local_path_helper_image
+  kindnetd_placeholder_image
+}
+
+images() {
+  rootfs_image
+  log "component images: building (docker, no pull)"
+  kube_images
+  extra_images
+}
+
+# ---------------------------------------------------------------------------------------------
+# Release tarball for `kind build node-image --type file`
+
+# kind pulls (`ctr content fetch`) every image the node needs unless it finds the name in an image
+# tar's metadata: it reads the FIRST of `manifest.json` / `repositories` in the tar, and for
+# manifest.json only the first entry's RepoTags. So each tar gets a `repositories` file listing
+# every image it holds, fully qualified, as its first member. containerd's importer ignores that
+# file and names each image from its own manifest.json entry, so no image carries another's name.
+QUALIFY='def q: if (split("/")[0] | test("[.:]")) and contains("/") then .
+  elif contains("/") then "docker.io/" + . else "docker.io/library/" + . end;'
+
+# save_image_tar OUT IMAGE...: docker save, names fully qualified, `repositories` first.
+save_image_tar() {
+  local out="$1" dir="$E2E_WORK/save" rest
+  shift
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  docker save "$@" | tar -x -C "$dir"
+  jq "$QUALIFY map(.RepoTags |= map(q))" "$dir/manifest.json" >"$dir/manifest.new"
+  mv "$dir/manifest.new" "$dir/manifest.json"
+  jq 'reduce (.[] | .Config as $c | .RepoTags[] | capture("^(?<r>.+):(?<t>[^:/]+)$") | . + {c: $c})
+    as $x ({}; .[$x.r][$x.t] = ($x.c | sub("^blobs/sha256/"; "") | sub("\\.json$"; "")))' \
+    "$dir/manifest.json" >"$dir/repositories"
+  rest="$(cd "$dir" && find . -mindepth 1 -maxdepth 1 ! -name repositories ! -name manifest.json -printf '%P\n')"
+  # shellcheck disable=SC2086  # member names from docker save contain no spaces
+  tar -C "$dir" -cf "$out" repositories manifest.json $rest
+  rm -rf "$dir"
+}
+
+EXTRA_IMAGES=() # set in release_tarball
+release_tarball() {
+  local root="$E2E_WORK/release" bin n
+  bin="$root/kubernetes/server/bin"
+  EXTRA_IMAGES=("$ETCD_IMAGE" "$PAUSE_IMAGE" "$COREDNS_IMAGE" "$LOCAL_PATH_IMAGE"
+    "$LOCAL_PATH_HELPER_IMAGE" "$KINDNETD_IMAGE")
+  rm -rf "$root"
+  mkdir -p "$bin"
+  printf '%s\n' "$K8S_VERSION" >"$root/kubernetes/version"
+  cp "$E2E_BIN/kubeadm" "$E2E_BIN/kubelet" "$CP_BIN/kubectl" "$bin/"
+  save_image_tar "$bin/kube-apiserver.tar" "$REG/kube-apiserver:$K8S_VERSION" "${EXTRA_IMAGES[@]}"
+  for n in kube-controller-manager kube-scheduler kube-proxy; do
+    save_image_tar "$bin/$n.tar" "$REG/$n:$K8S_VERSION"
+  done
+  log "release tarball: packing $RELEASE_TARBALL"
+  tar -C "$root" -cf - kubernetes | "${NICE[@]}" gzip -1 >"$RELEASE_TARBALL.tmp"
+  mv "$RELEASE_TARBALL.tmp" "$RELEASE_TARBALL"
+  rm -rf "$root"
+}
+
+# ---------------------------------------------------------------------------------------------
+# kind base image: the Debian rootfs + containerd, runc, crictl, CNI plugins and our node files
+
+NODE_FILES="$HERE/node"
+
+base_context() {
+  local dir
+  dir="$(context base "$E2E_BIN/containerd.d/containerd" "$E2E_BIN/containerd.d/ctr" \
+    "$E2E_BIN/containerd.d/containerd-shim-runc-v2" "$E2E_BIN/runc" "$E2E_BIN/crictl" "$NODE_FILES"/* <<DOCKERFILE
+FROM $ROOTFS_IMAGE
+COPY containerd ctr containerd-shim-runc-v2 crictl entrypoint celula-podnet /usr/local/bin/
+COPY runc /usr/local/sbin/runc
+COPY cni/ /opt/cni/bin/
+COPY containerd.toml /etc/containerd/config.toml
+COPY crictl.yaml /etc/crictl.yaml
+COPY kubelet.default /etc/default/kubelet
+COPY sysctl.conf /etc/sysctl.d/10-celula-node.conf
+COPY containerd.service kubelet.service kubelet.slice celula-podnet.service /etc/systemd/system/
+RUN chmod 0755 /usr/local/bin/* /usr/local/sbin/runc /opt/cni/bin/* \\
+ && ctr oci spec | jq 'del(.process.rlimits)' >/etc/containerd/cri-base.json \\
+ && rm -f /lib/systemd/system/sysinit.target.wants/systemd-tmpfiles-setup.service \\
+    /lib/systemd/system/multi-user.target.wants/* /etc/systemd/system/*.wants/* \\
+    /lib/systemd/system/local-fs.target.wants/* /lib/systemd/system/sockets.target.wants/*udev* \\
+    /lib/systemd/system/sockets.target.wants/*initctl* /lib/systemd/system/basic.target.wants/* \\
+ && echo ReadKMsg=no >>/etc/systemd/journald.conf \\
+ && systemctl enable containerd.service kubelet.service celula-podnet.service \\
+ && systemctl mask systemd-binfmt.service \\
+ && mkdir -p /etc/kubernetes/manifests /kind /etc/cni/net.d \\
+ && containerd --version && runc --version && crictl --version
+ENV container=docker
+STOPSIGNAL SIGRTMIN+3
+ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]
+DOCKERFILE
+)"
+  cp -r "$E2E_BIN/cni" "$dir/cni"
+  printf '%s\n' "$dir"
+}
+
+# The base image's tag is a digest of everything that goes into it.
+base_key() {
+  { rootfs_key; cat "$E2E_BIN"/.containerd*.version "$E2E_BIN"/.runc.version "$E2E_BIN"/.crictl.version \
+    "$E2E_BIN"/.cni.version; cat "$NODE_FILES"/*; } | sha256sum | cut -c1-12
+}
+
+BASE_IMAGE="" # set by base_image
+base_image() {
+  BASE_IMAGE="celula-e2e/kind-base:$(base_key)"
+  docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 && return 0
+  log "base image: building $BASE_IMAGE"
+  docker_build "$BASE_IMAGE" "$(base_context)"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Node image: `kind build node-image --type file`, nothing fetched
+
+RELEASE_TARBALL="$E2E/kubernetes-server-linux-amd64.tar.gz"
+NODE_STAMP="$E2E/.node-image.key"
+
+# Everything the node image is made of: base image, Kubernetes binaries, component images.
+node_key() {
+  local n
+  {
+    printf '%s\n' "$BASE_IMAGE" "$K8S_VERSION"
+    for n in kube-apiserver kube-controller-manager kube-scheduler kube-proxy; do
+      docker image inspect -f '{{.Id}}' "$REG/$n:$K8S_VERSION"
+    done
+    for n in "$ETCD_IMAGE" "$PAUSE_IMAGE" "$COREDNS_IMAGE" "$LOCAL_PATH_IMAGE" "$LOCAL_PATH_HELPER_IMAGE" \
+      "$KINDNETD_IMAGE"; do docker image inspect -f '{{.Id}}' "$n"; done
+    cat "$E2E_BIN"/.kube-node.version
+  } | sha256sum | cut -c1-16
+}
+
+node_image() {
+  local key tmp="$E2E_WORK/kind-tmp" logf="$E2E_LOGS/node-image.log"
+  key="$(node_key)"
+  if docker image inspect "$NODE_IMAGE" >/dev/null 2>&1 && [[ "$(cat "$NODE_STAMP" 2>/dev/null)" == "$key" ]]; then
+    log "node image $NODE_IMAGE: cached"
+    return 0
+  fi
+  timed release-tarball release_tarball
+  log "node image: kind build node-image --type file (log: $logf)"
+  rm -rf "$tmp"
+  mkdir -p "$tmp"
+  # kind extracts the tarball under TMPDIR and leaves it there: keep it in the cache, then remove it.
+  TMPDIR="$tmp" kind_run build node-image --type file "$RELEASE_TARBALL" --base-image "$BASE_IMAGE" \
+    --image "$NODE_IMAGE" >"$logf" 2>&1 || fail "node image" "$logf"
+  rm -rf "$tmp"
+  printf '%s\n' "$key" >"$NODE_STAMP"
+  log "node image $NODE_IMAGE: $(docker image inspect -f '{{.Size}}' "$NODE_IMAGE" | awk '{printf "%.0f MB", $1/1e6}')"
+}
+
+node() {
+  images
+  timed base-image base_image
+  timed node-image node_image
+}
+
 main() {
   local what="${1:-all}" start=$SECONDS
   case "$what" in
     binaries) binaries ;;
     rootfs) ensure_dockerd && rootfs_image ;;
-    all) binaries ;;
+    images) ensure_dockerd && images ;;
+    node) ensure_dockerd && node ;;
+    all) binaries && ensure_dockerd && node ;;
     *) die "unknown step '$what' (expected binaries, images, node or all)" ;;
   esac
   log "build.sh $what: done in $((SECONDS - start)) s"

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# The kind cluster Celula's e2e tier runs on: 1 control plane + 3 workers (zones a, b, c), with
+# real kubelets and containerd, from a node image built here (test/e2e/build.sh), no registry.
+#   cluster.sh up     build what is not cached, create the cluster, wait until every node is Ready
+#   cluster.sh down   delete the cluster and undo every host change `up` made
+#   cluster.sh smoke  run a pod on a worker that resolves and reaches the API Service (cross-node)
+# Idempotent: `up` on a running cluster only waits for Ready; `down` twice is harmless.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=test/e2e/lib.sh
+source "$HERE/lib.sh"
+
+KUBECONFIG_FILE="$E2E/kubeconfig"
+KIND_CONFIG="$E2E/kind-config.yaml"
+KUBECTL="$CP_BIN/kubectl"
+WORKERS=3
+READY_TIMEOUT="${CELULA_E2E_READY_TIMEOUT:-300s}"
+# The docker network kind creates for its nodes (kind leaves it behind on delete).
+KIND_NETWORK="kind"
+
+kc() { "$KUBECTL" --kubeconfig "$KUBECONFIG_FILE" "$@"; }
+
+cluster_exists() { "$E2E_BIN/kind" get clusters 2>/dev/null | grep -qx "$CLUSTER_NAME"; }
+
+write_kind_config() {
+  local i zones=(a b c)
+  {
+    cat <<EOF
+kind: Cluster
+apiVersion: kind.x-k8s.io/v1alpha4
+networking:
+  # kindnetd is not buildable here: each node's celula-podnet service provides the pod network.
+  disableDefaultCNI: true
+kubeadmConfigPatches:
+  - |
+    kind: KubeletConfiguration
+    failCgroupV1: false
+nodes:
+  - role: control-plane
+EOF
+    for ((i = 0; i < WORKERS; i++)); do
+      printf '  - role: worker\n    labels:\n      topology.kubernetes.io/zone: zone-%s\n' "${zones[i]}"
+    done
+  } >"$KIND_CONFIG"
+}
+
+create_cluster() {
+  write_kind_config
+  log "kind create cluster $CLUSTER_NAME (1 control plane + $WORKERS workers, image $NODE_IMAGE)"
+  kind_run create cluster --name "$CLUSTER_NAME" --image "$NODE_IMAGE" --config "$KIND_CONFIG" \
+    --kubeconfig "$KUBECONFIG_FILE" --retain >"$E2E_LOGS/kind-create.log" 2>&1 || {
+    tail -n 40 "$E2E_LOGS/kind-create.log" >&2
+    die "kind create cluster failed (log: $E2E_LOGS/kind-create.log; nodes kept for \`kind export logs\`; npm run e2e:down removes them)"
+  }
+}
+
+wait_ready() {
+  local want=$((WORKERS + 1)) n
+  log "waiting for $want nodes Ready (timeout $READY_TIMEOUT)"
+  for _ in $(seq 1 60); do
+    n="$(kc get nodes --no-headers 2>/dev/null | wc -l)"
+    [[ "$n" -ge "$want" ]] && break
+    sleep 2
+  done
+  kc wait --for=condition=Ready node --all --timeout="$READY_TIMEOUT" >/dev/null || {
+    kc get nodes -o wide >&2 || true
+    die "nodes not Ready within $READY_TIMEOUT"
+  }
+  kc get nodes -L topology.kubernetes.io/zone >&2
+}
+
+usage_hint() {
+  log "kubeconfig: $KUBECONFIG_FILE"
+  log "  export KUBECONFIG=$KUBECONFIG_FILE; $KUBECTL get nodes"
+  log "  load an image: $E2E_BIN/kind load docker-image --name $CLUSTER_NAME <image>"
+}
+
+up() {
+  local start=$SECONDS created
+  ensure_dockerd
+  bash "$HERE/build.sh" all
+  created=$SECONDS
+  if cluster_exists; then
+    log "cluster $CLUSTER_NAME exists: not recreating"
+    "$E2E_BIN/kind" get kubeconfig --name "$CLUSTER_NAME" >"$KUBECONFIG_FILE"
+  else
+    create_cluster
+  fi
+  wait_ready
+  log "cluster Ready: $((SECONDS - created)) s to create + Ready, $((SECONDS - start)) s in all"
+  usage_hint
+}
+
+# Only an empty network that kind created is removed (kind labels nothing; we check it is unused).
+remove_kind_network() {
+  docker network inspect "$KIND_NETWORK" >/dev/null 2>&1 || return 0
+  if [[ "$(docker network inspect -f '{{len .Containers}}' "$KIND_NETWORK")" != 0 ]]; then
+    log "docker network $KIND_NETWORK still has containers: left in place"
+    return 0
+  fi
+  docker network rm "$KIND_NETWORK" >/dev/null
+  log "removed docker network $KIND_NETWORK"
+}
+
+down() {
+  ensure_dockerd
+  if [[ -x "$E2E_BIN/kind" ]] && cluster_exists; then
+    log "kind delete cluster $CLUSTER_NAME"
+    kind_run delete cluster --name "$CLUSTER_NAME" >&2
+  else
+    log "no cluster $CLUSTER_NAME"
+  fi
+  rm -f "$KUBECONFIG_FILE" "$KIND_CONFIG"
+  remove_kind_network
+  remove_shim
+}
+
+# A pod on a worker resolves the API Service by name and gets /readyz through its ClusterIP,
+# which crosses nodes (the API server runs on the control plane).
+smoke() {
+  local pod=celula-e2e-smoke node
+  node="$(kc get nodes -l '!node-role.kubernetes.io/control-plane' -o jsonpath='{.items[0].metadata.name}')"
+  kc delete pod "$pod" --ignore-not-found --wait >/dev/null
+  kc run "$pod" --image="$LOCAL_PATH_HELPER_IMAGE" --image-pull-policy=Never --restart=Never \
+    --overrides="{\"spec\":{\"nodeName\":\"$node\"}}" --command -- \
+    sh -c 'getent hosts kubernetes.default.svc.cluster.local && curl -sk https://kubernetes.default.svc/readyz' >/dev/null
+  kc wait --for=jsonpath='{.status.phase}'=Succeeded pod/"$pod" --timeout=120s >/dev/null || {
+    kc describe pod "$pod" >&2
+    die "smoke pod did not succeed"
+  }
+  log "smoke pod on $node: $(kc logs "$pod" | tr '\n' ' ')"
+  kc delete pod "$pod" --wait=false >/dev/null
+}
+
+main() {
+  case "${1:-}" in
+    up) up ;;
+    down) down ;;
+    smoke) smoke ;;
+    *) die "usage: cluster.sh up|down|smoke (got '${1:-}')" ;;
+  esac
+}
+
+main "$@"
