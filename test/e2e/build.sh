@@ -414,27 +414,21 @@ base_image() {
 RELEASE_TARBALL="$E2E/kubernetes-server-linux-amd64.tar.gz"
 NODE_STAMP="$E2E/.node-image.key"
 
-# Everything the node image is made of: base image, Kubernetes binaries, component images.
+# Everything the node image is made of: versions of every binary, these scripts, the node files.
 node_key() {
-  local n
   {
-    printf '%s\n' "$BASE_IMAGE" "$K8S_VERSION"
-    for n in kube-apiserver kube-controller-manager kube-scheduler kube-proxy; do
-      docker image inspect -f '{{.Id}}' "$REG/$n:$K8S_VERSION"
-    done
-    for n in "$ETCD_IMAGE" "$PAUSE_IMAGE" "$COREDNS_IMAGE" "$LOCAL_PATH_IMAGE" "$LOCAL_PATH_HELPER_IMAGE" \
-      "$KINDNETD_IMAGE"; do docker image inspect -f '{{.Id}}' "$n"; done
-    cat "$E2E_BIN"/.kube-node.version
+    rootfs_key
+    cat "$E2E_BIN"/.*.version "$CP_BIN"/.etcd.version "$CP_BIN"/.kube-*.version
+    cat "$HERE"/lib.sh "$HERE"/build.sh "$NODE_FILES"/*
   } | sha256sum | cut -c1-16
 }
 
+node_cached() {
+  docker image inspect "$NODE_IMAGE" >/dev/null 2>&1 && [[ "$(cat "$NODE_STAMP" 2>/dev/null)" == "$1" ]]
+}
+
 node_image() {
-  local key tmp="$E2E_WORK/kind-tmp" logf="$E2E_LOGS/node-image.log"
-  key="$(node_key)"
-  if docker image inspect "$NODE_IMAGE" >/dev/null 2>&1 && [[ "$(cat "$NODE_STAMP" 2>/dev/null)" == "$key" ]]; then
-    log "node image $NODE_IMAGE: cached"
-    return 0
-  fi
+  local tmp="$E2E_WORK/kind-tmp" logf="$E2E_LOGS/node-image.log"
   timed release-tarball release_tarball
   log "node image: kind build node-image --type file (log: $logf)"
   rm -rf "$tmp"
@@ -443,14 +437,20 @@ node_image() {
   TMPDIR="$tmp" kind_run build node-image --type file "$RELEASE_TARBALL" --base-image "$BASE_IMAGE" \
     --image "$NODE_IMAGE" >"$logf" 2>&1 || fail "node image" "$logf"
   rm -rf "$tmp"
-  printf '%s\n' "$key" >"$NODE_STAMP"
-  log "node image $NODE_IMAGE: $(docker image inspect -f '{{.Size}}' "$NODE_IMAGE" | awk '{printf "%.0f MB", $1/1e6}')"
 }
 
 node() {
+  local key
+  key="$(node_key)"
+  if node_cached "$key"; then
+    log "node image $NODE_IMAGE: cached"
+    return 0
+  fi
   images
   timed base-image base_image
   timed node-image node_image
+  printf '%s\n' "$key" >"$NODE_STAMP"
+  log "node image $NODE_IMAGE: $(docker image inspect -f '{{.Size}}' "$NODE_IMAGE" | awk '{printf "%.0f MB", $1/1e6}')"
 }
 
 main() {
@@ -466,4 +466,4 @@ main() {
   log "build.sh $what: done in $((SECONDS - start)) s"
 }
 
-main "$@"
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then main "$@"; fi

@@ -15,6 +15,11 @@ KIND_CONFIG="$E2E/kind-config.yaml"
 KUBECTL="$CP_BIN/kubectl"
 WORKERS=3
 READY_TIMEOUT="${CELULA_E2E_READY_TIMEOUT:-300s}"
+# Kernel settings the kubelet writes at start (it is not network-namespaced): host-wide, so their
+# values before `up` are saved once and written back by `down`.
+HOST_SYSCTLS=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops
+  kernel.keys.root_maxkeys kernel.keys.root_maxbytes net.netfilter.nf_conntrack_max)
+SYSCTL_SAVE="$E2E/host-sysctls.saved"
 # The docker network kind creates for its nodes (kind leaves it behind on delete).
 KIND_NETWORK="kind"
 
@@ -69,6 +74,26 @@ wait_ready() {
   kc get nodes -L topology.kubernetes.io/zone >&2
 }
 
+# Saved only when no earlier save is pending, so a second `up` keeps the original values.
+save_host_sysctls() {
+  [[ -f "$SYSCTL_SAVE" ]] && return 0
+  sysctl -e "${HOST_SYSCTLS[@]}" | sed 's/ = /=/' >"$SYSCTL_SAVE.tmp"
+  mv "$SYSCTL_SAVE.tmp" "$SYSCTL_SAVE"
+  log "saved host sysctls the kubelet changes: $(tr '\n' ' ' <"$SYSCTL_SAVE")"
+}
+
+restore_host_sysctls() {
+  [[ -f "$SYSCTL_SAVE" ]] || return 0
+  local line changed=()
+  while read -r line; do
+    [[ "$(sysctl -n "${line%%=*}")" == "${line#*=}" ]] && continue
+    sysctl -q -w "$line"
+    changed+=("$line")
+  done <"$SYSCTL_SAVE"
+  rm -f "$SYSCTL_SAVE"
+  log "host sysctls restored: ${changed[*]:-none had changed}"
+}
+
 usage_hint() {
   log "kubeconfig: $KUBECONFIG_FILE"
   log "  export KUBECONFIG=$KUBECONFIG_FILE; $KUBECTL get nodes"
@@ -84,6 +109,7 @@ up() {
     log "cluster $CLUSTER_NAME exists: not recreating"
     "$E2E_BIN/kind" get kubeconfig --name "$CLUSTER_NAME" >"$KUBECONFIG_FILE"
   else
+    save_host_sysctls
     create_cluster
   fi
   wait_ready
@@ -111,6 +137,7 @@ down() {
     log "no cluster $CLUSTER_NAME"
   fi
   rm -f "$KUBECONFIG_FILE" "$KIND_CONFIG"
+  restore_host_sysctls
   remove_kind_network
   remove_shim
 }
