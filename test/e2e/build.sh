@@ -19,7 +19,7 @@ NICE=(nice -n 19)
 go_build() {
   local name="$1" version="$2" out="$3"
   shift 3
-  have "$name" "$version" && {
+  [[ -e "$out" ]] && have "$name" "$version" && {
     log "$name $version: cached"
     return 0
   }

@@ -59,6 +59,61 @@ create_cluster() {
   }
 }
 
+# celula-podnet (node/celula-podnet) lists Nodes, which a kubelet's own credentials may no longer
+# do (Kubernetes 1.37: a node reads only its own Node object): it gets a service account token with
+# get/list on nodes, dropped into every node container as /etc/celula-podnet/token.
+podnet_rbac() {
+  kc apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: ServiceAccount
+metadata: { name: celula-podnet, namespace: kube-system }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: { name: celula-podnet }
+rules: [{ apiGroups: [""], resources: [nodes], verbs: [get, list] }]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: { name: celula-podnet }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: celula-podnet }
+subjects: [{ kind: ServiceAccount, name: celula-podnet, namespace: kube-system }]
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: celula-podnet-token
+  namespace: kube-system
+  annotations: { kubernetes.io/service-account.name: celula-podnet }
+type: kubernetes.io/service-account-token
+EOF
+}
+
+# The token, once the token controller has filled the Secret (printed base64, as stored).
+podnet_token_b64() {
+  local t
+  for _ in $(seq 1 60); do
+    t="$(kc -n kube-system get secret celula-podnet-token -o jsonpath='{.data.token}' 2>/dev/null || true)"
+    [[ -n "$t" ]] && {
+      printf '%s' "$t"
+      return 0
+    }
+    sleep 1
+  done
+  die "the token controller did not fill kube-system/celula-podnet-token in 60 s"
+}
+
+install_podnet_token() {
+  local b64 node
+  podnet_rbac
+  b64="$(podnet_token_b64)"
+  for node in $("$E2E_BIN/kind" get nodes --name "$CLUSTER_NAME"); do
+    base64 -d <<<"$b64" | docker exec -i "$node" sh -c \
+      'umask 077 && mkdir -p /etc/celula-podnet && cat >/etc/celula-podnet/token.tmp && mv /etc/celula-podnet/token.tmp /etc/celula-podnet/token'
+  done
+  log "pod network: token installed on $("$E2E_BIN/kind" get nodes --name "$CLUSTER_NAME" | wc -l) nodes"
+}
+
 wait_ready() {
   local want=$((WORKERS + 1)) n
   log "waiting for $want nodes Ready (timeout $READY_TIMEOUT)"
@@ -112,6 +167,7 @@ up() {
     save_host_sysctls
     create_cluster
   fi
+  install_podnet_token
   wait_ready
   log "cluster Ready: $((SECONDS - created)) s to create + Ready, $((SECONDS - start)) s in all"
   usage_hint
@@ -168,4 +224,4 @@ main() {
   esac
 }
 
-main "$@"
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then main "$@"; fi

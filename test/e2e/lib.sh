@@ -42,8 +42,8 @@ die() {
   exit 1
 }
 
-# have NAME VERSION: true when $E2E_BIN/NAME was built at VERSION.
-have() { [[ -e "$E2E_BIN/$1" && "$(cat "$E2E_BIN/.$1.version" 2>/dev/null)" == "$2" ]]; }
+# have NAME VERSION: true when NAME was built at VERSION (the stamp is written after a build).
+have() { [[ "$(cat "$E2E_BIN/.$1.version" 2>/dev/null)" == "$2" ]]; }
 stamp() { printf '%s\n' "$2" >"$E2E_BIN/.$1.version"; }
 
 # fail COMPONENT LOGFILE: say which component failed and show the tail of its log.
