@@ -4,6 +4,7 @@
 #   cluster.sh up     build what is not cached, create the cluster, wait until every node is Ready
 #   cluster.sh down   delete the cluster and undo every host change `up` made
 #   cluster.sh smoke  run a pod on a worker that resolves and reaches the API Service (cross-node)
+#   cluster.sh load IMAGE...  kind load docker-image into every node
 # Idempotent: `up` on a running cluster only waits for Ready; `down` twice is harmless.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -127,6 +128,9 @@ wait_ready() {
     die "nodes not Ready within $READY_TIMEOUT"
   }
   kc get nodes -L topology.kubernetes.io/zone >&2
+  # Pods resolve names only once CoreDNS runs (its pods wait for a Ready node).
+  kc -n kube-system rollout status deployment/coredns --timeout="$READY_TIMEOUT" >/dev/null \
+    || die "CoreDNS not available within $READY_TIMEOUT"
 }
 
 # Saved only when no earlier save is pending, so a second `up` keeps the original values.
@@ -152,7 +156,7 @@ restore_host_sysctls() {
 usage_hint() {
   log "kubeconfig: $KUBECONFIG_FILE"
   log "  export KUBECONFIG=$KUBECONFIG_FILE; $KUBECTL get nodes"
-  log "  load an image: $E2E_BIN/kind load docker-image --name $CLUSTER_NAME <image>"
+  log "  load an image: bash test/e2e/cluster.sh load <image>  (kind load through the docker shim)"
 }
 
 up() {
@@ -162,7 +166,7 @@ up() {
   created=$SECONDS
   if cluster_exists; then
     log "cluster $CLUSTER_NAME exists: not recreating"
-    "$E2E_BIN/kind" get kubeconfig --name "$CLUSTER_NAME" >"$KUBECONFIG_FILE"
+    kind_run get kubeconfig --name "$CLUSTER_NAME" >"$KUBECONFIG_FILE"
   else
     save_host_sysctls
     create_cluster
@@ -207,20 +211,37 @@ smoke() {
   kc run "$pod" --image="$LOCAL_PATH_HELPER_IMAGE" --image-pull-policy=Never --restart=Never \
     --overrides="{\"spec\":{\"nodeName\":\"$node\"}}" --command -- \
     sh -c 'getent hosts kubernetes.default.svc.cluster.local && curl -sk https://kubernetes.default.svc/readyz' >/dev/null
-  kc wait --for=jsonpath='{.status.phase}'=Succeeded pod/"$pod" --timeout=120s >/dev/null || {
+  local phase=""
+  for _ in $(seq 1 60); do
+    phase="$(kc get pod "$pod" -o jsonpath='{.status.phase}')"
+    [[ "$phase" == Succeeded || "$phase" == Failed ]] && break
+    sleep 2
+  done
+  [[ "$phase" == Succeeded ]] || {
     kc describe pod "$pod" >&2
-    die "smoke pod did not succeed"
+    kc logs "$pod" >&2 || true
+    die "smoke pod on $node ended '$phase', not Succeeded"
   }
   log "smoke pod on $node: $(kc logs "$pod" | tr '\n' ' ')"
   kc delete pod "$pod" --wait=false >/dev/null
 }
 
+# load IMAGE...: `kind load docker-image` (it runs `docker exec --privileged`, so it needs the shim).
+load() {
+  [[ $# -gt 0 ]] || die "usage: cluster.sh load IMAGE..."
+  cluster_exists || die "no cluster $CLUSTER_NAME: run npm run e2e:up first"
+  kind_run load docker-image --name "$CLUSTER_NAME" "$@" >&2
+}
+
 main() {
-  case "${1:-}" in
+  local cmd="${1:-}"
+  shift || true
+  case "$cmd" in
     up) up ;;
     down) down ;;
     smoke) smoke ;;
-    *) die "usage: cluster.sh up|down|smoke (got '${1:-}')" ;;
+    load) load "$@" ;;
+    *) die "usage: cluster.sh up|down|smoke|load IMAGE... (got '$cmd')" ;;
   esac
 }
 

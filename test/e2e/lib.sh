@@ -31,10 +31,9 @@ E2E="$CACHE/e2e"
 E2E_BIN="$E2E/bin"
 E2E_WORK="$E2E/build"
 E2E_LOGS="$E2E/logs"
-E2E_IMAGES="$E2E/images"
 # Control-plane binaries test/cluster/build.sh already made (same Kubernetes version).
 CP_BIN="$CACHE/bin"
-mkdir -p "$E2E_BIN" "$E2E_WORK" "$E2E_LOGS" "$E2E_IMAGES"
+mkdir -p "$E2E_BIN" "$E2E_WORK" "$E2E_LOGS"
 
 log() { printf '[e2e] %s\n' "$*" >&2; }
 die() {
@@ -60,13 +59,15 @@ wrapper() {
   (cd "$1" && go mod init celula.local/build >/dev/null 2>&1)
 }
 
-# timed NAME CMD...: run CMD, then log how long it took (cold builds are reported this way).
+# timed NAME CMD...: run CMD; when it did work (took a second or more), log and record how long.
 timed() {
-  local name="$1" start=$SECONDS
+  local name="$1" start=$SECONDS took
   shift
   "$@"
-  log "$name: $((SECONDS - start)) s"
-  printf '%s %s\n' "$name" "$((SECONDS - start))" >>"$E2E_LOGS/times.txt"
+  took=$((SECONDS - start))
+  [[ $took -gt 0 ]] || return 0
+  log "$name: $took s"
+  printf '%s %s %s\n' "$(date -u +%FT%TZ)" "$name" "$took" >>"$E2E_LOGS/times.txt"
 }
 
 # ---------------------------------------------------------------------------------------------
