@@ -461,7 +461,7 @@ main() {
     images) ensure_dockerd && images ;;
     node) ensure_dockerd && node ;;
     all) binaries && ensure_dockerd && node ;;
-    *) die "unknown step '$what' (expected binaries, images, node or all)" ;;
+    *) die "unknown step '$what' (expected binaries, rootfs, images, node or all)" ;;
   esac
   log "build.sh $what: done in $((SECONDS - start)) s"
 }
