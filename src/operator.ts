@@ -210,6 +210,7 @@ export async function startOperator(config: OperatorConfig): Promise<Operator> {
     guard,
     metrics: floorMetrics(registry),
     lockdown: () => lockdown?.state() ?? 'Disabled',
+    lockdownBreaks: lockdown?.breaks,
     nodeLossAfter: cfg.nodeLossAfter,
     now,
     log: cfg.logger,

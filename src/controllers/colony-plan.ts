@@ -33,6 +33,8 @@ export interface ColonyWorld {
   cells: readonly Cell[];
   nodes: readonly V1Node[];
   lockdown: LockdownState;
+  /** Breaks of the lock-down since this colony last counted them (however briefly they lasted). */
+  lockdownBreaks?: number;
   /** Set while silence is a control-plane fault (mass-disruption guard): nothing is retired. */
   fault?: string;
   now: Date;
@@ -344,12 +346,16 @@ function lockdownCondition(state: LockdownState): Cond {
   }
 }
 
-/** Incidents: times this colony saw the lock-down go from intact to broken. */
+/**
+ * Incidents: times the lock-down went from intact to broken while this colony existed — the breaks
+ * the lock-down counted, or (without that count) a break this reconcile sees itself.
+ */
 function incidents(w: ColonyWorld): number {
   const old = w.colony.status;
   const was = old?.conditions?.find((c) => c.type === C.LockdownIntact)?.status === 'True';
   const broken = w.lockdown === 'Broken' || w.lockdown === 'Mutated';
-  return (old?.lockdownIncidents ?? 0) + (was && broken ? 1 : 0);
+  const seen = was && broken ? 1 : 0;
+  return (old?.lockdownIncidents ?? 0) + Math.max(seen, w.lockdownBreaks ?? 0);
 }
 
 function conditions(w: ColonyWorld, f: Facts): Cond[] {

@@ -167,11 +167,14 @@ export async function reconcileColony(ctx: ControllerContext, key: string): Prom
   await ensureNetworkPolicy(ctx, colony);
   await ensureDisruptionBudget(ctx, colony);
   const cells = ctx.cells.list(namespace).filter((c) => isControlledBy(c, colony));
+  const uid = colony.metadata.uid ?? '';
+  const breaks = ctx.lockdownBreaks?.since(uid);
   const plan = planColony({
     colony,
     cells,
     nodes: liveNodes(ctx),
     lockdown: ctx.lockdown(),
+    lockdownBreaks: breaks?.breaks,
     fault: ctx.guard.verdict(ctx, ctx.now()).fault,
     now: ctx.now(),
   });
@@ -179,6 +182,7 @@ export async function reconcileColony(ctx: ControllerContext, key: string): Prom
   await applyPlan(ctx, colony, plan);
   recordFloor(ctx, colony, plan.status);
   const changed = await ctx.write.patchStatus('Colony', colony, plan.status);
+  if (breaks) ctx.lockdownBreaks?.record(uid, breaks.mark);
   if (changed) await reportFloor(ctx, colony, plan);
   // A Lost colony has nothing to wait for: no requeue (events still wake it).
   const lost = isConditionTrue(plan.status.conditions, ColonyConditions.Lost);

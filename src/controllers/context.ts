@@ -86,6 +86,11 @@ export interface ControllerContext {
   metrics?: FloorMetrics;
   /** State of the lock-down admission policies (kept by the lock-down controller). */
   lockdown(): LockdownState;
+  /** Breaks of the lock-down each colony has not counted yet (absent: counted by sampling only). */
+  lockdownBreaks?: {
+    since(uid: string): { breaks: number; mark: number };
+    record(uid: string, mark: number): void;
+  };
   /** `--node-loss-after` in seconds; undefined = three renew intervals of each node's Lease. */
   nodeLossAfter?: number;
   now(): Date;

@@ -41,6 +41,8 @@ export interface LockdownDeps {
 
 export interface Lockdown {
   state(): LockdownState;
+  /** Every break of the lock-down (intact → broken or mutated), however fast it was restored. */
+  breaks: LockdownBreaks;
   controller: ControllerDescriptor;
 }
 
@@ -88,10 +90,34 @@ function mutatorAnnouncer(d: LockdownDeps): (found: MutatorFinding[]) => Promise
   };
 }
 
+/**
+ * Counts the lock-down's breaks so each colony can count its incidents without having to look at
+ * the right moment: a restore takes about a second, less than a colony reconcile may wait. Each
+ * colony takes the breaks since it last recorded them (in memory: after an operator restart nothing
+ * older is counted again).
+ */
+export class LockdownBreaks {
+  private total = 0;
+  private readonly recorded = new Map<string, number>();
+
+  add(): void {
+    this.total += 1;
+  }
+
+  /** Breaks since the colony `uid` last recorded; `mark` is what to record once its status is written. */
+  since(uid: string): { breaks: number; mark: number } {
+    return { breaks: this.total - (this.recorded.get(uid) ?? 0), mark: this.total };
+  }
+
+  record(uid: string, mark: number): void {
+    this.recorded.set(uid, mark);
+  }
+}
+
 /** Reports a plan: the state, the metric, the events (see the header). */
 function reporter(
   d: LockdownDeps,
-  state: { now: LockdownState },
+  state: { now: LockdownState; breaks: LockdownBreaks },
 ): (plan: LockdownPlan, summary: string) => Promise<void> {
   const incidents = incidentCounter(d.registry);
   const announceMutators = mutatorAnnouncer(d);
@@ -101,6 +127,7 @@ function reporter(
     const wasIntact = state.now === 'Intact';
     if (next === state.now) return;
     state.now = next;
+    if (wasIntact) state.breaks.add();
     d.onChange();
     if (next === 'Intact') {
       d.logger.info('lock-down intact');
@@ -127,7 +154,7 @@ export function lockdownController(d: LockdownDeps): Lockdown {
     pods: d.informers.informer<V1Pod>(r.boundPods()),
   };
   const writer = lockdownWriter(d.client);
-  const state: { now: LockdownState } = { now: 'Unknown' };
+  const state = { now: 'Unknown' as LockdownState, breaks: new LockdownBreaks() };
   // The parameters as last confirmed intact: our own updates of them are not incidents.
   const memory: { confirmedParams?: Record<string, string> } = {};
   const report = reporter(d, state);
@@ -155,5 +182,5 @@ export function lockdownController(d: LockdownDeps): Lockdown {
       }),
     sources: [...Object.values(own), d.nodes, d.cells].map((s) => source(s as Cache<object>, key)),
   };
-  return { state: () => state.now, controller };
+  return { state: () => state.now, breaks: state.breaks, controller };
 }

@@ -242,6 +242,21 @@ describe('planColony', () => {
     expect(cond(plan.status, 'SecretHeld')).toMatchObject({ reason: 'LockdownMissing' });
   });
 
+  it('counts breaks it never saw (restored before it looked), once each, never twice', () => {
+    const intact = planColony(world({}));
+    const was = colony((c) => (c.status = intact.status));
+    expect(planColony(world({ colony: was, lockdownBreaks: 1 })).status.lockdownIncidents).toBe(1);
+    expect(planColony(world({ colony: was, lockdownBreaks: 2 })).status.lockdownIncidents).toBe(2);
+    // Seen broken and counted by the lock-down: one incident, not two.
+    const seen = planColony(world({ lockdown: 'Broken', colony: was, lockdownBreaks: 1 }));
+    expect(seen.status.lockdownIncidents).toBe(1);
+    // Still broken on the next pass, nothing new: no more incidents.
+    const next = colony((c) => (c.status = seen.status));
+    expect(
+      planColony(world({ lockdown: 'Broken', colony: next, lockdownBreaks: 0 })).status.lockdownIncidents,
+    ).toBe(1);
+  });
+
   it('does not seed while a mutator can change cell pods, and says so (not "policies missing")', () => {
     const intact = planColony(world({}));
     const plan = planColony(
