@@ -28,6 +28,7 @@ const HELP = `usage: npm run chaos -- [--incidents N] [--seed S] [--faults a,b,c
   [--operator-http on|off]   off: replicas run without health/metrics listeners
 faults: ${FAULTS.map((f) => f.name).join(', ')}
 Short runs (≤ 100 incidents) default to --stall-all-s 25 --apiserver-down-s 20; longer ones to 45 and 60.
+Ctrl-C (SIGINT) or SIGTERM ends the run after the current incident and prints the table so far.
 `;
 
 function num(flag: string, v: string | undefined, min: number): number {
@@ -89,6 +90,18 @@ export function parseArgs(argv: string[]): Args {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Set by the first SIGINT/SIGTERM: the run ends after the current incident and prints its table. */
+let interrupted = false;
+function stopOnSignal(log: (line: string) => void): void {
+  const stop = (signal: string): void => {
+    interrupted = true;
+    log(`${signal}: ending after the current incident (a second ${signal} stops at once)`);
+    process.once(signal, () => process.exit(130));
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+}
 
 /** Every colony Ready, never Lost, spec.replicas heard holders, and as many live holder processes. */
 async function recovered(sys: System, mon: Monitor): Promise<boolean> {
@@ -285,7 +298,8 @@ async function main(): Promise<number> {
       `ready: ${COLONIES.map((c) => `${c.name} (${c.replicas}/${c.minReplicas}) ${mon.fingerprint(c.name) ?? '?'}`).join(', ')}`,
     );
     let order: Fault[] = [];
-    for (let i = 1; i <= args.incidents; i++) {
+    stopOnSignal(log);
+    for (let i = 1; i <= args.incidents && !interrupted; i++) {
       if (order.length === 0) order = ctx.rng.shuffle(args.faults);
       const fault = order.shift()!;
       log(`incident ${i}/${args.incidents}: ${fault.name}`);
