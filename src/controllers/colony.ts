@@ -2,7 +2,14 @@
 // Cells and pods go away with the colony through owner references; no finalizer is needed.
 import type { V1ClusterRoleBinding, V1Node } from '@kubernetes/client-node';
 import { isConditionTrue } from '../api/conditions.js';
-import { CellKind, ColonyConditions, LABELS, type Colony, type ColonyStatus } from '../api/types.js';
+import {
+  CellKind,
+  ColonyConditions,
+  LABELS,
+  type Cell,
+  type Colony,
+  type ColonyStatus,
+} from '../api/types.js';
 import { buildCell } from '../builders/cell.js';
 import { buildCellDisruptionBudget } from '../builders/disruption-budget.js';
 import { buildCellNetworkPolicy } from '../builders/network-policy.js';
@@ -152,6 +159,30 @@ async function applyPlan(ctx: ControllerContext, colony: Colony, plan: ColonyPla
   }
 }
 
+/** Lock-down breaks this colony has not counted yet, and how to say it has (once its status is written). */
+function unCountedBreaks(ctx: ControllerContext, colony: Colony): { count: number; counted: () => void } {
+  const tracker = ctx.lockdownBreaks;
+  const uid = colony.metadata.uid ?? '';
+  if (!tracker) return { count: 0, counted: () => undefined };
+  const { breaks, mark } = tracker.since(uid);
+  return { count: breaks, counted: () => tracker.record(uid, mark) };
+}
+
+/** The colony's own children: cell ServiceAccount and RBAC, NetworkPolicy, PodDisruptionBudget. */
+async function ensureChildren(ctx: ControllerContext, colony: Colony): Promise<void> {
+  await ensureServiceAccount(ctx, colony);
+  await ensureCellRbac(ctx, colony);
+  await ensureNetworkPolicy(ctx, colony);
+  await ensureDisruptionBudget(ctx, colony);
+}
+
+/** The colony's cells: by the owner index when the reader has one (its own, not the namespace's). */
+function ownCells(ctx: ControllerContext, colony: Colony): Cell[] {
+  const uid = colony.metadata.uid ?? '';
+  const owned = ctx.cells.listByOwnerUid?.(uid) ?? ctx.cells.list(colony.metadata.namespace);
+  return owned.filter((c) => isControlledBy(c, colony));
+}
+
 export async function reconcileColony(ctx: ControllerContext, key: string): Promise<ReconcileResult> {
   const { namespace, name } = splitKey(key);
   const colony = ctx.colonies.get(namespace, name);
@@ -162,19 +193,14 @@ export async function reconcileColony(ctx: ControllerContext, key: string): Prom
   }
   if (colony.metadata.deletionTimestamp) return {};
 
-  await ensureServiceAccount(ctx, colony);
-  await ensureCellRbac(ctx, colony);
-  await ensureNetworkPolicy(ctx, colony);
-  await ensureDisruptionBudget(ctx, colony);
-  const cells = ctx.cells.list(namespace).filter((c) => isControlledBy(c, colony));
-  const uid = colony.metadata.uid ?? '';
-  const breaks = ctx.lockdownBreaks?.since(uid);
+  await ensureChildren(ctx, colony);
+  const breaks = unCountedBreaks(ctx, colony);
   const plan = planColony({
     colony,
-    cells,
+    cells: ownCells(ctx, colony),
     nodes: liveNodes(ctx),
     lockdown: ctx.lockdown(),
-    lockdownBreaks: breaks?.breaks,
+    lockdownBreaks: breaks.count,
     fault: ctx.guard.verdict(ctx, ctx.now()).fault,
     now: ctx.now(),
   });
@@ -182,7 +208,7 @@ export async function reconcileColony(ctx: ControllerContext, key: string): Prom
   await applyPlan(ctx, colony, plan);
   recordFloor(ctx, colony, plan.status);
   const changed = await ctx.write.patchStatus('Colony', colony, plan.status);
-  if (breaks) ctx.lockdownBreaks?.record(uid, breaks.mark);
+  breaks.counted();
   if (changed) await reportFloor(ctx, colony, plan);
   // A Lost colony has nothing to wait for: no requeue (events still wake it).
   const lost = isConditionTrue(plan.status.conditions, ColonyConditions.Lost);

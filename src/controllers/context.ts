@@ -19,6 +19,8 @@ import type { Caches } from './resources.js';
 export interface Reader<T> {
   get(namespace: string | undefined, name: string): T | undefined;
   list(namespace?: string): T[];
+  /** Objects with an ownerReference to `uid` (an index; readers without one scan list()). */
+  listByOwnerUid?(uid: string): T[];
 }
 
 export type Kind = 'Colony' | 'Cell' | 'Pod' | 'ServiceAccount' | 'ClusterRoleBinding';

@@ -19,6 +19,8 @@ import {
 export interface Cache<T> extends EventSource<T> {
   get(namespace: string | undefined, name: string): T | undefined;
   list(namespace?: string): T[];
+  /** Objects with an ownerReference to `uid` (the informer's owner index). */
+  listByOwnerUid?(uid: string): T[];
 }
 
 /** A cache the manager starts, waits for and stops (an Informer, or a test double). */
