@@ -9,15 +9,8 @@ HIJACK_PACKAGES="systemd,systemd-sysv,dbus,openssh-server,procps,passwd,login,ut
 
 log_setup() { printf 'setup: %s\n' "$*" >&2; }
 
-# apt mirror configured on this machine (deb822 or one-line format), Debian's default otherwise.
-apt_mirror() {
-  local uri=""
-  uri="$(grep -hE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' | grep -v security | head -n1 || true)"
-  if [[ -z "$uri" ]]; then
-    uri="$(grep -hE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | awk '$2 ~ /debian\/?$/ {print $2}' | head -n1 || true)"
-  fi
-  printf '%s\n' "${uri:-http://deb.debian.org/debian}"
-}
+# shellcheck source-path=SCRIPTDIR source=../../scripts/lib/debian.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/debian.sh"
 
 ensure_packages() {
   local missing=()
