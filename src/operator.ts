@@ -18,6 +18,7 @@ import { NODE_LEASE_NAMESPACE } from './controllers/node-lease.js';
 import { caches, type Caches } from './controllers/resources.js';
 import { ApiWriter } from './controllers/writer.js';
 import type { Logger } from './observability/logger.js';
+import { systemClock, type Clock } from './runtime/clock.js';
 import { Informer } from './runtime/informer.js';
 import { coordinationLeaseClient, LeaderElector } from './runtime/leader.js';
 import { isNotFound } from './observability/errors.js';
@@ -34,8 +35,11 @@ export interface OperatorConfig {
   leaderNamespace?: string;
   workers?: number;
   registry?: Registry;
-  /** Injected clock for reconcilers; defaults to the wall clock. */
-  now?: () => Date;
+  /**
+   * The one clock: reconcilers read the time from it, work queues and informers schedule on it.
+   * Defaults to the system clock.
+   */
+  clock?: Clock;
   /**
    * Guard the lock-down admission policies (install, restore, report). Off means development mode:
    * colonies say LockdownDisabled. Default: on.
@@ -112,6 +116,7 @@ function electorFor(cfg: Config): ((hooks: LeadershipHooks) => Elector) | undefi
       name: LEADER_LEASE,
       identity: `${hostname()}-${process.pid}`,
       logger: cfg.logger,
+      clock: cfg.clock,
       ...hooks,
     });
 }
@@ -175,14 +180,23 @@ function controllerList(
 
 export async function startOperator(config: OperatorConfig): Promise<Operator> {
   const registry = config.registry ?? new Registry();
-  const now = config.now ?? ((): Date => new Date());
+  const clock = config.clock ?? systemClock;
+  const now = (): Date => new Date(clock.now());
   // Every request of this operator ends (a deadline per request; watches are bounded by the informer).
-  const cfg: Config = { ...config, kubeConfig: TimedKubeConfig.from(config.kubeConfig), registry, now };
+  const cfg: Config = {
+    ...config,
+    kubeConfig: TimedKubeConfig.from(config.kubeConfig),
+    registry,
+    now,
+    clock,
+  };
   const guard = new FloorGuard(cfg.massDisruption ?? MASS_DISRUPTION_DEFAULTS, now());
   const m = new Manager({
     logger: cfg.logger,
     registry,
-    informers: (spec) => new Informer<object>({ kubeConfig: cfg.kubeConfig, logger: cfg.logger, ...spec }),
+    clock,
+    informers: (spec) =>
+      new Informer<object>({ kubeConfig: cfg.kubeConfig, logger: cfg.logger, clock, ...spec }),
     elector: electorFor(cfg),
     onSynced: () => {
       cfg.logger.info({ namespace: cfg.namespace ?? '(all)' }, 'caches synced');
