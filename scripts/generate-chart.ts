@@ -79,14 +79,39 @@ function rbacYaml(): string {
   return header(source) + templateNamespace(dumpAll(docs));
 }
 
+const PARAMETERS_HOOK = {
+  'helm.sh/hook': 'pre-install',
+  'helm.sh/hook-delete-policy': 'before-hook-creation',
+};
+
 function lockdownYaml(): string {
   // renderLockdownYaml keeps the order the docs require: parameters, then policies, then bindings.
   const rendered = renderLockdownYaml({
     operatorNamespace: NAMESPACE_SENTINEL,
     operatorServiceAccount: OPERATOR_NAME,
   });
-  const docs = yaml.loadAll(rendered).filter((d) => d !== null && d !== undefined);
+  const docs = yaml
+    .loadAll(rendered)
+    .filter((d) => d !== null && d !== undefined)
+    .map((d) => (isParameters(d) ? asInstallHook(d) : d));
   return header('src/builders/lockdown.ts (renderLockdownYaml)') + templateNamespace(dumpAll(docs));
+}
+
+function isParameters(
+  doc: unknown,
+): doc is { kind: string; metadata: { annotations?: Record<string, string> } } {
+  return (doc as { kind?: string }).kind === 'LockdownParameters';
+}
+
+/**
+ * The parameters are created by `helm install` and never touched by Helm again: the operator fills
+ * them, and the params guard refuses every writer but the operator, so a `helm upgrade` that patched
+ * them (or deleted them) would fail. A pre-install hook runs after the CRDs and before the policies
+ * and bindings (the order docs/lockdown.md requires), and is neither upgraded nor uninstalled.
+ */
+function asInstallHook<T extends { metadata: { annotations?: Record<string, string> } }>(doc: T): T {
+  const annotations = { ...doc.metadata.annotations, ...PARAMETERS_HOOK };
+  return { ...doc, metadata: { ...doc.metadata, annotations } };
 }
 
 function crdFiles(): Map<string, string> {

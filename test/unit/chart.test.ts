@@ -65,6 +65,19 @@ describe('generated templates', () => {
     );
   });
 
+  it('lock-down: the parameters are a pre-install hook only, so helm upgrade and uninstall never write them', () => {
+    const params = docsOf('lockdown.yaml').filter((d) => d.kind === 'LockdownParameters') as Array<{
+      metadata: { annotations?: Record<string, string> };
+    }>;
+    expect(params).toHaveLength(1);
+    expect(params[0]?.metadata.annotations?.['helm.sh/hook']).toBe('pre-install');
+    const hooked = docsOf('lockdown.yaml').filter(
+      (d) =>
+        (d as { metadata: { annotations?: Record<string, string> } }).metadata.annotations?.['helm.sh/hook'],
+    );
+    expect(hooked.map((d) => d.kind)).toEqual(['LockdownParameters']);
+  });
+
   it('rbac: operator RBAC, both cell roles and the cell-identity policy with its binding', () => {
     expect(docsOf('rbac.yaml').map((d) => `${d.kind}/${d.metadata.name}`)).toEqual([
       'ServiceAccount/celula-operator',
