@@ -125,8 +125,9 @@ export async function admitJoiner(
   const facts = await verifyToken(token, deps.verifier);
   const refusedToken = tokenChecks(facts, deps.colony);
   if (refusedToken) throw refusedToken;
-  // The token is authentic: burn its JTI now, so it is refused next time whatever happens below.
-  const replayed = deps.replay.claim(facts.credentialId ?? '', facts.expiresAt);
+  // The token is authentic: burn its JTI now, bound to this session's join key, so it is refused
+  // next time with any other key whatever happens below (src/cell/replay.ts).
+  const replayed = deps.replay.claim(facts.credentialId ?? '', facts.expiresAt, session.joinKey);
   if (replayed) throw replayed;
   const colony = await readColony(deps.colonySource);
   const context = currentContext(deps.colony, colony);

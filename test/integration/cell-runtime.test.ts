@@ -512,7 +512,9 @@ describe('cell runtime on the real control plane', () => {
     raw.fill(0);
     legit.secret!.zero();
 
-    results.replay = await handshake(peer, spyToken, asJoiner);
+    // The spent token again, from the pod's IP, with a thief's key: a replay. (The same joiner
+    // retrying with its own key is not one: the secret is sealed only to that key; src/cell/replay.ts.)
+    results.replay = await handshake(peer, spyToken, { from: joiner.ip, key: createJoinKey() });
     results.wrongAudience = await handshake(peer, await kubelet!.mintToken(joiner.pod, []), asJoiner);
     // A token for the pod of an Alive cell (a holder), from that pod's own address.
     const holder = alive.find((c) => c.metadata.name !== genesis.metadata.name)!;

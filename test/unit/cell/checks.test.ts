@@ -765,6 +765,16 @@ describe('ReplayGuard', () => {
     expect(ids.map((id) => g.claim(id)?.code)).toEqual(want);
   });
 
+  it('lets the same joiner retry with its own join key, and nobody else (another key or none)', () => {
+    const g = new ReplayGuard();
+    expect(g.claim('a', undefined, 'sha256:k1')).toBeUndefined();
+    expect(g.claim('a', undefined, 'sha256:k1')).toBeUndefined(); // its first attempt was refused: a retry
+    expect(g.claim('a', undefined, 'sha256:k2')?.code).toBe('replay');
+    expect(g.claim('a')?.code).toBe('replay');
+    expect(g.claim('b')).toBeUndefined();
+    expect(g.claim('b', undefined, 'sha256:k1')?.code).toBe('replay'); // first seen without a key
+  });
+
   it('forgets expired ids, stays bounded, and fails closed when full of live ids', () => {
     let now = 0;
     const g = new ReplayGuard({ maxEntries: 2, defaultTtlMs: 100, now: () => now });

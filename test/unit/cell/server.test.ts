@@ -109,6 +109,24 @@ async function rawJoin(peer: Peer, token: string, o: RawJoinOptions = {}) {
   return { session, answer };
 }
 
+describe('a joiner refused for a passing reason', () => {
+  it('may try the same peer again with the same token and join key, and gets the secret', async () => {
+    const peer = await startPeer('ed25519');
+    const j = peer.cluster.addJoiner(31);
+    const status = j.facts.pod.status!;
+    const { podIP, podIPs } = status;
+    status.podIP = undefined; // its pod has no IP yet
+    status.podIPs = undefined;
+    const first = await rawJoin(peer, j.token);
+    expect(first.answer.status).toBe(403);
+    expect(first.answer.text).toMatch(/no IP yet/);
+    status.podIP = podIP;
+    status.podIPs = podIPs;
+    const again = await rawJoin(peer, j.token);
+    expect(again.answer.status).toBe(200);
+  });
+});
+
 describe.each(ALGORITHMS)('join handshake (%s)', (algorithm) => {
   it('hands the secret to a verified joiner, who rebuilds the same colony key', async () => {
     const peer = await startPeer(algorithm);
@@ -151,12 +169,12 @@ describe('attacks are refused with a clear reason and no secret bytes', () => {
       /token audience is https:\/\/kubernetes.default.svc, want celula.io\/join/,
     ],
     [
-      'replayed token (same JTI)',
+      'replayed token (same JTI, another join key)',
       async (p) => {
         const j = p.cluster.addJoiner(11);
-        const first = await rawJoin(p, j.token);
-        expect(first.answer.status).toBe(200);
-        return j.token;
+        const first = await rawJoin(p, j.token, { key: createJoinKey() });
+        expect(first.answer.status).toBe(403); // its key is not the one the pod published
+        return j.token; // now with the pod's own key: the token was burned for another key
       },
       403,
       'replay',
