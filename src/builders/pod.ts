@@ -15,7 +15,13 @@ export const API_TOKEN_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 export const API_TOKEN_SECONDS = 3607;
 /** A Colony label copied onto its cell pods: `local` tells a test harness to run the cell process. */
 export const CELL_RUNTIME_LABEL = 'celula.io/cell-runtime';
-export const DEFAULT_RESOURCES = { cpu: '100m', memory: '64Mi' } as const;
+/**
+ * Measured on real kubelets (the e2e tier, test/e2e/README.md): a starting cell holds ≈ 62 MiB of
+ * anonymous memory and ≈ 39 MiB of file pages, so 64Mi was OOM-killed; with 100m of CPU a cell on a
+ * busy node took over 30 s to start and its liveness probe killed it; 500m / 256Mi passed every run.
+ * Requests equal limits (Guaranteed QoS: a holder is the last pod the kubelet evicts).
+ */
+export const DEFAULT_RESOURCES = { cpu: '500m', memory: '256Mi' } as const;
 
 function tolerations(): V1Toleration[] {
   return [

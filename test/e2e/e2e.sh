@@ -201,8 +201,9 @@ probe_privileged() {
 
 # examples/colony.yaml with this image (the cell image is the celula image) and provider existing.
 # replicas 2 / minReplicas 2 on 3 hardened workers: one worker stays free for the replacement.
-# Resources: the default (100m, 64Mi; src/builders/pod.ts) is too small for a real cell here — a
-# starting cell was OOM-killed at 62 MB anon + 39 MB file RSS, and at 100m of a loaded CPU it did not
+# Resources: set explicitly (CELULA_E2E_CELL_CPU/MEMORY); the defaults were raised to the same
+# 500m / 256Mi after this suite measured them (src/builders/pod.ts DEFAULT_RESOURCES): a starting cell
+# was OOM-killed at 62 MB anon + 39 MB file RSS under 64Mi, and at 100m of a loaded CPU it did not
 # answer its liveness probe within 30 s.
 apply_colony() {
   kc create namespace "$NS" --dry-run=client -o yaml | kc apply -f - >&2

@@ -387,7 +387,7 @@ describe('valid Colonies are accepted', () => {
       secret: { algorithm: 'ed25519' },
       placement: { spreadKey: 'kubernetes.io/hostname' },
       nodes: { provider: 'adopt' },
-      resources: { cpu: '100m', memory: '64Mi' },
+      resources: { cpu: '500m', memory: '256Mi' },
     });
   });
 

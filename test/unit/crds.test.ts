@@ -130,7 +130,7 @@ describe('crds/', () => {
     expect(at(col, 'spec.minReplicas').default).toBe(2);
     expect(at(col, 'spec.nodes.provider').default).toBe('adopt');
     expect(at(col, 'spec.placement.spreadKey').default).toBe('kubernetes.io/hostname');
-    expect(at(col, 'spec.resources.cpu').default).toBe('100m');
-    expect(at(col, 'spec.resources.memory').default).toBe('64Mi');
+    expect(at(col, 'spec.resources.cpu').default).toBe('500m');
+    expect(at(col, 'spec.resources.memory').default).toBe('256Mi');
   });
 });

@@ -67,12 +67,12 @@ describe('buildCellPod', () => {
 
   it('has Guaranteed resources (requests equal limits)', () => {
     expect(ctr.resources!.requests).toEqual(ctr.resources!.limits);
-    expect(ctr.resources!.limits).toEqual({ cpu: '100m', memory: '64Mi' });
+    expect(ctr.resources!.limits).toEqual({ cpu: '500m', memory: '256Mi' });
     const big = buildCellPod(
       colony((x) => (x.spec.resources = { memory: '1Gi' })),
       c,
     );
-    expect(big.spec!.containers[0]!.resources!.limits).toEqual({ cpu: '100m', memory: '1Gi' });
+    expect(big.spec!.containers[0]!.resources!.limits).toEqual({ cpu: '500m', memory: '1Gi' });
   });
 
   it('tolerates an unreachable or not-ready node without a time limit (no eviction on suspicion)', () => {
