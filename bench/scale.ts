@@ -146,20 +146,6 @@ async function startNodes(cp: ControlPlane): Promise<void> {
   }
 }
 
-/** system:node:<node> client-cert identities, made on first use (only nodes that get cells). */
-function nodeIdentities(cp: ControlPlane): (node: string) => KubeConfig {
-  const cache = new Map<string, KubeConfig>();
-  return (node) => {
-    let kc = cache.get(node);
-    if (!kc) {
-      kc = new KubeConfig();
-      kc.loadFromFile(cp.kubeconfigForUser(`system:node:${node}`, ['system:nodes']));
-      cache.set(node, kc);
-    }
-    return kc;
-  };
-}
-
 /** The operator's kubeconfig: its service account's token, the proxy as server. */
 async function operatorKubeconfig(cp: ControlPlane, proxyURL: string): Promise<string> {
   const core = cp.kubeConfig().makeApiClient(CoreV1Api);
@@ -242,7 +228,7 @@ async function setUp(t0: number): Promise<Bench> {
     namespace: NS,
     server: cp.server,
     caFile: cp.caFile,
-    nodeIdentity: nodeIdentities(cp),
+    nodeIdentity: cp.nodeIdentities(),
   });
   await sim.start();
   const cells = new Informer<Cell>({

@@ -655,6 +655,23 @@ export class ControlPlane {
     return writeKubeconfig(file, { server: this.server, caFile: this.caFile, userName: name, user: cert });
   }
 
+  /**
+   * Each node's own identity (system:node:<node>, a client cert), made on first use: a kubelet
+   * mints its pods' tokens with it (the lock-down lets only kubelets mint cell tokens).
+   */
+  nodeIdentities(): (node: string) => KubeConfig {
+    const cache = new Map<string, KubeConfig>();
+    return (node) => {
+      let kc = cache.get(node);
+      if (!kc) {
+        kc = new KubeConfig();
+        kc.loadFromFile(this.kubeconfigForUser(`system:node:${node}`, ['system:nodes']));
+        cache.set(node, kc);
+      }
+      return kc;
+    };
+  }
+
   private kubeconfigDir(): string {
     const dir = path.join(this.stateDir, 'kubeconfigs');
     fs.mkdirSync(dir, { recursive: true });

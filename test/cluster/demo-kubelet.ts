@@ -5,24 +5,6 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { LocalKubelet } from '../support/local-kubelet.js';
 import { ControlPlane } from './controlplane.js';
 
-/**
- * Each node's own identity (system:node:<node>): a kubelet mints its pods' tokens with it. The
- * lock-down lets only kubelets mint tokens for cell service accounts, so the admin cannot.
- */
-function nodeIdentities(stateDir: string): (node: string) => KubeConfig {
-  const cp = ControlPlane.attach(stateDir);
-  const cache = new Map<string, KubeConfig>();
-  return (node) => {
-    let kc = cache.get(node);
-    if (!kc) {
-      kc = new KubeConfig();
-      kc.loadFromFile(cp.kubeconfigForUser(`system:node:${node}`, ['system:nodes']));
-      cache.set(node, kc);
-    }
-    return kc;
-  };
-}
-
 async function main(): Promise<void> {
   const [kubeconfig, server, caFile, namespace, stateDir] = process.argv.slice(2);
   if (!kubeconfig || !server || !caFile || !namespace || !stateDir) {
@@ -30,7 +12,7 @@ async function main(): Promise<void> {
   }
   const admin = new KubeConfig();
   admin.loadFromFile(kubeconfig);
-  const tokenIdentity = nodeIdentities(stateDir);
+  const tokenIdentity = ControlPlane.attach(stateDir).nodeIdentities();
   const kubelet = new LocalKubelet({ admin, server, caFile, namespace, tokenIdentity });
   await kubelet.start();
   process.stdout.write(`demo kubelet: running cells of namespace ${namespace} on loopback\n`);
