@@ -4,13 +4,17 @@
 // order (rounds of a shuffled fault list), each: inject, wait for recovery (every colony Ready with
 // spec.replicas heard holders, and as many live holder processes) or a timeout, clean up, settle.
 // The invariants (test/system/monitor.ts) are checked every 250 ms throughout. See README.md here.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import * as readline from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { FAULTS, rng, type Fault, type FaultContext } from './faults.js';
 import { Monitor, type IncidentStats } from './monitor.js';
 import { COLONIES, System } from './system.js';
+import { addTo, mergeRows, rowsFromJson, rowsToJson, table, totals, type Rows } from './table.js';
 
 interface Args {
   incidents: number;
@@ -21,11 +25,17 @@ interface Args {
   nodeGraceS: number;
   recoveryTimeoutS: number;
   operatorHttp: boolean;
+  /** Independent systems run side by side, the incidents split between them (one table). */
+  shards: number;
+  /** Where a shard writes its table (JSON) for the parent; internal. */
+  rowsOut?: string;
 }
 
 const HELP = `usage: npm run chaos -- [--incidents N] [--seed S] [--faults a,b,c]
   [--stall-all-s S] [--apiserver-down-s S] [--node-grace-s S] [--recovery-timeout-s S]
   [--operator-http on|off]   off: replicas run without health/metrics listeners
+  [--shards K]   K independent systems side by side (own control plane, operators, cells), the
+                 incidents split between them, seeds S..S+K-1, one table at the end (default 1)
 faults: ${FAULTS.map((f) => f.name).join(', ')}
 Short runs (≤ 100 incidents) default to --stall-all-s 25 --apiserver-down-s 20; longer ones to 45 and 60.
 Ctrl-C (SIGINT) or SIGTERM ends the run after the current incident and prints the table so far.
@@ -71,6 +81,8 @@ export function parseArgs(argv: string[]): Args {
     'node-grace-s',
     'recovery-timeout-s',
     'operator-http',
+    'shards',
+    'rows-out',
   ];
   for (const k of flags.keys()) if (!known.includes(k)) throw new Error(`unknown flag --${k}\n${HELP}`);
   const incidents = flags.has('incidents') ? num('--incidents', flags.get('incidents'), 1) : 60;
@@ -86,6 +98,8 @@ export function parseArgs(argv: string[]): Args {
     nodeGraceS: opt('node-grace-s', 20, 5),
     recoveryTimeoutS: opt('recovery-timeout-s', 180, 10),
     operatorHttp: onOff('--operator-http', flags.get('operator-http') ?? 'on'),
+    shards: opt('shards', 1, 1),
+    ...(flags.has('rows-out') ? { rowsOut: flags.get('rows-out') } : {}),
   };
 }
 
@@ -163,81 +177,6 @@ async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<
   return false;
 }
 
-interface Row {
-  incidents: number;
-  secretsLost: number;
-  wronglyKilled: number;
-  fingerprintChanges: number;
-  retired: number;
-  worstBelowFloorS: number;
-  worstFloorUnmetS: number;
-  recoveries: number[];
-  timeouts: number;
-}
-
-function addTo(rows: Map<string, Row>, fault: string, s: IncidentStats, recovery: number | undefined): void {
-  const r = rows.get(fault) ?? {
-    incidents: 0,
-    secretsLost: 0,
-    wronglyKilled: 0,
-    fingerprintChanges: 0,
-    retired: 0,
-    worstBelowFloorS: 0,
-    worstFloorUnmetS: 0,
-    recoveries: [],
-    timeouts: 0,
-  };
-  r.incidents += 1;
-  r.secretsLost += s.secretsLost;
-  r.wronglyKilled += s.wronglyKilled;
-  r.fingerprintChanges += s.fingerprintChanges;
-  r.retired += s.retired;
-  r.worstBelowFloorS = Math.max(r.worstBelowFloorS, s.worstBelowFloorS);
-  r.worstFloorUnmetS = Math.max(r.worstFloorUnmetS, s.worstFloorUnmetS);
-  if (recovery === undefined) r.timeouts += 1;
-  else r.recoveries.push(recovery);
-  rows.set(fault, r);
-}
-
-function table(rows: Map<string, Row>): string[] {
-  const head = [
-    'fault',
-    'incidents',
-    'secrets_lost',
-    'holders_wrongly_killed',
-    'fingerprint_changes',
-    'worst_below_floor_s',
-    'worst_floor_unmet_s',
-    'mean_recovery_s',
-    'max_recovery_s',
-    'timeouts',
-    'retired',
-  ];
-  const body = [...rows].map(([name, r]) => {
-    const mean = r.recoveries.length ? r.recoveries.reduce((a, b) => a + b, 0) / r.recoveries.length : NaN;
-    return [
-      name,
-      r.incidents,
-      r.secretsLost,
-      r.wronglyKilled,
-      r.fingerprintChanges,
-      r.worstBelowFloorS.toFixed(1),
-      r.worstFloorUnmetS.toFixed(1),
-      mean.toFixed(1),
-      Math.max(0, ...r.recoveries).toFixed(1),
-      r.timeouts,
-      r.retired,
-    ].map(String);
-  });
-  const width = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  return [head, ...body].map((cols) =>
-    cols
-      .map((c, i) => c.padEnd(width[i]!))
-      .join('  ')
-      .trimEnd(),
-  );
-}
-
 async function incident(
   ctx: FaultContext,
   fault: Fault,
@@ -261,13 +200,19 @@ async function incident(
   return { stats, recovery };
 }
 
-async function main(): Promise<number> {
-  const args = parseArgs(process.argv.slice(2));
-  const started = Date.now();
-  const log = (line: string): void => {
+type Log = (line: string) => void;
+
+function logger(started: number, prefix = ''): Log {
+  return (line) => {
     const at = new Date().toISOString().slice(11, 23);
-    process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(5)}s ${at}] ${line}\n`);
+    process.stdout.write(
+      `[${((Date.now() - started) / 1000).toFixed(0).padStart(5)}s ${at}] ${prefix}${line}\n`,
+    );
   };
+}
+
+/** One system, `args.incidents` incidents in a row; returns the table and the unexpected operator exits. */
+async function runSystem(args: Args, log: Log): Promise<{ rows: Rows; operatorExits: number }> {
   log(
     `chaos: seed=${args.seed} incidents=${args.incidents} faults=${args.faults.map((f) => f.name).join(',')}`,
   );
@@ -291,14 +236,13 @@ async function main(): Promise<number> {
     apiDownS: args.apiDownS,
     cleanup: [],
   };
-  const rows = new Map<string, Row>();
+  const rows: Rows = new Map();
   try {
     if (!(await steady(ctx, 240_000))) throw new Error('the colonies did not become Ready in 240 s');
     log(
       `ready: ${COLONIES.map((c) => `${c.name} (${c.replicas}/${c.minReplicas}) ${mon.fingerprint(c.name) ?? '?'}`).join(', ')}`,
     );
     let order: Fault[] = [];
-    stopOnSignal(log);
     for (let i = 1; i <= args.incidents && !interrupted; i++) {
       if (order.length === 0) order = ctx.rng.shuffle(args.faults);
       const fault = order.shift()!;
@@ -316,20 +260,91 @@ async function main(): Promise<number> {
     log(`logs: ${sys.logsDir()} (operators: celula-operator-0.log, -1.log; cells: cells.log)`);
     await sys.stop();
   }
-  const total = [...rows.values()];
-  const sum = (f: (r: Row) => number): number => total.reduce((a, r) => a + f(r), 0);
-  const lost = sum((r) => r.secretsLost);
-  const killed = sum((r) => r.wronglyKilled);
-  const fp = sum((r) => r.fingerprintChanges);
-  const worst = Math.max(0, ...total.map((r) => r.worstBelowFloorS));
+  return { rows, operatorExits };
+}
+
+/** The arguments of shard `i` of `args.shards`: its share of the incidents, its own seed, the same knobs. */
+export function shardArgs(args: Args, i: number, rowsOut: string): string[] {
+  const n = Math.floor(args.incidents / args.shards) + (i < args.incidents % args.shards ? 1 : 0);
+  return [
+    ...['--incidents', String(n), '--seed', String(args.seed + i), '--shards', '1', '--rows-out', rowsOut],
+    ...['--faults', args.faults.map((f) => f.name).join(','), '--stall-all-s', String(args.stallAllS)],
+    ...['--apiserver-down-s', String(args.apiDownS), '--node-grace-s', String(args.nodeGraceS)],
+    ...['--recovery-timeout-s', String(args.recoveryTimeoutS)],
+    ...['--operator-http', args.operatorHttp ? 'on' : 'off'],
+  ];
+}
+
+interface ShardResult {
+  code: number;
+  rows?: Rows;
+  operatorExits: number;
+}
+
+function runShard(args: Args, i: number, dir: string, children: ChildProcess[]): Promise<ShardResult> {
+  const out = path.join(dir, `shard-${i}.json`);
+  const child = spawn(process.execPath, [process.argv[1]!, ...shardArgs(args, i, out)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  readline.createInterface({ input: child.stdout }).on('line', (l) => process.stdout.write(`s${i} ${l}\n`));
+  return new Promise((resolve) => {
+    child.on('exit', (code) => {
+      if (!fs.existsSync(out)) return resolve({ code: code ?? 2, operatorExits: 0 });
+      const got = JSON.parse(fs.readFileSync(out, 'utf8')) as { operatorExits: number; rows: string };
+      resolve({ code: code ?? 2, rows: rowsFromJson(got.rows), operatorExits: got.operatorExits });
+    });
+  });
+}
+
+/** `--shards K`: K chaos runs as child processes, each its own system; one merged table. */
+async function runShards(args: Args, started: number): Promise<number> {
+  const log = logger(started);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'celula-chaos-'));
+  log(
+    `chaos: ${args.shards} shards, ${args.incidents} incidents, seeds ${args.seed}..${args.seed + args.shards - 1}`,
+  );
+  const children: ChildProcess[] = [];
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.on(signal, () => {
+      log(`${signal}: passed to every shard (each ends after its current incident)`);
+      for (const c of children) c.kill(signal);
+    });
+  const results = await Promise.all(
+    Array.from({ length: args.shards }, (_, i) => runShard(args, i, dir, children)),
+  );
+  const rows: Rows = new Map();
+  for (const r of results) if (r.rows) mergeRows(rows, r.rows);
+  const failed = results.flatMap((r, i) => (r.rows ? [] : [`s${i} (exit ${r.code})`]));
+  if (failed.length) log(`shards that printed no table: ${failed.join(', ')}`);
+  const operatorExits = results.reduce((a, r) => a + r.operatorExits, 0);
+  const code = report(rows, { operatorExits, started, seed: `${args.seed} shards=${args.shards}` });
+  fs.rmSync(dir, { recursive: true, force: true });
+  return failed.length ? 2 : code;
+}
+
+/** Prints the table and the two summary lines; the exit code is 1 when an invariant broke. */
+function report(rows: Rows, extra: { operatorExits: number; started: number; seed: string }): number {
+  const t = totals(rows);
   for (const line of table(rows)) process.stdout.write(`${line}\n`);
   process.stdout.write(
-    `chaos fingerprint_changes=${fp} timeouts=${sum((r) => r.timeouts)} operator_unexpected_exits=${operatorExits} wall_s=${((Date.now() - started) / 1000).toFixed(0)}\n`,
+    `chaos fingerprint_changes=${t.fingerprintChanges} timeouts=${t.timeouts} operator_unexpected_exits=${extra.operatorExits} wall_s=${((Date.now() - extra.started) / 1000).toFixed(0)}\n`,
   );
   process.stdout.write(
-    `chaos incidents=${sum((r) => r.incidents)} secrets_lost=${lost} holders_wrongly_killed=${killed} worst_below_floor_s=${worst.toFixed(1)} seed=${args.seed}\n`,
+    `chaos incidents=${t.incidents} secrets_lost=${t.secretsLost} holders_wrongly_killed=${t.wronglyKilled} worst_below_floor_s=${t.worstBelowFloorS.toFixed(1)} seed=${extra.seed}\n`,
   );
-  return lost + killed + fp > 0 ? 1 : 0;
+  return t.secretsLost + t.wronglyKilled + t.fingerprintChanges > 0 ? 1 : 0;
+}
+
+async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2));
+  const started = Date.now();
+  if (args.shards > 1) return runShards(args, started);
+  const log = logger(started);
+  stopOnSignal(log);
+  const { rows, operatorExits } = await runSystem(args, log);
+  if (args.rowsOut) fs.writeFileSync(args.rowsOut, JSON.stringify({ operatorExits, rows: rowsToJson(rows) }));
+  return report(rows, { operatorExits, started, seed: String(args.seed) });
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
