@@ -24,6 +24,8 @@ interface Args {
   apiDownS: number;
   nodeGraceS: number;
   recoveryTimeoutS: number;
+  /** How long the colonies may take to become Ready before the first incident. */
+  readyTimeoutS: number;
   operatorHttp: boolean;
   /** Independent systems run side by side, the incidents split between them (one table). */
   shards: number;
@@ -33,6 +35,8 @@ interface Args {
 
 const HELP = `usage: npm run chaos -- [--incidents N] [--seed S] [--faults a,b,c]
   [--stall-all-s S] [--apiserver-down-s S] [--node-grace-s S] [--recovery-timeout-s S]
+  [--ready-timeout-s S]   time for the colonies to become Ready before the first incident
+                          (240 s, times the number of shards up to 4: they start together)
   [--operator-http on|off]   off: replicas run without health/metrics listeners
   [--shards K]   K independent systems side by side (own control plane, operators, cells), the
                  incidents split between them, seeds S..S+K-1, one table at the end (default 1)
@@ -80,6 +84,7 @@ export function parseArgs(argv: string[]): Args {
     'apiserver-down-s',
     'node-grace-s',
     'recovery-timeout-s',
+    'ready-timeout-s',
     'operator-http',
     'shards',
     'rows-out',
@@ -97,6 +102,7 @@ export function parseArgs(argv: string[]): Args {
     apiDownS: opt('apiserver-down-s', short ? 20 : 60, 1),
     nodeGraceS: opt('node-grace-s', 20, 5),
     recoveryTimeoutS: opt('recovery-timeout-s', 180, 10),
+    readyTimeoutS: opt('ready-timeout-s', 240 * Math.min(opt('shards', 1, 1), 4), 10),
     operatorHttp: onOff('--operator-http', flags.get('operator-http') ?? 'on'),
     shards: opt('shards', 1, 1),
     ...(flags.has('rows-out') ? { rowsOut: flags.get('rows-out') } : {}),
@@ -238,7 +244,8 @@ async function runSystem(args: Args, log: Log): Promise<{ rows: Rows; operatorEx
   };
   const rows: Rows = new Map();
   try {
-    if (!(await steady(ctx, 240_000))) throw new Error('the colonies did not become Ready in 240 s');
+    if (!(await steady(ctx, args.readyTimeoutS * 1000)))
+      throw new Error(`the colonies did not become Ready in ${args.readyTimeoutS} s (--ready-timeout-s)`);
     log(
       `ready: ${COLONIES.map((c) => `${c.name} (${c.replicas}/${c.minReplicas}) ${mon.fingerprint(c.name) ?? '?'}`).join(', ')}`,
     );
@@ -270,7 +277,12 @@ export function shardArgs(args: Args, i: number, rowsOut: string): string[] {
     ...['--incidents', String(n), '--seed', String(args.seed + i), '--shards', '1', '--rows-out', rowsOut],
     ...['--faults', args.faults.map((f) => f.name).join(','), '--stall-all-s', String(args.stallAllS)],
     ...['--apiserver-down-s', String(args.apiDownS), '--node-grace-s', String(args.nodeGraceS)],
-    ...['--recovery-timeout-s', String(args.recoveryTimeoutS)],
+    ...[
+      '--recovery-timeout-s',
+      String(args.recoveryTimeoutS),
+      '--ready-timeout-s',
+      String(args.readyTimeoutS),
+    ],
     ...['--operator-http', args.operatorHttp ? 'on' : 'off'],
   ];
 }

@@ -30,6 +30,8 @@ describe('chaos --shards', () => {
     // A shard's arguments parse back to the same knobs.
     const back = parseArgs(shards[1]!);
     expect([back.incidents, back.seed, back.apiDownS, back.rowsOut]).toEqual([333, 8, 60, '/tmp/s1.json']);
+    // Shards start together: each may take longer to become Ready.
+    expect([args.readyTimeoutS, back.readyTimeoutS]).toEqual([720, 720]);
   });
 
   it('refuses a shard count that is not a positive integer', () => {
