@@ -70,6 +70,7 @@ async function main(): Promise<void> {
     nodeLossAfter: opts.nodeLossAfter,
     massDisruption: { fraction: opts.massDisruptionFraction, minNodes: opts.massDisruptionMinNodes },
     hardenedNodeLeaseSeconds: opts.hardenedNodeLeaseSeconds,
+    writeLimit: { qps: opts.writeQps, burst: opts.writeBurst },
     onLostLeadership: () => void shutdown.run('lost leadership').then(() => process.exit(1)),
   });
   started.operator = operator;

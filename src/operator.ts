@@ -15,6 +15,7 @@ import { LEADER_LEASE, OPERATOR_NAME } from './builders/rbac-rules.js';
 import { defaultHijackPath, hardeningController, loadHijackScript } from './controllers/node.js';
 import { lockdownController, type Lockdown } from './controllers/lockdown-wiring.js';
 import { NODE_LEASE_NAMESPACE } from './controllers/node-lease.js';
+import { nodeLiveness } from './controllers/node-liveness.js';
 import { caches, type Caches } from './controllers/resources.js';
 import { ApiWriter } from './controllers/writer.js';
 import type { Logger } from './observability/logger.js';
@@ -24,7 +25,8 @@ import { coordinationLeaseClient, LeaderElector } from './runtime/leader.js';
 import { isNotFound } from './observability/errors.js';
 import { Manager, type ControllerDescriptor, type Elector, type LeadershipHooks } from './runtime/manager.js';
 import { TimedKubeConfig } from './runtime/timed-kubeconfig.js';
-import { WriteClient } from './runtime/write.js';
+import { PRIORITY, type Priority, type RateLimit } from './runtime/rate-limit.js';
+import { defaultPriority, DEFAULT_WRITE_LIMIT, WriteClient, type WriteRequest } from './runtime/write.js';
 
 export interface OperatorConfig {
   kubeConfig: KubeConfig;
@@ -68,6 +70,8 @@ export interface OperatorConfig {
   massDisruption?: MassDisruptionOptions;
   /** Called when this replica loses the leader lease (main exits: another replica may act now). */
   onLostLeadership?: () => void;
+  /** Client-side limit on the operator's writes (--write-qps, --write-burst); default 50/s, 100 at once. */
+  writeLimit?: RateLimit;
 }
 
 export interface Operator {
@@ -167,6 +171,19 @@ function hardeningFor(
   });
 }
 
+/** Kinds the lock-down restores: written before anything else waiting (a hole must close first). */
+const LOCKDOWN_KINDS = new Set([
+  'ValidatingAdmissionPolicy',
+  'ValidatingAdmissionPolicyBinding',
+  'LockdownParameters',
+]);
+
+/** Which writes go first when the write limit makes them wait: lock-down restores and status, events last. */
+export function writePriority(w: WriteRequest): Priority {
+  const restore = (w.verb === 'create' || w.verb === 'replace') && LOCKDOWN_KINDS.has(w.kind ?? '');
+  return restore ? PRIORITY.high : defaultPriority(w);
+}
+
 /** The operator's controllers, in resync order. */
 function controllerList(
   deps: ControllerDeps,
@@ -195,8 +212,14 @@ export async function startOperator(config: OperatorConfig): Promise<Operator> {
     logger: cfg.logger,
     registry,
     clock,
-    informers: (spec) =>
-      new Informer<object>({ kubeConfig: cfg.kubeConfig, logger: cfg.logger, clock, ...spec }),
+    informers: ({ shape, ...spec }) =>
+      new Informer<object>({
+        kubeConfig: cfg.kubeConfig,
+        logger: cfg.logger,
+        clock,
+        ...spec,
+        transform: shape ? (obj): object => shape.keep(obj) : undefined,
+      }),
     elector: electorFor(cfg),
     onSynced: () => {
       cfg.logger.info({ namespace: cfg.namespace ?? '(all)' }, 'caches synced');
@@ -207,6 +230,9 @@ export async function startOperator(config: OperatorConfig): Promise<Operator> {
     onLostLeadership: cfg.onLostLeadership,
   });
   const c = caches(m, cfg.namespace);
+  // A node's Lease wakes its cells only when the node's liveness verdict changes (one timer per node).
+  const liveness = nodeLiveness({ leases: c.nodeLeases, guard, nodeLossAfter: cfg.nodeLossAfter, clock });
+  guard.onRestart(() => liveness.rejudge());
   // One write client, one field manager; every write asks the manager's leader gate first
   // (NotLeaderError when this replica does not lead).
   const client = new WriteClient({
@@ -214,6 +240,9 @@ export async function startOperator(config: OperatorConfig): Promise<Operator> {
     fieldManager: MANAGER,
     now,
     fence: () => m.isLeading(),
+    rateLimit: cfg.writeLimit ?? DEFAULT_WRITE_LIMIT,
+    priority: writePriority,
+    clock,
   });
   const write = new ApiWriter(client);
   const lockdown = lockdownFor(cfg, m, c, { client, writer: write });
@@ -229,7 +258,7 @@ export async function startOperator(config: OperatorConfig): Promise<Operator> {
     now,
     log: cfg.logger,
   };
-  const deps = { ctx, caches: c, concurrency: cfg.workers ?? 4 };
+  const deps: ControllerDeps = { ctx, caches: c, nodeLiveness: liveness, concurrency: cfg.workers ?? 4 };
   for (const d of controllerList(deps, lockdown, hardeningFor(cfg, m, c, client))) m.add(d);
   await m.start();
   return { registry, ready: () => m.ready(), stop: () => m.stop() };

@@ -25,6 +25,9 @@ export interface OperatorOptions {
    * (hijack.sh --node-lease-seconds); undefined = leave the kubelet's own (40 s by default).
    */
   hardenedNodeLeaseSeconds?: number;
+  /** Client-side write limit: sustained writes per second, and how many may go at once. */
+  writeQps: number;
+  writeBurst: number;
   help: boolean;
 }
 
@@ -59,6 +62,11 @@ Flags (each also read from the environment variable in brackets):
                           kubelet renews every S/4, the node is silent after 0.75 × S
                           [CELULA_HARDENED_NODE_LEASE_SECONDS]; 4..300, or 0 to leave the kubelet's
                           own (40 s); default: 10 (renew every 2.5 s, silent after 7.5 s)
+  --write-qps Q           client-side limit on the operator's writes (applies, deletes, status patches,
+                          events), per second sustained [CELULA_WRITE_QPS]; 0 < Q <= 10000; default: 50
+  --write-burst N         writes allowed at once before the limit applies [CELULA_WRITE_BURST];
+                          1..100000; default: 100. Waiting writes go status patches and lock-down
+                          restores first, events last
   -h, --help              show this help
 `;
 
@@ -100,6 +108,18 @@ function nodeCount(name: string, v: string): number {
   return n;
 }
 
+/** Writes per second, 0 < Q <= 10000. */
+function qps(name: string, v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n <= 0 || n > 10_000)
+    throw new UsageError(`--${name}: want writes per second 0 < Q <= 10000, got "${v}"`);
+  return n;
+}
+
+/** The default client-side write limit (the one write client, src/runtime/write.ts). */
+export const DEFAULT_WRITE_QPS = 50;
+export const DEFAULT_WRITE_BURST = 100;
+
 /** The default hardened kubelet Lease: see docs/floor.md "Fast, honest detection". */
 export const DEFAULT_HARDENED_NODE_LEASE_SECONDS = 10;
 
@@ -139,6 +159,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): OperatorOp
         'mass-disruption-fraction': { type: 'string' },
         'mass-disruption-min-nodes': { type: 'string' },
         'hardened-node-lease-seconds': { type: 'string' },
+        'write-qps': { type: 'string' },
+        'write-burst': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -177,6 +199,11 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): OperatorOp
         'CELULA_HARDENED_NODE_LEASE_SECONDS',
         String(DEFAULT_HARDENED_NODE_LEASE_SECONDS),
       ),
+    ),
+    writeQps: qps('write-qps', pick('write-qps', 'CELULA_WRITE_QPS', String(DEFAULT_WRITE_QPS))),
+    writeBurst: nodeCount(
+      'write-burst',
+      pick('write-burst', 'CELULA_WRITE_BURST', String(DEFAULT_WRITE_BURST)),
     ),
     help: values.help === true,
   };

@@ -18,6 +18,7 @@ import {
 } from './context.js';
 import { isHolder } from './holders.js';
 import { judgeLease, NODE_LEASE_NAMESPACE } from './node-lease.js';
+import { cellChanged, cellPodChanged, nodeChanged } from './predicates.js';
 
 /** Status fields the cell process reports for itself; the operator never writes them. */
 export const CELL_REPORTED_FIELDS = ['publicKey', 'fingerprint', 'joinKey', 'keyProof'] as const;
@@ -90,18 +91,16 @@ function recordJoin(ctx: ControllerContext, cell: Cell, status: CellStatus): voi
 }
 
 /**
- * A stopped Lease makes no event, so time drives detection: a cell with a pod on a node whose Lease
- * is fresh is re-checked just after that Lease would go stale (each renewal re-enqueues it earlier).
+ * A stopped Lease makes no event, so time drives detection. For the cached Lease, the node's one
+ * timer does it (node-liveness.ts: the cells on a node are woken when its Lease goes stale). A Lease
+ * that was stale in the cache but fresh when read live is not what that timer judged (the cache
+ * lags): this cell re-checks itself just after the live Lease would go stale.
  */
-function recheck(
-  ctx: ControllerContext,
-  lease: V1Lease | undefined,
-  w: CellWorld,
-  status: CellStatus,
-): ReconcileResult {
+function recheck(ctx: ControllerContext, heard: Heard, w: CellWorld, status: CellStatus): ReconcileResult {
   if (status.phase === 'Dead' || !status.podUID) return {};
   if (w.excuse) return { requeueAfter: EXCUSED_RECHECK_MS };
-  const verdict = judgeLease(lease, ctx.now(), ctx.nodeLossAfter, w.observingSince);
+  if (!heard.live) return {};
+  const verdict = judgeLease(heard.lease, ctx.now(), ctx.nodeLossAfter, w.observingSince);
   return verdict.kind === 'fresh' ? { requeueAfter: verdict.recheckAfterMs } : {};
 }
 
@@ -116,6 +115,8 @@ async function confirmAbsent<T>(
 interface Heard {
   lease?: V1Lease;
   excuse?: string;
+  /** The Lease was read live (the cached one was stale). */
+  live?: boolean;
 }
 
 /**
@@ -129,7 +130,7 @@ async function liveLease(ctx: ControllerContext, node: string, cached: V1Lease |
   if (excuse) return { lease: cached, excuse };
   if (judgeLease(cached, now, ctx.nodeLossAfter, since).kind !== 'lost') return { lease: cached };
   try {
-    return { lease: await ctx.live.lease(node) };
+    return { lease: await ctx.live.lease(node), live: true };
   } catch (err) {
     ctx.guard.restart(ctx.now(), 'the API server did not answer');
     ctx.log.warn(
@@ -194,13 +195,16 @@ export async function reconcileCell(ctx: ControllerContext, key: string): Promis
     recordJoin(ctx, cell, status);
     await reportTransition(ctx, cell, status);
   }
-  return recheck(ctx, heard.lease, w, status);
+  return recheck(ctx, heard, w, status);
 }
 
-/** The cell controller: one key per cell; its pod, its node and the node's Lease wake it. */
+/**
+ * The cell controller: one key per cell; changes it reads wake it (predicates.ts): of the cell, its
+ * pod, its node, and its node's liveness (a Lease renewal that leaves the node fresh wakes nobody).
+ */
 export function cellController(d: ControllerDeps): ControllerDescriptor {
   const c = d.caches;
-  // A node or its Lease changed: re-check the cells on that node (a Lease is named after its node).
+  // A node or its liveness changed: re-check the cells on that node (a Lease is named after its node).
   const cellsOn = (o: { metadata?: { name?: string } }): string[] =>
     c.cells
       .list()
@@ -213,10 +217,10 @@ export function cellController(d: ControllerDeps): ControllerDescriptor {
     reconcile: (req) => reconcileCell({ ...d.ctx, log: req.log }, req.key),
     resyncKeys: () => c.cells.list().map(mapToSelf),
     sources: [
-      source(c.cells, mapToSelf),
-      source(c.pods, mapToOwner('Cell')),
-      source(c.nodes, cellsOn),
-      source(c.nodeLeases, cellsOn),
+      source(c.cells, mapToSelf, cellChanged),
+      source(c.pods, mapToOwner('Cell'), cellPodChanged),
+      source(c.nodes, cellsOn, nodeChanged),
+      source(d.nodeLiveness, cellsOn),
     ],
   };
 }

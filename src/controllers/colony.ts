@@ -35,9 +35,32 @@ import {
   type ReconcileResult,
 } from './context.js';
 import { judgeLease, NODE_LEASE_NAMESPACE } from './node-lease.js';
+import {
+  budgetChanged,
+  cellChanged,
+  childChanged,
+  clusterBindingChanged,
+  colonyChanged,
+  nodeChanged,
+} from './predicates.js';
 
-/** While cells are on their way, look again even if no event arrives. */
-const SETTLING_REQUEUE_MS = 10_000;
+/**
+ * While cells are on their way, look again even if no event arrives: a safety net (every input of
+ * the plan wakes the colony when it changes), so it backs off while nothing changes — 10 s after a
+ * condition changed, then as long as the colony has been unchanged, up to 5 minutes. A colony
+ * whose cells cannot start (no image, no node) costs a reconcile per 5 minutes, not per 10 s.
+ */
+export const SETTLING_REQUEUE_MS = { min: 10_000, max: 300_000 } as const;
+
+/** The settling re-check: the time since the colony's last condition change, within the bounds. */
+export function settlingRecheckMs(status: ColonyStatus, now: Date): number {
+  const last = Math.max(
+    0,
+    ...(status.conditions ?? []).map((c) => new Date(c.lastTransitionTime).getTime()).filter(Number.isFinite),
+  );
+  const quiet = last > 0 ? now.getTime() - last : 0;
+  return Math.min(SETTLING_REQUEUE_MS.max, Math.max(SETTLING_REQUEUE_MS.min, quiet));
+}
 
 /** Nodes minus those whose Lease went stale: a replacement never lands on a silent node. */
 function liveNodes(ctx: ControllerContext): V1Node[] {
@@ -213,7 +236,7 @@ export async function reconcileColony(ctx: ControllerContext, key: string): Prom
   // A Lost colony has nothing to wait for: no requeue (events still wake it).
   const lost = isConditionTrue(plan.status.conditions, ColonyConditions.Lost);
   const settling = plan.status.alive !== colony.spec.replicas && !lost;
-  return settling ? { requeueAfter: SETTLING_REQUEUE_MS } : {};
+  return settling ? { requeueAfter: settlingRecheckMs(plan.status, ctx.now()) } : {};
 }
 
 /** The colony a cell ClusterRoleBinding belongs to (its labels name it). */
@@ -224,7 +247,10 @@ function colonyOfBinding(crb: V1ClusterRoleBinding): string | undefined {
   return ns && name ? `${ns}/${name}` : undefined;
 }
 
-/** The colony controller: one key per colony; its children and every node change wake it. */
+/**
+ * The colony controller: one key per colony; changes it reads wake it (predicates.ts): of the
+ * colony, its cells and children, any node, and any node's liveness (placement skips silent nodes).
+ */
 export function colonyController(d: ControllerDeps): ControllerDescriptor {
   const c = d.caches;
   const owner = mapToOwner('Colony');
@@ -236,15 +262,17 @@ export function colonyController(d: ControllerDeps): ControllerDescriptor {
     reconcile: (req) => reconcileColony({ ...d.ctx, log: req.log }, req.key),
     resyncKeys: everyColony,
     sources: [
-      source(c.colonies, mapToSelf),
-      source(c.cells, owner),
-      source(c.serviceAccounts, owner),
-      source(c.roleBindings, owner),
-      source(c.networkPolicies, owner),
-      source(c.disruptionBudgets, owner),
-      source(c.clusterRoleBindings, colonyOfBinding),
-      // Node changes (readiness, labels, taints) can change placement for every colony.
-      source(c.nodes, everyColony),
+      source(c.colonies, mapToSelf, colonyChanged),
+      source(c.cells, owner, cellChanged),
+      source(c.serviceAccounts, owner, childChanged),
+      source(c.roleBindings, owner, childChanged),
+      source(c.networkPolicies, owner, childChanged),
+      source(c.disruptionBudgets, owner, budgetChanged),
+      source(c.clusterRoleBindings, colonyOfBinding, clusterBindingChanged),
+      // Node changes it reads (readiness, labels, taints, cordon, capacity) and a node going silent
+      // or being heard again can change placement for every colony.
+      source(c.nodes, everyColony, nodeChanged),
+      source(d.nodeLiveness, everyColony),
     ],
   };
 }

@@ -12,6 +12,7 @@ import type {
 } from '@kubernetes/client-node';
 import type { Cell, Colony } from '../api/types.js';
 import type { Logger } from '../observability/logger.js';
+import type { EventSource } from '../runtime/controller.js';
 import type { FloorMetrics } from './floor-metrics.js';
 import type { FloorGuard } from './guard.js';
 import type { Caches } from './resources.js';
@@ -104,6 +105,8 @@ export interface ControllerDeps {
   ctx: ControllerContext;
   /** The same caches as ctx's readers, as event sources. */
   caches: Caches;
+  /** Node Leases reported only when their node's liveness verdict changes (node-liveness.ts). */
+  nodeLiveness: EventSource<V1Lease>;
   /** Parallel reconciles. */
   concurrency?: number;
 }

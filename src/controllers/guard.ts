@@ -62,6 +62,7 @@ export class FloorGuard {
   #since: Date;
   #why: string;
   #memo: { at: number; verdict: GuardVerdict } | undefined;
+  readonly #listeners: Array<() => void> = [];
 
   constructor(
     readonly options: MassDisruptionOptions,
@@ -78,11 +79,18 @@ export class FloorGuard {
 
   /** The operator (re)starts observing: no Lease is stale until it has watched a full threshold. */
   restart(now: Date, why: string): void {
-    if (now.getTime() > this.#since.getTime()) {
+    const moved = now.getTime() > this.#since.getTime();
+    if (moved) {
       this.#since = now;
       this.#why = why;
     }
     this.#memo = undefined;
+    if (moved) for (const listener of this.#listeners) listener();
+  }
+
+  /** Called after each restart that moved the observation start (node-liveness.ts judges again). */
+  onRestart(listener: () => void): void {
+    this.#listeners.push(listener);
   }
 
   /** Silence is excused while many nodes hosting cells are silent at once. Cached for a second. */

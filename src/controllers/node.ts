@@ -29,6 +29,7 @@ import { source, type Cache, type ControllerDescriptor, type InformerSource } fr
 import { isConflict } from '../observability/errors.js';
 import type { WriteClient } from '../runtime/write.js';
 import type { Reader } from './context.js';
+import { colonySpecChanged, nodeChanged } from './predicates.js';
 import { HARDENING_RESOURCES } from './resources.js';
 import { DEFAULT_RETRY_AFTER_MS, describeAction, planHardening, type HardeningAction } from './node-plan.js';
 
@@ -223,8 +224,8 @@ export function hardeningController(cfg: NodeHardeningConfig): ControllerDescrip
         log: req.log,
       }),
     sources: [
-      source(cfg.colonies, toKey),
-      source(cfg.nodes, toKey),
+      source(cfg.colonies, toKey, colonySpecChanged),
+      source(cfg.nodes, toKey, nodeChanged),
       source(jobs, toKey),
       source(pods, toKey),
     ],

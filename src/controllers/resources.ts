@@ -3,14 +3,18 @@
 //
 // Pods are watched three ways, and on purpose not through one informer, because each selector
 // decides what is listed and cached:
-// - `pods`: pods labelled managed-by celula in the watched namespace (or all): cell pods, read by the
-//   cell controller from the moment they are created, before they are scheduled;
+// - `pods`: pods labelled managed-by celula and carrying the cell label, in the watched namespace (or
+//   all): cell pods only (not the hardening Jobs' pods), read by the cell controller from the moment
+//   they are created, before they are scheduled;
 // - `boundPods`: every pod bound to a node, in every namespace (field selector spec.nodeName!=): the
 //   lock-down locks every pod already on a hardened node, not only ours;
 // - `hardeningPods`: the hardening Jobs' pods in the operator namespace (hardening selector).
 // One informer for all three would cache every pod of the cluster for the cell controller, would
 // widen its view beyond --namespace, and the lock-down's field selector would hide the cell
 // controller's pods until they are bound.
+//
+// Each spec also says what its cache keeps of an object (cache-shapes.ts): managedFields never,
+// annotations only where read, and for pods, nodes and Leases only the fields the readers read.
 import type {
   V1ClusterRoleBinding,
   V1Lease,
@@ -34,6 +38,13 @@ import {
 import { HARDENING_SELECTOR } from '../builders/hardening.js';
 import { LOCKDOWN_PARAMS } from '../builders/lockdown.js';
 import type { Cache, InformerSource, ResourceSpec } from '../runtime/manager.js';
+import {
+  BOUND_POD_SHAPE,
+  CELL_POD_SHAPE,
+  LEASE_SHAPE,
+  NO_ANNOTATIONS_SHAPE,
+  NODE_SHAPE,
+} from './cache-shapes.js';
 import { NODE_LEASE_NAMESPACE } from './node-lease.js';
 
 function collection(group: string, plural: string, namespace?: string): string {
@@ -42,13 +53,25 @@ function collection(group: string, plural: string, namespace?: string): string {
 }
 
 const MANAGED = `${LABELS.managedBy}=${MANAGER}`;
+/** Cell pods: ours, and carrying the cell label (an existence requirement). */
+const CELL_PODS = `${MANAGED},${LABELS.cell}`;
 const ADMISSION = 'admissionregistration.k8s.io/v1';
 
 /** The resources of the colony and cell controllers; `namespace` undefined = every namespace. */
 export const RESOURCES = {
-  colonies: (ns?: string): ResourceSpec => ({ path: collection(API_VERSION, COLONY_PLURAL, ns) }),
-  cells: (ns?: string): ResourceSpec => ({ path: collection(API_VERSION, CELL_PLURAL, ns) }),
-  pods: (ns?: string): ResourceSpec => ({ path: collection('', 'pods', ns), labelSelector: MANAGED }),
+  colonies: (ns?: string): ResourceSpec => ({
+    path: collection(API_VERSION, COLONY_PLURAL, ns),
+    shape: NO_ANNOTATIONS_SHAPE,
+  }),
+  cells: (ns?: string): ResourceSpec => ({
+    path: collection(API_VERSION, CELL_PLURAL, ns),
+    shape: NO_ANNOTATIONS_SHAPE,
+  }),
+  pods: (ns?: string): ResourceSpec => ({
+    path: collection('', 'pods', ns),
+    labelSelector: CELL_PODS,
+    shape: CELL_POD_SHAPE,
+  }),
   serviceAccounts: (ns?: string): ResourceSpec => ({
     path: collection('', 'serviceaccounts', ns),
     labelSelector: MANAGED,
@@ -69,10 +92,12 @@ export const RESOURCES = {
     path: collection('rbac.authorization.k8s.io/v1', 'clusterrolebindings'),
     labelSelector: MANAGED,
   }),
-  nodes: (): ResourceSpec => ({ path: collection('', 'nodes') }),
-  // Node heartbeats: a Lease that stops being renewed is node loss in seconds (node-lease.ts).
+  nodes: (): ResourceSpec => ({ path: collection('', 'nodes'), shape: NODE_SHAPE }),
+  // Node heartbeats: a Lease that stops being renewed is node loss in seconds (node-lease.ts). The
+  // namespace holds only node Leases (one per node, named after it): no narrower selector exists.
   nodeLeases: (): ResourceSpec => ({
     path: collection('coordination.k8s.io/v1', 'leases', NODE_LEASE_NAMESPACE),
+    shape: LEASE_SHAPE,
   }),
 } as const;
 
@@ -92,7 +117,11 @@ export const LOCKDOWN_RESOURCES = {
   mutatingWebhooks: (): ResourceSpec => ({ path: collection(ADMISSION, 'mutatingwebhookconfigurations') }),
   mutatingPolicies: (): ResourceSpec => ({ path: collection(ADMISSION, 'mutatingadmissionpolicies') }),
   // Every pod bound to a node: pods already on a hardened node are locked too.
-  boundPods: (): ResourceSpec => ({ path: collection('', 'pods'), fieldSelector: 'spec.nodeName!=' }),
+  boundPods: (): ResourceSpec => ({
+    path: collection('', 'pods'),
+    fieldSelector: 'spec.nodeName!=',
+    shape: BOUND_POD_SHAPE,
+  }),
 } as const;
 
 /** Node hardening's own resources: its Jobs and their pods, in the operator namespace. */

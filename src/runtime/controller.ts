@@ -27,9 +27,38 @@ export type Reconcile = (req: ReconcileRequest) => Promise<ReconcileResult | voi
 /** Maps a changed object to the keys to reconcile (none, one or many). */
 export type KeyMapper<T> = (obj: T) => string | string[] | undefined;
 
+/** What a source says happened to the object it reports (test doubles may say nothing). */
+export interface Change<T> {
+  type: 'added' | 'modified' | 'deleted';
+  /** The object as it was before a modification. */
+  old?: T;
+}
+
+export type ChangeHandler<T> = (obj: T, change?: Change<T>) => void;
+
 /** Anything with onChange: an Informer, or a test double. */
 export interface EventSource<T> {
-  onChange(handler: (obj: T) => void): void;
+  onChange(handler: ChangeHandler<T>): void;
+}
+
+/**
+ * Whether a modification (old → new) changed something the reconciler reads. Only modifications
+ * are filtered: an addition, a deletion or a change reported without its old object always counts.
+ */
+export type Predicate<T> = (old: T, obj: T) => boolean;
+
+/**
+ * A predicate from a projection: the modification counts when the projection of the new object
+ * differs from the old one's (compared as JSON, so the projection must be plain data).
+ */
+export function projectionChanged<T>(project: (obj: T) => unknown): Predicate<T> {
+  return (old, obj) => JSON.stringify(project(old)) !== JSON.stringify(project(obj));
+}
+
+/** Whether `change` passes `predicate` (see Predicate). */
+export function passes<T>(obj: T, change: Change<T> | undefined, predicate?: Predicate<T>): boolean {
+  if (!predicate || change?.type !== 'modified' || change.old === undefined) return true;
+  return predicate(change.old, obj);
 }
 
 export interface ControllerOptions {
@@ -90,9 +119,12 @@ export class Controller {
     });
   }
 
-  /** Enqueues the keys `map` returns for every change `source` reports. */
-  watch<T>(source: EventSource<T>, map: KeyMapper<T>): this {
-    source.onChange((obj) => {
+  /** Enqueues the keys `map` returns for every change `source` reports that passes `predicate`. */
+  watch<T>(source: EventSource<T>, map: KeyMapper<T>, predicate?: Predicate<T>): this {
+    source.onChange((obj, change) => {
+      const relevant = passes(obj, change, predicate);
+      this.metrics.events.inc({ controller: this.name, result: relevant ? 'enqueued' : 'filtered' });
+      if (!relevant) return;
       const keys = map(obj);
       for (const key of keys === undefined ? [] : Array.isArray(keys) ? keys : [keys]) {
         if (key) this.queue.add(key);

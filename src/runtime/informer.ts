@@ -8,7 +8,9 @@
 // objects (strings). This loop never stops until stop(): every failure (connection refused while the
 // API server restarts, 5xx, 410 Gone, a list error) is logged and retried with capped backoff; 410
 // (HTTP or in-stream ERROR event) drops the resourceVersion and relists. Objects in the cache are
-// the raw wire JSON (timestamps are strings) — type T describes them loosely.
+// the raw wire JSON (timestamps are strings) — type T describes them loosely — less what the cache
+// need not keep: metadata.managedFields always (server-side apply's bookkeeping, often the largest
+// part of an object, read by no reconciler), and whatever the `transform` drops.
 import {
   Watch,
   type KubeConfig,
@@ -20,6 +22,7 @@ import { sleep, systemClock, type Clock } from './clock.js';
 import { objectKey, RawClient } from './kube.js';
 import { describeError, isGone, statusCode } from '../observability/errors.js';
 import { backoffDelay } from './workqueue.js';
+import type { Change, ChangeHandler } from './controller.js';
 
 export type ListFn<T> = (
   query: Record<string, string | undefined>,
@@ -58,9 +61,14 @@ export interface InformerOptions<T> {
   watchTimeoutS?: { min: number; max: number };
   /** Extra indexes for byIndex(name, value). `ownerUid` is always present. */
   indexers?: Record<string, Indexer<T>>;
+  /**
+   * What to keep of each listed or watched object before it is cached and reported (after
+   * managedFields are dropped): the fields the readers never read need not cost memory.
+   */
+  transform?: (obj: T) => T;
 }
 
-export type ChangeHandler<T> = (obj: T) => void;
+export type { ChangeHandler };
 
 interface Meta {
   metadata?: {
@@ -80,6 +88,15 @@ export const WATCH_GRACE_MS = 30_000;
 
 export const ownerUidIndexer = (obj: Meta): string[] =>
   (obj.metadata?.ownerReferences ?? []).map((r) => r.uid);
+
+/** The object without metadata.managedFields (a shallow copy when it had them). */
+export function withoutManagedFields<T extends object>(obj: T): T {
+  const meta = (obj as { metadata?: Record<string, unknown> }).metadata;
+  if (!meta || !('managedFields' in meta)) return obj;
+  const rest = { ...meta };
+  delete rest.managedFields;
+  return { ...obj, metadata: rest };
+}
 
 export class Informer<T extends object> {
   private readonly items = new Map<string, T>();
@@ -218,7 +235,7 @@ export class Informer<T extends object> {
       fieldSelector: this.opts.fieldSelector,
     });
     const fresh = new Map<string, T>();
-    for (const obj of list.items ?? []) fresh.set(objectKey(obj), obj);
+    for (const obj of list.items ?? []) fresh.set(objectKey(obj), this.keep(obj));
     for (const [key, old] of this.items) {
       if (!fresh.has(key)) this.remove(key, old);
     }
@@ -270,7 +287,7 @@ export class Informer<T extends object> {
       this.abort?.abort();
       return;
     }
-    const obj = raw as T & Meta;
+    const obj = this.keep(raw as T) as T & Meta;
     const rv = obj.metadata?.resourceVersion;
     if (phase === 'DELETED') this.remove(objectKey(obj), obj);
     else if (phase === 'ADDED' || phase === 'MODIFIED') this.upsert(obj);
@@ -285,7 +302,13 @@ export class Informer<T extends object> {
     if (old) this.unindex(key, old);
     this.items.set(key, obj);
     this.index(key, obj);
-    this.notify(obj);
+    this.notify(obj, old ? { type: 'modified', old } : { type: 'added' });
+  }
+
+  /** What the cache keeps of a listed or watched object. */
+  private keep(raw: T): T {
+    const lean = withoutManagedFields(raw);
+    return this.opts.transform ? this.opts.transform(lean) : lean;
   }
 
   private remove(key: string, last: T): void {
@@ -293,7 +316,7 @@ export class Informer<T extends object> {
     if (!old) return;
     this.items.delete(key);
     this.unindex(key, old);
-    this.notify(last);
+    this.notify(last, { type: 'deleted' });
   }
 
   private index(key: string, obj: T): void {
@@ -314,10 +337,10 @@ export class Informer<T extends object> {
     }
   }
 
-  private notify(obj: T): void {
+  private notify(obj: T, change: Change<T>): void {
     for (const h of this.handlers) {
       try {
-        h(obj);
+        h(obj, change);
       } catch (err) {
         this.log?.error({ err: describeError(err) }, 'change handler threw');
       }

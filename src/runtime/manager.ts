@@ -11,6 +11,7 @@ import {
   Controller,
   type EventSource,
   type KeyMapper,
+  type Predicate,
   type Reconcile,
   type ReconcileResult,
 } from './controller.js';
@@ -31,11 +32,24 @@ export interface SharedInformer<T> extends Cache<T> {
   hasSynced(): boolean;
 }
 
-/** One watched resource: a collection path and its selectors. Equal specs share one informer. */
+/**
+ * What an informer keeps of each object (see informer.ts, `transform`): named, because two specs
+ * that keep different fields must not share a cache.
+ */
+export interface CacheShape {
+  name: string;
+  keep(obj: object): object;
+}
+
+/**
+ * One watched resource: a collection path, its selectors and what its cache keeps of each object.
+ * Equal specs (path, selectors, shape name) share one informer.
+ */
 export interface ResourceSpec {
   path: string;
   labelSelector?: string;
   fieldSelector?: string;
+  shape?: CacheShape;
 }
 
 export type InformerFactory = (spec: ResourceSpec) => SharedInformer<object>;
@@ -45,15 +59,22 @@ export interface InformerSource {
   informer<T extends object>(spec: ResourceSpec): SharedInformer<T>;
 }
 
-/** A watched informer and how its objects map to this controller's keys. */
+/**
+ * A watched informer, how its objects map to this controller's keys, and which modifications
+ * matter to it (absent: every one). Additions and deletions always enqueue.
+ */
 export interface Source {
   readonly informer: EventSource<unknown>;
   readonly map: KeyMapper<unknown>;
+  readonly changed?: Predicate<unknown>;
 }
 
-/** Pairs an informer with its key mapper (the pair is typed here, erased in the Source list). */
-export function source<T>(informer: EventSource<T>, map: KeyMapper<T>): Source {
-  return { informer, map: map as KeyMapper<unknown> };
+/**
+ * Pairs an informer with its key mapper and, optionally, the predicate a modification must pass
+ * to enqueue (the triple is typed here, erased in the Source list).
+ */
+export function source<T>(informer: EventSource<T>, map: KeyMapper<T>, changed?: Predicate<T>): Source {
+  return { informer, map: map as KeyMapper<unknown>, changed: changed as Predicate<unknown> | undefined };
 }
 
 /** Everything the manager needs to run one controller. */
@@ -100,7 +121,8 @@ export interface ManagerOptions {
 }
 
 export function resourceKey(spec: ResourceSpec): string {
-  return `${spec.path}?labelSelector=${spec.labelSelector ?? ''}&fieldSelector=${spec.fieldSelector ?? ''}`;
+  const selectors = `labelSelector=${spec.labelSelector ?? ''}&fieldSelector=${spec.fieldSelector ?? ''}`;
+  return `${spec.path}?${selectors}${spec.shape ? `&shape=${spec.shape.name}` : ''}`;
 }
 
 export class Manager implements InformerSource {
@@ -137,7 +159,7 @@ export class Manager implements InformerSource {
       concurrency: d.concurrency,
       reconcile: d.needsLeader ? this.gated(d.reconcile) : d.reconcile,
     });
-    for (const s of d.sources) controller.watch(s.informer, s.map);
+    for (const s of d.sources) controller.watch(s.informer, s.map, s.changed);
     this.descriptors.set(d.name, d);
     this.controllers.push(controller);
     return this;

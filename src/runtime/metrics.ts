@@ -7,6 +7,7 @@ export interface RuntimeMetrics {
   reconciles: Counter<'controller' | 'result'>;
   duration: Histogram<'controller'>;
   depth: Gauge<'controller'>;
+  events: Counter<'controller' | 'result'>;
 }
 
 const cache = new WeakMap<Registry, RuntimeMetrics>();
@@ -34,6 +35,12 @@ export function runtimeMetrics(registry: Registry = defaultRegistry): RuntimeMet
       name: 'celula_workqueue_depth',
       help: 'Keys ready to be reconciled, by controller.',
       labelNames: ['controller'],
+      registers,
+    }),
+    events: new Counter({
+      name: 'celula_watch_events_total',
+      help: "Changes reported to a controller's sources, by result: enqueued, or filtered (nothing it reads changed).",
+      labelNames: ['controller', 'result'],
       registers,
     }),
   };

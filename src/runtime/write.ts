@@ -2,7 +2,9 @@
 // after asking one fence (the leader gate). Server-side apply, create and replace (for objects kept
 // whole, e.g. restored policies), status patches sent only when changed, a node merge patch, deletes
 // with a uid precondition, and the one event recorder. Generic: the field manager, the fence and the
-// clock are given.
+// clock are given. Every write first takes a token from one client-side rate limit (a token bucket,
+// rate-limit.ts): when writes must wait, the caller's priority orders them (by default status writes
+// first, events last).
 import {
   CoreV1Api,
   CustomObjectsApi,
@@ -16,6 +18,8 @@ import {
 } from '@kubernetes/client-node';
 import { isNotFound } from '../observability/errors.js';
 import { applyObject, customStatusClient, patchStatus, type StatusClient } from './apply.js';
+import type { Clock } from './clock.js';
+import { PRIORITY, PriorityTokenBucket, type Priority, type RateLimit } from './rate-limit.js';
 
 /** A write attempted while this replica does not (or no longer) hold the leader lease. */
 export class NotLeaderError extends Error {
@@ -42,6 +46,21 @@ export interface StatusResource {
 
 type WithStatus = KubernetesObject & { status?: object };
 
+/** A write as the priority function sees it: the verb and the kind of object written. */
+export interface WriteRequest {
+  verb: 'apply' | 'create' | 'replace' | 'delete' | 'status' | 'patchNode' | 'event';
+  kind?: string;
+}
+
+/** Status writes first, events last, the rest in between. */
+export function defaultPriority(w: WriteRequest): Priority {
+  if (w.verb === 'status') return PRIORITY.high;
+  return w.verb === 'event' ? PRIORITY.low : PRIORITY.normal;
+}
+
+/** The default client-side write limit (flags --write-qps, --write-burst). */
+export const DEFAULT_WRITE_LIMIT: RateLimit = { qps: 50, burst: 100 };
+
 export interface WriteClientOptions {
   kubeConfig: KubeConfig;
   /** Every write is made as this field manager; events name it as their source. */
@@ -53,6 +72,12 @@ export interface WriteClientOptions {
    * not finish it on a cache and a lease that are no longer its own. Default: always write.
    */
   fence?: () => boolean;
+  /** Client-side write limit; default DEFAULT_WRITE_LIMIT. */
+  rateLimit?: RateLimit;
+  /** Which writes go first when writes must wait; default defaultPriority. */
+  priority?: (w: WriteRequest) => Priority;
+  /** The rate limit's clock (tests). */
+  clock?: Clock;
 }
 
 export class WriteClient {
@@ -61,6 +86,8 @@ export class WriteClient {
   private readonly custom: CustomObjectsApi;
   private readonly statusClients = new Map<string, StatusClient<WithStatus>>();
   private readonly fence: () => boolean;
+  private readonly bucket: PriorityTokenBucket;
+  private readonly priority: (w: WriteRequest) => Priority;
   private eventSeq = 0;
 
   constructor(private readonly opts: WriteClientOptions) {
@@ -68,27 +95,40 @@ export class WriteClient {
     this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
     this.custom = opts.kubeConfig.makeApiClient(CustomObjectsApi);
     this.fence = opts.fence ?? ((): boolean => true);
+    this.bucket = new PriorityTokenBucket(opts.rateLimit ?? DEFAULT_WRITE_LIMIT, opts.clock);
+    this.priority = opts.priority ?? defaultPriority;
   }
 
-  private fenced(): void {
+  /** Writes waiting for the rate limit now. */
+  queued(): number {
+    return this.bucket.queued();
+  }
+
+  /**
+   * The fence, then a token of the rate limit, then the fence again: a replica that lost the lease
+   * while its write waited sends nothing.
+   */
+  private async admit(w: WriteRequest): Promise<void> {
+    if (!this.fence()) throw new NotLeaderError();
+    await this.bucket.acquire(this.priority(w));
     if (!this.fence()) throw new NotLeaderError();
   }
 
   /** Server-side apply of a full desired object; `force` takes over fields another manager owns. */
   async apply(obj: { apiVersion?: string; kind?: string; metadata?: object }, force = false): Promise<void> {
-    this.fenced();
+    await this.admit({ verb: 'apply', kind: obj.kind });
     await applyObject(this.objects, obj, { fieldManager: this.opts.fieldManager, force });
   }
 
   /** Creates an object; 409 AlreadyExists propagates (the caller knows whether that is fine). */
   async create(obj: KubernetesObject): Promise<void> {
-    this.fenced();
+    await this.admit({ verb: 'create', kind: obj.kind });
     await this.objects.create(obj, undefined, undefined, this.opts.fieldManager);
   }
 
   /** Replaces an object whole (PUT); `obj.metadata.resourceVersion` guards against a lost update. */
   async replace(obj: KubernetesObject): Promise<void> {
-    this.fenced();
+    await this.admit({ verb: 'replace', kind: obj.kind });
     await this.objects.replace(obj, undefined, undefined, this.opts.fieldManager);
   }
 
@@ -100,7 +140,7 @@ export class WriteClient {
       metadata: { name: ref.name, namespace: ref.namespace },
     };
     const body = uid ? { preconditions: { uid } } : undefined;
-    this.fenced();
+    await this.admit({ verb: 'delete', kind: ref.kind });
     try {
       await this.objects.delete(spec, undefined, undefined, undefined, undefined, 'Background', body);
     } catch (err) {
@@ -118,15 +158,23 @@ export class WriteClient {
     current: T,
     desired: (live: T) => object,
   ): Promise<boolean> {
-    this.fenced();
-    const client = this.statusClient(res) as StatusClient<T>;
+    if (!this.fence()) throw new NotLeaderError();
+    const inner = this.statusClient(res) as StatusClient<T>;
+    // A token only for a patch actually sent: an unchanged status costs no request and no token.
+    const client: StatusClient<T> = {
+      read: (namespace, name) => inner.read(namespace, name),
+      patchStatus: async (namespace, name, patch) => {
+        await this.admit({ verb: 'status', kind: current.kind });
+        return inner.patchStatus(namespace, name, patch);
+      },
+    };
     const result = await patchStatus(client, current, desired);
     return result.changed;
   }
 
   /** JSON merge patch of a node. */
   async patchNode(name: string, patch: object): Promise<void> {
-    this.fenced();
+    await this.admit({ verb: 'patchNode', kind: 'Node' });
     const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
     await this.core.patchNode({ name, body: patch, fieldManager: this.opts.fieldManager }, mergePatch);
   }
@@ -138,7 +186,7 @@ export class WriteClient {
     reason: string,
     message: string,
   ): Promise<void> {
-    this.fenced();
+    await this.admit({ verb: 'event', kind: 'Event' });
     const t = this.opts.now();
     const namespace = regarding.namespace || 'default';
     const component = this.opts.fieldManager;

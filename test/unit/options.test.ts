@@ -16,8 +16,25 @@ describe('parseOptions', () => {
       massDisruptionFraction: 0.5,
       massDisruptionMinNodes: 3,
       hardenedNodeLeaseSeconds: 10,
+      writeQps: 50,
+      writeBurst: 100,
       help: false,
     });
+  });
+
+  it('reads the write limit from the flags or the environment and refuses a bad one, naming it', () => {
+    expect(parseOptions(['--write-qps', '2.5', '--write-burst=7'], {})).toMatchObject({
+      writeQps: 2.5,
+      writeBurst: 7,
+    });
+    expect(parseOptions([], { CELULA_WRITE_QPS: '300', CELULA_WRITE_BURST: '600' })).toMatchObject({
+      writeQps: 300,
+      writeBurst: 600,
+    });
+    for (const v of ['0', '-1', 'x', '', '10001'])
+      expect(() => parseOptions([`--write-qps=${v}`], {})).toThrow(/--write-qps: want writes per second/);
+    for (const v of ['0', '1.5', 'x'])
+      expect(() => parseOptions([`--write-burst=${v}`], {})).toThrow(/--write-burst: want a whole number/);
   });
 
   it('reads --hardened-node-lease-seconds from the flag or the environment; 0 leaves the kubelet its own', () => {

@@ -127,9 +127,19 @@ describe('reconcileCell: a holder is never ended by suspicion', () => {
   it('a stale Lease in the cache that is fresh when read live is no suspicion (the watch lagged)', async () => {
     const b = build({ leaseAge: { n1: 31 } });
     b.world.liveLeases.set('n1', lease('n1', T0, 2));
-    await reconcileCell(b.ctx, b.key(0));
+    const result = await reconcileCell(b.ctx, b.key(0));
     expect(b.world.liveReads).toEqual(['lease/n1']);
     expect(b.writer.writes).toEqual([]);
+    // The node's liveness timer judged the lagging cache, not this Lease: the cell re-checks itself
+    // just after the live one would go stale (30 s threshold − 2 s of age, plus a margin).
+    expect(result).toEqual({ requeueAfter: 28_100 });
+  });
+
+  it('a fresh Lease in the cache schedules nothing per cell: the node liveness timer wakes its cells', async () => {
+    const b = build({ leaseAge: { n1: 5 } });
+    const result = await reconcileCell(b.ctx, b.key(0));
+    expect(b.world.liveReads).toEqual([]);
+    expect(result).toEqual({});
   });
 
   it('an API server that does not answer the live read is a control-plane fault: no suspicion', async () => {
@@ -294,8 +304,9 @@ describe('reconcileCell: the mass-disruption guard', () => {
     const b = build({ leaseAge: { n1: 300 }, observingSince: new Date(T0.getTime() - 10_000) });
     const result = await reconcileCell(b.ctx, b.key(0));
     expect(b.writer.writes).toEqual([]);
-    // Re-checked when 30 s of observation have passed (30 − 10 s, plus a margin).
-    expect(result.requeueAfter).toBe(20_100);
+    // No re-check of its own: the node's liveness timer wakes the node's cells when 30 s of
+    // observation have passed (test/unit/controllers/node-liveness.test.ts).
+    expect(result).toEqual({});
     b.clock.advance(21_000);
     await reconcileCell(b.ctx, b.key(0));
     expect(b.status(0)?.phase).toBe('Unreachable');

@@ -171,6 +171,58 @@ describe('Informer', () => {
     await inf.stop();
   });
 
+  it('says what happened: added, modified with the object as it was, deleted', async () => {
+    const api = fakeApi([[obj('ns', 'a', '1', { labels: { app: 'x' } })]]);
+    const inf = new Informer<Obj>({ path: '/p', list: api.list, watch: api.watch });
+    const seen: string[] = [];
+    inf.onChange((o, change) =>
+      seen.push(
+        `${change?.type} ${o.metadata.name}@${o.metadata.resourceVersion} was ${change?.old?.metadata.labels?.app}`,
+      ),
+    );
+    inf.start();
+    await inf.waitForSync();
+    await flush();
+    api.sessions[0]!.emit('MODIFIED', obj('ns', 'a', '2', { labels: { app: 'y' } }));
+    api.sessions[0]!.emit('DELETED', obj('ns', 'a', '3'));
+    expect(seen).toEqual(['added a@1 was undefined', 'modified a@2 was x', 'deleted a@3 was undefined']);
+    await inf.stop();
+  });
+
+  it('caches objects without managedFields, then as its transform shapes them', async () => {
+    const fat = (rv: string): Obj & { spec: { big: string; kept: string } } => ({
+      ...obj('ns', 'a', rv, { managedFields: [{ manager: 'kubelet' }] } as Partial<Obj['metadata']>),
+      spec: { big: 'x'.repeat(1000), kept: 'k' },
+    });
+    const api = fakeApi([[fat('1')]]);
+    const plain = new Informer<Obj>({ path: '/p', list: api.list, watch: api.watch });
+    const shaped = new Informer<Obj & { spec?: object }>({
+      path: '/p',
+      list: api.list,
+      watch: api.watch,
+      transform: (o) => ({ metadata: o.metadata, spec: { kept: (o.spec as { kept: string }).kept } }),
+    });
+    const reported: unknown[] = [];
+    shaped.onChange((o) => reported.push(o));
+    plain.start();
+    shaped.start();
+    await Promise.all([plain.waitForSync(), shaped.waitForSync()]);
+    await flush();
+    expect(plain.get('ns', 'a')).not.toHaveProperty('metadata.managedFields');
+    expect(plain.get('ns', 'a')).toHaveProperty('spec.big');
+    for (const session of api.sessions) session.emit('MODIFIED', fat('2'));
+    expect(shaped.get('ns', 'a')).toEqual({
+      metadata: { namespace: 'ns', name: 'a', resourceVersion: '2' },
+      spec: { kept: 'k' },
+    });
+    // Handlers get the shaped object too.
+    expect(reported).toEqual([
+      { metadata: { namespace: 'ns', name: 'a', resourceVersion: '1' }, spec: { kept: 'k' } },
+      { metadata: { namespace: 'ns', name: 'a', resourceVersion: '2' }, spec: { kept: 'k' } },
+    ]);
+    await Promise.all([plain.stop(), shaped.stop()]);
+  });
+
   it('isolates a throwing change handler', async () => {
     const api = fakeApi([[obj('ns', 'a', '1')]]);
     const inf = new Informer<Obj>({ path: '/p', list: api.list, watch: api.watch });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { createLogger } from '../../../src/observability/logger.js';
 import { FakeClock } from '../../../src/runtime/clock.js';
-import type { ReconcileRequest } from '../../../src/runtime/controller.js';
+import { projectionChanged, type Change, type ReconcileRequest } from '../../../src/runtime/controller.js';
 import {
   Manager,
   resourceKey,
@@ -17,12 +17,13 @@ import {
 const log = createLogger({ level: 'silent' });
 
 interface Obj {
-  metadata: { namespace?: string; name: string };
+  metadata: { namespace?: string; name: string; labels?: Record<string, string> };
+  status?: { heartbeat?: string };
 }
 
 /** An EventSource double with a hand-released sync; every lifecycle step goes to `events`. */
 class FakeInformer implements SharedInformer<Obj> {
-  private readonly handlers: Array<(o: Obj) => void> = [];
+  private readonly handlers: Array<(o: Obj, change?: Change<Obj>) => void> = [];
   private synced = false;
   private release: (() => void) | undefined;
   private readonly syncedPromise: Promise<void>;
@@ -51,11 +52,11 @@ class FakeInformer implements SharedInformer<Obj> {
   hasSynced() {
     return this.synced;
   }
-  onChange(h: (o: Obj) => void) {
+  onChange(h: (o: Obj, change?: Change<Obj>) => void) {
     this.handlers.push(h);
   }
-  emit(o: Obj) {
-    this.handlers.forEach((h) => h(o));
+  emit(o: Obj, change?: Change<Obj>) {
+    this.handlers.forEach((h) => h(o, change));
   }
   get(_ns: string | undefined, name: string) {
     return this.items.find((o) => o.metadata.name === name);
@@ -172,6 +173,46 @@ describe('Manager: shared informers', () => {
     await r.m.idle();
     expect(a.seen).toEqual(['ns/p1']);
     expect(b.seen).toEqual(['b/p1']);
+  });
+
+  it('keeps informers with different cache shapes apart, and equal shapes together', () => {
+    const r = rig();
+    const keep = (o: object): object => o;
+    const lean = r.m.informer<Obj>({ ...PODS, shape: { name: 'lean', keep } });
+    expect(r.m.informer<Obj>({ ...PODS, shape: { name: 'lean', keep } })).toBe(lean);
+    expect(r.m.informer<Obj>(PODS)).not.toBe(lean);
+    expect(resourceKey({ ...PODS, shape: { name: 'lean', keep } })).toContain('shape=lean');
+  });
+
+  it('enqueues a modification only when the source predicate says a read field changed', async () => {
+    const r = rig();
+    const pods = r.m.informer<Obj>(PODS) as unknown as FakeInformer;
+    const labelsChanged = projectionChanged<Obj>((o) => o.metadata.labels);
+    const filtered = recorder('filtered', [source(pods, selfKey, labelsChanged)], { needsLeader: false });
+    const all = recorder('all', [source(pods, selfKey)], { needsLeader: false });
+    r.m.add(filtered).add(all);
+    await started(r);
+    const was = { metadata: { namespace: 'ns', name: 'p', labels: { a: '1' } }, status: { heartbeat: 't1' } };
+    const beat = { ...was, status: { heartbeat: 't2' } };
+    const relabelled = { ...beat, metadata: { ...beat.metadata, labels: { a: '2' } } };
+    pods.emit(beat, { type: 'modified', old: was });
+    await r.m.idle();
+    expect(filtered.seen).toEqual([]);
+    expect(all.seen).toEqual(['ns/p']);
+    pods.emit(relabelled, { type: 'modified', old: beat });
+    await r.m.idle();
+    expect(filtered.seen).toEqual(['ns/p']);
+    // Additions and deletions always enqueue.
+    pods.emit(relabelled, { type: 'deleted' });
+    await r.m.idle();
+    pods.emit(relabelled, { type: 'added' });
+    await r.m.idle();
+    expect(filtered.seen).toEqual(['ns/p', 'ns/p', 'ns/p']);
+    // A source that does not say what happened (a test double, a timer) always enqueues.
+    filtered.seen.length = 0;
+    pods.emit(beat);
+    await r.m.idle();
+    expect(filtered.seen).toEqual(['ns/p']);
   });
 
   it('keeps informers with different selectors apart (they list different objects)', () => {

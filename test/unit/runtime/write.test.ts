@@ -5,7 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { NotLeaderError, WriteClient } from '../../../src/runtime/write.js';
+import { FakeClock } from '../../../src/runtime/clock.js';
+import { defaultPriority, NotLeaderError, WriteClient } from '../../../src/runtime/write.js';
+import { writePriority } from '../../../src/operator.js';
 
 interface Seen {
   method: string;
@@ -178,5 +180,72 @@ describe('WriteClient', () => {
     ];
     for (const write of writes) await expect(write()).rejects.toBeInstanceOf(NotLeaderError);
     expect(seen).toEqual([]);
+  });
+
+  it('rate-limits writes client-side; waiting ones go status first, events last, and an unchanged status costs nothing', async () => {
+    seen.length = 0;
+    const clock = new FakeClock(0);
+    const w = new WriteClient({
+      kubeConfig: kc,
+      fieldManager: 'the-manager',
+      now: () => T,
+      rateLimit: { qps: 1, burst: 1 },
+      clock,
+      priority: defaultPriority,
+    });
+    const status = { group: 'g', version: 'v1', plural: 'p' };
+    const live = { metadata: { namespace: 'ns', name: 'c', resourceVersion: '1' }, status: { phase: 'A' } };
+    await w.apply(cm); // the burst
+    // Unchanged: no request, no token (the next write would otherwise wait a second more).
+    expect(await w.patchStatus(status, live, () => ({ phase: 'A' }))).toBe(false);
+    const pending = [
+      w.event({ kind: 'Node', name: 'n1' }, 'Normal', 'R', 'm'),
+      w.patchNode('n1', { metadata: { labels: { x: 'y' } } }),
+      w.patchStatus(status, live, () => ({ phase: 'B' })),
+    ];
+    await new Promise((r) => setImmediate(r));
+    expect(w.queued()).toBe(3);
+    for (let i = 0; i < 3; i++) {
+      clock.advance(1000);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await Promise.all(pending);
+    expect(seen.map((s) => `${s.method} ${s.path}`)).toEqual([
+      'PATCH /api/v1/namespaces/ns/configmaps/cm',
+      'PATCH /apis/g/v1/namespaces/ns/p/c/status',
+      'PATCH /api/v1/nodes/n1',
+      'POST /api/v1/namespaces/default/events',
+    ]);
+  });
+
+  it('asks the fence again after waiting for the rate limit: a lease lost meanwhile sends nothing', async () => {
+    seen.length = 0;
+    const clock = new FakeClock(0);
+    let leading = true;
+    const w = new WriteClient({
+      kubeConfig: kc,
+      fieldManager: 'the-manager',
+      now: () => T,
+      fence: () => leading,
+      rateLimit: { qps: 1, burst: 1 },
+      clock,
+    });
+    await w.apply(cm);
+    const waiting = w.apply(cm);
+    leading = false;
+    clock.advance(1000);
+    await expect(waiting).rejects.toBeInstanceOf(NotLeaderError);
+    expect(seen).toHaveLength(1);
+  });
+
+  it("the operator's priorities: lock-down restores and status first, events last", () => {
+    expect(writePriority({ verb: 'replace', kind: 'ValidatingAdmissionPolicy' })).toBe(0);
+    expect(writePriority({ verb: 'create', kind: 'ValidatingAdmissionPolicyBinding' })).toBe(0);
+    expect(writePriority({ verb: 'replace', kind: 'LockdownParameters' })).toBe(0);
+    expect(writePriority({ verb: 'status', kind: 'Cell' })).toBe(0);
+    expect(writePriority({ verb: 'apply', kind: 'Cell' })).toBe(1);
+    expect(writePriority({ verb: 'create', kind: 'Job' })).toBe(1);
+    expect(writePriority({ verb: 'delete', kind: 'Pod' })).toBe(1);
+    expect(writePriority({ verb: 'event', kind: 'Event' })).toBe(2);
   });
 });
