@@ -2,10 +2,18 @@
 // runs them: shared informers, the leader gate, start order, resync on leadership, readiness and
 // shutdown. Used by src/main.ts and, in process, by integration tests. A new controller is one
 // module exporting a descriptor and one line in controllerList().
-import { CoordinationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { hostname } from 'node:os';
 import { Registry } from 'prom-client';
-import { DEFAULT_OPERATOR_NAMESPACE, MANAGER } from './api/types.js';
+import {
+  CELL_PLURAL,
+  DEFAULT_OPERATOR_NAMESPACE,
+  GROUP,
+  LABELS,
+  MANAGER,
+  VERSION,
+  type Cell,
+} from './api/types.js';
 import { cellController } from './controllers/cell.js';
 import { colonyController } from './controllers/colony.js';
 import type { ControllerContext, ControllerDeps, LiveReader } from './controllers/context.js';
@@ -95,11 +103,22 @@ async function orAbsent<T>(read: Promise<T>): Promise<T | undefined> {
 function liveReader(kc: KubeConfig): LiveReader {
   const core = kc.makeApiClient(CoreV1Api);
   const coordination = kc.makeApiClient(CoordinationV1Api);
+  const custom = kc.makeApiClient(CustomObjectsApi);
   return {
     lease: (node) =>
       orAbsent(coordination.readNamespacedLease({ name: node, namespace: NODE_LEASE_NAMESPACE })),
     pod: (namespace, name) => orAbsent(core.readNamespacedPod({ name, namespace })),
     node: (name) => orAbsent(core.readNode({ name })),
+    cells: async (namespace, colony) => {
+      const list = (await custom.listNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace,
+        plural: CELL_PLURAL,
+        labelSelector: `${LABELS.colony}=${colony}`,
+      })) as { items?: Cell[] };
+      return list.items ?? [];
+    },
   };
 }
 

@@ -27,6 +27,7 @@ import { mapToOwner, mapToSelf } from '../runtime/controller.js';
 import { source, type ControllerDescriptor } from '../runtime/manager.js';
 import { secondsBetween } from './cell.js';
 import { planColony, type ColonyPlan } from './colony-plan.js';
+import { CreateExpectations } from './expectations.js';
 import {
   eventRef,
   splitKey,
@@ -174,6 +175,7 @@ async function applyPlan(ctx: ControllerContext, colony: Colony, plan: ColonyPla
       'creating cell',
     );
     await ctx.write.apply(cell);
+    ctx.expectations?.expect(colony.metadata.uid ?? '', [cell.metadata.name ?? ''], ctx.now().getTime());
   }
   for (const dead of plan.delete) await ctx.write.delete(CellKind, namespace, dead);
   for (const surplus of plan.retire) {
@@ -206,6 +208,43 @@ function ownCells(ctx: ControllerContext, colony: Colony): Cell[] {
   return owned.filter((c) => isControlledBy(c, colony));
 }
 
+/** How soon a colony whose cache is behind its own creations looks again. */
+export const CACHE_WAIT_MS = 500;
+
+/** Cells this controller created that its cache does not show yet: planning now would create them again. */
+function cacheBehind(ctx: ControllerContext, colony: Colony, cells: readonly Cell[]): boolean {
+  const names = new Set(cells.map((c) => c.metadata.name));
+  const unseen = ctx.expectations?.unseen(
+    colony.metadata.uid ?? '',
+    (n) => names.has(n),
+    ctx.now().getTime(),
+  );
+  if (unseen?.length) ctx.log.debug({ unseen }, 'waiting for the cache to show the cells just created');
+  return (unseen?.length ?? 0) > 0;
+}
+
+/**
+ * Before a genesis cell — the one creation that makes a secret, so a second one would make a second
+ * secret — the colony's Cells are read live: any the cache does not have (made by a previous leader,
+ * or a cache that relisted late) means the cache is behind, and nothing is created.
+ */
+async function liveCellsUnseen(
+  ctx: ControllerContext,
+  colony: Colony,
+  cells: readonly Cell[],
+): Promise<boolean> {
+  const cached = new Set(cells.map((c) => c.metadata.name));
+  const live = (await ctx.live.cells(colony.metadata.namespace ?? '', colony.metadata.name ?? '')).filter(
+    (c) => isControlledBy(c, colony) && !cached.has(c.metadata.name),
+  );
+  if (live.length > 0)
+    ctx.log.info(
+      { cells: live.map((c) => c.metadata.name) },
+      'the API server has cells of this colony the cache does not show yet: no genesis cell until it does',
+    );
+  return live.length > 0;
+}
+
 export async function reconcileColony(ctx: ControllerContext, key: string): Promise<ReconcileResult> {
   const { namespace, name } = splitKey(key);
   const colony = ctx.colonies.get(namespace, name);
@@ -217,16 +256,20 @@ export async function reconcileColony(ctx: ControllerContext, key: string): Prom
   if (colony.metadata.deletionTimestamp) return {};
 
   await ensureChildren(ctx, colony);
+  const cells = ownCells(ctx, colony);
+  if (cacheBehind(ctx, colony, cells)) return { requeueAfter: CACHE_WAIT_MS };
   const breaks = unCountedBreaks(ctx, colony);
   const plan = planColony({
     colony,
-    cells: ownCells(ctx, colony),
+    cells,
     nodes: liveNodes(ctx),
     lockdown: ctx.lockdown(),
     lockdownBreaks: breaks.count,
     fault: ctx.guard.verdict(ctx, ctx.now()).fault,
     now: ctx.now(),
   });
+  if (plan.create.some((p) => p.genesis) && (await liveCellsUnseen(ctx, colony, cells)))
+    return { requeueAfter: CACHE_WAIT_MS };
 
   await applyPlan(ctx, colony, plan);
   recordFloor(ctx, colony, plan.status);
@@ -255,11 +298,12 @@ export function colonyController(d: ControllerDeps): ControllerDescriptor {
   const c = d.caches;
   const owner = mapToOwner('Colony');
   const everyColony = (): string[] => c.colonies.list().map(mapToSelf);
+  const expectations = d.ctx.expectations ?? new CreateExpectations();
   return {
     name: 'colony',
     needsLeader: true,
     concurrency: d.concurrency,
-    reconcile: (req) => reconcileColony({ ...d.ctx, log: req.log }, req.key),
+    reconcile: (req) => reconcileColony({ ...d.ctx, expectations, log: req.log }, req.key),
     resyncKeys: everyColony,
     sources: [
       source(c.colonies, mapToSelf, colonyChanged),

@@ -13,6 +13,7 @@ import type {
 import type { Cell, Colony } from '../api/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { EventSource } from '../runtime/controller.js';
+import type { CreateExpectations } from './expectations.js';
 import type { FloorMetrics } from './floor-metrics.js';
 import type { FloorGuard } from './guard.js';
 import type { Caches } from './resources.js';
@@ -59,6 +60,8 @@ export interface LiveReader {
   lease(node: string): Promise<V1Lease | undefined>;
   pod(namespace: string, name: string): Promise<V1Pod | undefined>;
   node(name: string): Promise<V1Node | undefined>;
+  /** The colony's Cells as the API server has them now (by the colony label), before a genesis cell is made. */
+  cells(namespace: string, colony: string): Promise<Cell[]>;
 }
 
 /**
@@ -89,6 +92,8 @@ export interface ControllerContext {
   metrics?: FloorMetrics;
   /** State of the lock-down admission policies (kept by the lock-down controller). */
   lockdown(): LockdownState;
+  /** Cells the colony controller created and its cache has not shown yet (expectations.ts). */
+  expectations?: CreateExpectations;
   /** Breaks of the lock-down each colony has not counted yet (absent: counted by sampling only). */
   lockdownBreaks?: {
     since(uid: string): { breaks: number; mark: number };

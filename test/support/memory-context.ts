@@ -12,7 +12,7 @@ import type {
   V1RoleBinding,
   V1ServiceAccount,
 } from '@kubernetes/client-node';
-import type { Cell, Colony } from '../../src/api/types.js';
+import { LABELS, type Cell, type Colony } from '../../src/api/types.js';
 import type {
   ControllerContext,
   EventRef,
@@ -70,6 +70,10 @@ export type Write =
 export class RecordingWriter implements Writer {
   readonly writes: Write[] = [];
 
+  /** Kinds whose created objects the cache does not show yet (a lagging informer); they wait in `heldBack`. */
+  readonly lagging = new Set<string>();
+  readonly heldBack: Array<Obj & { kind?: string }> = [];
+
   constructor(private readonly world: MemoryWorld) {}
 
   async apply(obj: { apiVersion?: string; kind?: string; metadata?: object }): Promise<void> {
@@ -78,9 +82,14 @@ export class RecordingWriter implements Writer {
     const node = kind === 'Cell' ? (obj as Cell).spec.node : undefined;
     this.writes.push({ op: 'apply', kind, name: meta.name ?? '', node });
     const created = { ...obj, metadata: { uid: `uid-${meta.name}`, ...meta } };
-    const reader = this.world.readerFor(kind);
-    reader?.put(created);
+    if (this.lagging.has(kind)) this.heldBack.push({ ...created, kind });
+    else this.world.readerFor(kind)?.put(created);
     await Promise.resolve();
+  }
+
+  /** The lagging cache catches up: every held-back object shows. */
+  catchUp(): void {
+    for (const o of this.heldBack.splice(0)) this.world.readerFor(o.kind ?? '')?.put(o);
   }
 
   async delete(kind: Kind, namespace: string, name: string, uid?: string): Promise<void> {
@@ -156,6 +165,8 @@ export class MemoryWorld {
   /** Live reads of pods and nodes that differ from the cache (the cache missed an update). */
   livePods = new Map<string, V1Pod | undefined>();
   liveNodes = new Map<string, V1Node | undefined>();
+  /** Live Cells of a colony (`namespace/colony`) when they differ from the cache (a cache behind). */
+  liveCells = new Map<string, Cell[] | undefined>();
   /** Every live read throws (the API server does not answer). */
   apiDown = false;
   /** Live reads made, e.g. `lease/n1`. */
@@ -192,6 +203,10 @@ export class MemoryWorld {
         read('lease', this.liveLeases, node, () => this.nodeLeases.get('kube-node-lease', node)),
       pod: (ns, name) => read('pod', this.livePods, `${ns}/${name}`, () => this.pods.get(ns, name)),
       node: (name) => read('node', this.liveNodes, name, () => this.nodes.get(undefined, name)),
+      cells: async (ns, colony) =>
+        (await read('cells', this.liveCells, `${ns}/${colony}`, () =>
+          this.cells.list(ns).filter((c) => c.metadata.labels?.[LABELS.colony] === colony),
+        )) ?? [],
     };
   }
 }
