@@ -65,6 +65,11 @@ export interface ControlPlaneOptions {
   staticPolicies?: boolean | string;
   /** Kill the cluster when this process exits or gets SIGINT/SIGTERM/SIGHUP (default true). */
   stopOnExit?: boolean;
+  /**
+   * With stopOnExit: also on SIGINT/SIGTERM/SIGHUP (default true). False for a harness that handles
+   * the signals itself (the chaos suite ends its incident, prints its table, then stops the cluster).
+   */
+  stopOnSignal?: boolean;
   /** Timeout for each component to become healthy (default 60 s). */
   readyTimeoutMs?: number;
   /** Progress lines (default: none). */
@@ -354,7 +359,7 @@ function seedPki(target: string): void {
 
 const exitHandlers = new Map<string, () => void>();
 
-function installExitHandlers(stateDir: string): void {
+function installExitHandlers(stateDir: string, signals: boolean): void {
   if (exitHandlers.has(stateDir)) return;
   const onExit = (): void => killAllSync(stateDir);
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -363,7 +368,7 @@ function installExitHandlers(stateDir: string): void {
     process.kill(process.pid, sig);
   };
   process.on('exit', onExit);
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, onSignal);
+  if (signals) for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, onSignal);
   exitHandlers.set(stateDir, () => {
     process.off('exit', onExit);
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(sig, onSignal);
@@ -425,7 +430,7 @@ export class ControlPlane {
       exclude,
     );
     fs.writeFileSync(stateFile(stateDir), JSON.stringify(state, null, 2));
-    if (opts.stopOnExit ?? true) installExitHandlers(stateDir);
+    if (opts.stopOnExit ?? true) installExitHandlers(stateDir, opts.stopOnSignal ?? true);
     try {
       await cp.boot(log);
     } catch (err) {

@@ -301,7 +301,8 @@ function runShard(args: Args, i: number, dir: string, children: ChildProcess[]):
   children.push(child);
   readline.createInterface({ input: child.stdout }).on('line', (l) => process.stdout.write(`s${i} ${l}\n`));
   return new Promise((resolve) => {
-    child.on('exit', (code) => {
+    // 'close', not 'exit': the shard's last lines (its table) may still be in the pipe at exit.
+    child.on('close', (code) => {
       if (!fs.existsSync(out)) return resolve({ code: code ?? 2, operatorExits: 0 });
       const got = JSON.parse(fs.readFileSync(out, 'utf8')) as { operatorExits: number; rows: string };
       resolve({ code: code ?? 2, rows: rowsFromJson(got.rows), operatorExits: got.operatorExits });

@@ -129,6 +129,9 @@ export class System {
     const cp = await ControlPlane.start({
       stateDir: path.join(cacheDir(), `chaos-${process.pid}`),
       nodeMonitorGracePeriod: `${opts.nodeGraceS}s`,
+      // SIGINT/SIGTERM end the run after the current incident (chaos.ts), then stop() stops the
+      // cluster; the exit handler still stops it if the process exits any other way.
+      stopOnSignal: false,
       log: (l) => opts.log(`cluster: ${l}`),
     });
     const admin = cp.kubeConfig();
