@@ -201,6 +201,7 @@ export async function reconcileColony(ctx: ControllerContext, key: string): Prom
     nodes: liveNodes(ctx),
     lockdown: ctx.lockdown(),
     lockdownBreaks: breaks.count,
+    namespaceWait: ctx.lockdownNamespace?.(namespace),
     fault: ctx.guard.verdict(ctx, ctx.now()).fault,
     now: ctx.now(),
   });

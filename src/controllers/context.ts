@@ -93,6 +93,11 @@ export interface ControllerContext {
     since(uid: string): { breaks: number; mark: number };
     record(uid: string, mark: number): void;
   };
+  /**
+   * Why cells of a colony in `namespace` must wait (the lock-down does not cover the namespace yet),
+   * or undefined when they may be made. Absent: no lock-down (--lockdown=false, tests).
+   */
+  lockdownNamespace?(namespace: string): string | undefined;
   /** `--node-loss-after` in seconds; undefined = three renew intervals of each node's Lease. */
   nodeLossAfter?: number;
   now(): Date;
