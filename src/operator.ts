@@ -45,6 +45,8 @@ export interface OperatorConfig {
    * colonies say LockdownDisabled. Default: on.
    */
   lockdown?: boolean;
+  /** At most one LockdownTampered event per this many ms (later incidents are summed). Default 60 s. */
+  lockdownEventIntervalMs?: number;
   /** Namespace and service account of the operator, named in the policies. */
   operatorNamespace?: string;
   /**
@@ -145,6 +147,7 @@ function lockdownFor(cfg: Config, m: Manager, c: Caches, w: Writes): Lockdown | 
     // seeding while it is broken; no cell before its namespace's key).
     onChange: () => m.resync('colony'),
     now: cfg.now,
+    eventIntervalMs: cfg.lockdownEventIntervalMs,
   });
 }
 

@@ -90,7 +90,8 @@ export interface ControllerContext {
   lockdown(): LockdownState;
   /** Breaks of the lock-down each colony has not counted yet (absent: counted by sampling only). */
   lockdownBreaks?: {
-    since(uid: string): { breaks: number; mark: number };
+    /** `createdMs`: the colony's creation time, for a colony not seen before (no older break is its). */
+    since(uid: string, createdMs?: number): { breaks: number; mark: number };
     record(uid: string, mark: number): void;
   };
   /**

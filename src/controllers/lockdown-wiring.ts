@@ -52,6 +52,8 @@ export interface LockdownDeps {
   onChange: () => void;
   /** Event timestamps and the rate limit's clock; default: the system clock. */
   now?: () => Date;
+  /** At most one LockdownTampered event per this long; default INCIDENT_EVENT_INTERVAL_MS. */
+  eventIntervalMs?: number;
 }
 
 export interface Lockdown {
@@ -151,19 +153,38 @@ function mutatorAnnouncer(
  * Counts the lock-down's breaks so each colony can count its incidents without having to look at
  * the right moment: a restore takes about a second, less than a colony reconcile may wait. Each
  * colony takes the breaks since it last recorded them (in memory: after an operator restart nothing
- * older is counted again).
+ * older is counted again); a colony not seen yet takes only the breaks since it was created (a new
+ * colony has had no incident; issue 12: colonies made after five incidents reported five).
  */
 export class LockdownBreaks {
-  private total = 0;
+  /** When each break happened (ms), oldest first. Breaks are rare; the oldest go past MAX_KEPT. */
+  private readonly times: number[] = [];
+  private dropped = 0;
   private readonly recorded = new Map<string, number>();
+  private static readonly MAX_KEPT = 1_000;
 
-  add(): void {
-    this.total += 1;
+  add(at: number): void {
+    this.times.push(at);
+    if (this.times.length > LockdownBreaks.MAX_KEPT) {
+      this.times.shift();
+      this.dropped += 1;
+    }
   }
 
-  /** Breaks since the colony `uid` last recorded; `mark` is what to record once its status is written. */
-  since(uid: string): { breaks: number; mark: number } {
-    return { breaks: this.total - (this.recorded.get(uid) ?? 0), mark: this.total };
+  private get total(): number {
+    return this.dropped + this.times.length;
+  }
+
+  /**
+   * Breaks since the colony `uid` last recorded (or, first seen, since `createdMs`); `mark` is what
+   * to record once its status is written.
+   */
+  since(uid: string, createdMs?: number): { breaks: number; mark: number } {
+    const total = this.total;
+    const last = this.recorded.get(uid);
+    if (last !== undefined) return { breaks: total - last, mark: total };
+    if (createdMs === undefined || Number.isNaN(createdMs)) return { breaks: total, mark: total };
+    return { breaks: this.times.filter((t) => t >= createdMs).length, mark: total };
   }
 
   record(uid: string, mark: number): void {
@@ -196,7 +217,7 @@ function reporter(
     const wasIntact = state.now === 'Intact';
     if (next === state.now) return;
     state.now = next;
-    if (wasIntact) state.breaks.add();
+    if (wasIntact) state.breaks.add(clock());
     d.onChange();
     if (next === 'Intact') {
       d.logger.info('lock-down intact');
@@ -224,9 +245,10 @@ function lockedNamespaces(params: ObservedObject | undefined): Set<string> {
 /** The colony reconciler's question: may this namespace have cells yet? */
 export function namespaceWaiter(
   params: () => ObservedObject | undefined,
+  operatorNamespace?: string,
 ): (namespace: string) => string | undefined {
   return (namespace) => {
-    if (reservedNamespace(namespace))
+    if (reservedNamespace(namespace, operatorNamespace))
       return `colonies are not run in ${namespace}: a colony namespace takes pods from the operator only, which would stop that namespace's own controllers`;
     const data = params()?.data;
     const has = data !== null && typeof data === 'object' && namespaceKey(namespace) in data;
@@ -263,7 +285,7 @@ export function lockdownController(d: LockdownDeps): Lockdown {
   const state: ReportState = {
     now: 'Unknown',
     breaks: new LockdownBreaks(),
-    events: new IncidentEvents(INCIDENT_EVENT_INTERVAL_MS),
+    events: new IncidentEvents(d.eventIntervalMs ?? INCIDENT_EVENT_INTERVAL_MS),
   };
   // The parameters as last confirmed intact and last written: our own updates are not incidents.
   const memory: LockdownMemory = {};
@@ -280,12 +302,15 @@ export function lockdownController(d: LockdownDeps): Lockdown {
       return reconcileLockdown({
         opts: d.opts,
         targets: () =>
-          lockdownTargets({
-            nodes: d.nodes.list(),
-            pods: [...own.pods.list(), ...d.pods.list()],
-            cells: d.cells.list(),
-            colonies: d.colonies.list(),
-          }),
+          lockdownTargets(
+            {
+              nodes: d.nodes.list(),
+              pods: [...own.pods.list(), ...d.pods.list()],
+              cells: d.cells.list(),
+              colonies: d.colonies.list(),
+            },
+            d.opts.operatorNamespace,
+          ),
         observe: () => ({
           policies: own.policies.list(),
           bindings: own.bindings.list(),
@@ -303,5 +328,10 @@ export function lockdownController(d: LockdownDeps): Lockdown {
       source(s as Cache<object>, key),
     ),
   };
-  return { state: () => state.now, breaks: state.breaks, namespaceWait: namespaceWaiter(params), controller };
+  return {
+    state: () => state.now,
+    breaks: state.breaks,
+    namespaceWait: namespaceWaiter(params, d.opts.operatorNamespace),
+    controller,
+  };
 }

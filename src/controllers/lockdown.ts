@@ -61,10 +61,11 @@ export interface LockdownMemory {
 
 /**
  * Namespaces where colonies are refused: locking one would stop its own controllers from creating
- * pods (only the operator creates pods in a colony namespace).
+ * pods (only the operator creates pods in a colony namespace). The kube-* namespaces, and the
+ * operator's own (its hardening Jobs' pods are the Job controller's).
  */
-export function reservedNamespace(namespace: string): boolean {
-  return namespace.startsWith('kube-');
+export function reservedNamespace(namespace: string, operatorNamespace?: string): boolean {
+  return namespace.startsWith('kube-') || namespace === operatorNamespace;
 }
 
 type Meta = { namespace?: string; name?: string } | undefined;
@@ -74,15 +75,13 @@ type Meta = { namespace?: string; name?: string } | undefined;
  * Colony, a Cell or a pod with the cell label (the key is there as soon as the Colony is, before its
  * first cell, and stays until its last cell pod is gone); and every other pod bound to a hardened
  * node outside those namespaces (pre-existing DaemonSet pods there: hardened nodes take no new
- * non-cell pods, so this set does not change with cells). Reserved namespaces (kube-*) are never
- * locked: their colonies wait (namespaceWait in lockdown-wiring.ts).
+ * non-cell pods, so this set does not change with cells). Reserved namespaces (kube-*, the
+ * operator's) are never locked: their colonies wait (namespaceWait in lockdown-wiring.ts).
  */
-export function lockdownTargets(world: {
-  nodes: V1Node[];
-  pods: V1Pod[];
-  cells: Cell[];
-  colonies: Colony[];
-}): LockdownTargets {
+export function lockdownTargets(
+  world: { nodes: V1Node[]; pods: V1Pod[]; cells: Cell[]; colonies: Colony[] },
+  operatorNamespace?: string,
+): LockdownTargets {
   const nodes = world.nodes
     .filter((n) => isHardenedLabelValue(n.metadata?.labels?.[LABELS.hardened]))
     .map((n) => n.metadata?.name ?? '')
@@ -91,7 +90,7 @@ export function lockdownTargets(world: {
   const cellPods = world.pods.filter((p) => p.metadata?.labels?.[LABELS.cell] !== undefined);
   const holders: Meta[] = [...world.colonies, ...world.cells, ...cellPods].map((o) => o.metadata);
   const namespaces = [...new Set(holders.map((m) => m?.namespace ?? ''))]
-    .filter((ns) => ns !== '' && !reservedNamespace(ns))
+    .filter((ns) => ns !== '' && !reservedNamespace(ns, operatorNamespace))
     .sort();
   const locked = new Set(namespaces);
   const pods = world.pods

@@ -715,7 +715,7 @@ describe('lockdownTargets', () => {
     expect(params(0).data).toEqual({ 'ns.ns': '' });
   });
 
-  it('never locks a reserved (kube-*) namespace, even with a colony in it', () => {
+  it("never locks a reserved namespace (kube-*, the operator's), even with a colony in it", () => {
     const t = lockdownTargets({
       nodes: [],
       pods: [],
@@ -725,5 +725,14 @@ describe('lockdownTargets', () => {
     expect(t.namespaces).toEqual([]);
     expect(reservedNamespace('kube-system')).toBe(true);
     expect(reservedNamespace('kubernetes-apps')).toBe(false);
+    // The operator's namespace: its hardening Jobs' pods come from the Job controller.
+    const inOperatorNs = {
+      nodes: [],
+      pods: [],
+      cells: [],
+      colonies: [{ metadata: { namespace: 'ops', name: 'x' } } as Colony],
+    };
+    expect(lockdownTargets(inOperatorNs, 'ops').namespaces).toEqual([]);
+    expect(lockdownTargets(inOperatorNs, 'celula-system').namespaces).toEqual(['ops']);
   });
 });

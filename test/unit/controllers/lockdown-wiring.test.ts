@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import {
   INCIDENT_EVENT_INTERVAL_MS,
   IncidentEvents,
+  LockdownBreaks,
   namespaceWaiter,
 } from '../../../src/controllers/lockdown-wiring.js';
 
@@ -38,7 +39,25 @@ describe('namespaceWaiter (no cell before its namespace key is in the observed p
     data = { 'node.n1': '', 'ns.vault': '' };
     expect(wait('vault')).toBeUndefined();
     expect(wait('kube-system')).toMatch(/^colonies are not run in kube-system/);
+    expect(namespaceWaiter(() => ({ data: { 'ns.ops': '' } }), 'ops')('ops')).toMatch(
+      /^colonies are not run in ops/,
+    );
     data = undefined;
     expect(wait('vault')).toMatch(/waiting/);
+  });
+});
+
+describe('LockdownBreaks (incidents per colony)', () => {
+  it('gives a colony first seen only the breaks since it was created, then those since it recorded', () => {
+    const b = new LockdownBreaks();
+    for (const t of [100, 200, 300, 400, 500]) b.add(t);
+    // Created after all five: none is its (issue 12: new colonies reported every earlier incident).
+    expect(b.since('new', 600)).toEqual({ breaks: 0, mark: 5 });
+    expect(b.since('mid', 250)).toEqual({ breaks: 3, mark: 5 });
+    b.record('mid', 5);
+    b.add(700);
+    expect(b.since('mid', 250)).toEqual({ breaks: 1, mark: 6 });
+    // Unknown creation time: every break this operator saw.
+    expect(b.since('old')).toEqual({ breaks: 6, mark: 6 });
   });
 });
