@@ -63,6 +63,7 @@ import {
   GROUP,
   JOIN_AUDIENCE,
   LABELS,
+  LockdownParametersKind,
   MANAGER,
   VERSION,
   type Cell,
@@ -378,13 +379,14 @@ async function waitLockdown(status: 'True' | 'False', timeoutMs = 15_000): Promi
 
 /** Creates a mutating admission object, waits for the lock-down to turn broken, removes it, waits intact. */
 async function mutatorDetected(kind: string, body: object, del: () => Promise<unknown>): Promise<Result> {
+  const since = Date.now();
   await apply([body]);
   created.push(del);
   const broken = await waitLockdown('False').catch(() => undefined);
   await del();
   if (!broken) return { actual: 'undetected', reason: `${kind} present 15 s, LockdownIntact stayed True` };
   const c = condition(broken, 'LockdownIntact')!;
-  const event = await waitFor(() => mutatorEvent(kind), `Warning MutatingAdmission event for ${kind}`);
+  const event = await waitFor(() => mutatorEvent(kind, since), `Warning MutatingAdmission event for ${kind}`);
   await waitLockdown('True', 30_000);
   return {
     actual: 'detected',
@@ -393,10 +395,16 @@ async function mutatorDetected(kind: string, body: object, del: () => Promise<un
   };
 }
 
-async function mutatorEvent(kind: string): Promise<string | undefined> {
-  const events = (await core.listNamespacedEvent({ namespace: ns })).items;
+/** The one event about the lock-down parameters (cluster-scoped: in `default`), not one per colony. */
+async function mutatorEvent(kind: string, sinceMs: number): Promise<string | undefined> {
+  const events = (await core.listNamespacedEvent({ namespace: 'default' })).items;
   return events.find(
-    (e) => e.reason === 'MutatingAdmission' && e.involvedObject.name === A && e.message?.startsWith(kind),
+    (e) =>
+      e.reason === 'MutatingAdmission' &&
+      e.involvedObject.kind === LockdownParametersKind &&
+      e.involvedObject.name === LOCKDOWN_PARAMS &&
+      e.message?.startsWith(kind) &&
+      new Date(e.firstTimestamp ?? 0).getTime() >= sinceMs - 1_000,
   )?.message;
 }
 
