@@ -56,8 +56,17 @@ export interface LockdownDeps {
 
 export interface LockdownMemory {
   confirmedParams?: Record<string, string>;
-  writtenParams?: Record<string, string>;
+  /** The data of this operator's last few writes, newest last (OWN_WRITES_KEPT). */
+  writtenParams?: Array<Record<string, string>>;
 }
+
+/**
+ * How many of its own parameter writes the operator recognises: the informer may show any of its
+ * recent writes while the targets keep moving (four colony namespaces made at once: each pass writes
+ * again before the previous write is seen). An edit that puts back one of them is restored all the
+ * same, without an incident.
+ */
+export const OWN_WRITES_KEPT = 8;
 
 /**
  * Namespaces where colonies are refused: locking one would stop its own controllers from creating
@@ -128,7 +137,7 @@ export async function reconcileLockdown(deps: LockdownDeps): Promise<ReconcileRe
   for (const action of plan.actions) {
     const wrote = await restore(deps.write, action);
     if (wrote && deps.memory && action.desired.kind === 'LockdownParameters')
-      deps.memory.writtenParams = action.desired.data ?? {};
+      remember(deps.memory, action.desired.data ?? {});
   }
   if (deps.memory && plan.actions.length === 0) deps.memory.confirmedParams = paramsData(desired);
   return { requeueAfter: plan.actions.length === 0 ? LOCKDOWN_RESYNC_MS : 1_000 };
@@ -139,12 +148,15 @@ function paramsData(desired: LockdownDesired[]): Record<string, string> | undefi
   return params?.kind === 'LockdownParameters' ? (params.data ?? {}) : undefined;
 }
 
+function remember(memory: LockdownMemory, data: Record<string, string>): void {
+  memory.writtenParams = [...(memory.writtenParams ?? []), data].slice(-OWN_WRITES_KEPT);
+}
+
 /** The parameters' contents this operator wrote or confirmed: observed as such, they are ours. */
 function ownParams(memory: LockdownMemory | undefined): Array<Record<string, string>> {
   if (!memory) return [];
-  return [memory.confirmedParams, memory.writtenParams].filter(
-    (d): d is Record<string, string> => d !== undefined,
-  );
+  const confirmed = memory.confirmedParams ? [memory.confirmedParams] : [];
+  return [...confirmed, ...(memory.writtenParams ?? [])];
 }
 
 /** The lock-down's writes on the one write client; a replaced object deleted meanwhile is recreated. */

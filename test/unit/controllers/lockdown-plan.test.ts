@@ -16,6 +16,7 @@ import {
 } from '../../../src/controllers/lockdown-plan.js';
 import {
   LOCKDOWN_RESYNC_MS,
+  OWN_WRITES_KEPT,
   desiredLockdown,
   lockdownTargets,
   reconcileLockdown,
@@ -571,12 +572,13 @@ describe('reconcileLockdown', () => {
     });
     expect(res.requeueAfter).toBeLessThan(LOCKDOWN_RESYNC_MS);
     expect(memory.confirmedParams).toEqual(params.data);
-    expect(memory.writtenParams).toEqual({ ...params.data, 'ns.ns2': '' });
+    expect(memory.writtenParams).toEqual([{ ...params.data, 'ns.ns2': '' }]);
   });
 
-  it('knows its own write when the informer shows it while the targets moved again (no false incident)', async () => {
-    // The race behind issue 12's false incidents: write A+ns2, the informer catches up with it while
-    // ns3 appears; the observed data is neither what was confirmed nor what is desired.
+  it('knows its own writes when the informer shows an older one while the targets moved again (no false incident)', async () => {
+    // The race behind issue 12's false incidents: the operator writes ns2, then ns2+ns3 before the
+    // informer has shown the first write; then the informer shows the FIRST write while ns4 appears.
+    // The observed data is neither what was confirmed, nor the last write, nor what is desired.
     const { calls, write } = fakeWriter();
     const memory: LockdownMemory = {};
     const reports: boolean[] = [];
@@ -584,37 +586,51 @@ describe('reconcileLockdown', () => {
     const withNs =
       (...ns: string[]) =>
       () => ({ ...targets(), namespaces: ['ns', ...ns] });
-    await reconcileLockdown({ opts, observe: served, write, memory, report, targets });
-    await reconcileLockdown({ opts, observe: served, write, memory, report, targets: withNs('ns2') });
-    const caughtUp = served();
-    (caughtUp.params as any).data = { ...params.data, 'ns.ns2': '' };
-    (caughtUp.params as any).metadata.resourceVersion = '200';
-    await reconcileLockdown({
-      opts,
-      observe: () => caughtUp,
-      write,
-      memory,
-      report,
-      targets: withNs('ns2', 'ns3'),
-    });
+    const base = { opts, write, memory, report };
+    await reconcileLockdown({ ...base, observe: served, targets });
+    await reconcileLockdown({ ...base, observe: served, targets: withNs('ns2') });
+    await reconcileLockdown({ ...base, observe: served, targets: withNs('ns2', 'ns3') });
+    const firstWrite = served();
+    (firstWrite.params as any).data = { ...params.data, 'ns.ns2': '' };
+    (firstWrite.params as any).metadata.resourceVersion = '200';
+    await reconcileLockdown({ ...base, observe: () => firstWrite, targets: withNs('ns2', 'ns3', 'ns4') });
     expect({ calls, reports }).toEqual({
       calls: [
         'replace LockdownParameters celula-lockdown @100',
+        'replace LockdownParameters celula-lockdown @100',
         'replace LockdownParameters celula-lockdown @200',
       ],
-      reports: [true, true, true],
+      reports: [true, true, true, true],
     });
     // Someone else's data (a key removed) is still a change.
     const edited = served();
     (edited.params as any).data = { 'node.n1': '' };
     const plan = planLockdown(desiredLockdown(opts, withNs('ns2', 'ns3')()), edited, [
       memory.confirmedParams!,
-      memory.writtenParams!,
+      ...memory.writtenParams!,
     ]);
     expect({ intact: plan.intact, reason: plan.actions[0]?.reason }).toEqual({
       intact: false,
       reason: 'Changed',
     });
+  });
+
+  it(`remembers only its last ${OWN_WRITES_KEPT} writes`, async () => {
+    const { write } = fakeWriter();
+    const memory: LockdownMemory = {};
+    for (let i = 0; i < OWN_WRITES_KEPT + 3; i++) {
+      const t = () => ({ ...targets(), namespaces: ['ns', `x${i}`] });
+      await reconcileLockdown({
+        opts,
+        observe: served,
+        write,
+        memory,
+        report: () => Promise.resolve(),
+        targets: t,
+      });
+    }
+    expect(memory.writtenParams).toHaveLength(OWN_WRITES_KEPT);
+    expect(memory.writtenParams!.at(-1)).toHaveProperty([`ns.x${OWN_WRITES_KEPT + 2}`]);
   });
 
   it('does not remember a write that lost a race (409): the informer lagged, nothing was written', async () => {
