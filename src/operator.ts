@@ -55,6 +55,8 @@ export interface OperatorConfig {
    * colonies say LockdownDisabled. Default: on.
    */
   lockdown?: boolean;
+  /** At most one LockdownTampered event per this many ms (later incidents are summed). Default 60 s. */
+  lockdownEventIntervalMs?: number;
   /** Namespace and service account of the operator, named in the policies. */
   operatorNamespace?: string;
   /**
@@ -162,10 +164,13 @@ function lockdownFor(cfg: Config, m: Manager, c: Caches, w: Writes): Lockdown | 
     nodes: c.nodes,
     cells: c.cells,
     colonies: c.colonies,
+    pods: c.pods,
     informers: m,
-    write: w.writer,
-    // A lock-down state change re-reconciles every colony (no seeding while it is broken).
+    // A lock-down state change, or a new colony namespace locked, re-reconciles every colony (no
+    // seeding while it is broken; no cell before its namespace's key).
     onChange: () => m.resync('colony'),
+    now: cfg.now,
+    eventIntervalMs: cfg.lockdownEventIntervalMs,
   });
 }
 
@@ -273,6 +278,7 @@ export async function startOperator(config: OperatorConfig): Promise<Operator> {
     metrics: floorMetrics(registry),
     lockdown: () => lockdown?.state() ?? 'Disabled',
     lockdownBreaks: lockdown?.breaks,
+    lockdownNamespace: lockdown ? (ns: string): string | undefined => lockdown.namespaceWait(ns) : undefined,
     nodeLossAfter: cfg.nodeLossAfter,
     now,
     log: cfg.logger,

@@ -14,7 +14,10 @@ export const COLONY_PLURAL = 'colonies';
 export const CELL_PLURAL = 'cells';
 export const LockdownParametersKind = 'LockdownParameters';
 export const LOCKDOWN_PARAMETERS_PLURAL = 'lockdownparameters';
-/** maxProperties of LockdownParameters.data: hardened nodes plus locked pods, with room to spare. */
+/**
+ * maxProperties of LockdownParameters.data: hardened nodes, colony namespaces and the non-cell pods
+ * already on hardened nodes (no key per cell), with room to spare.
+ */
 export const LOCKDOWN_PARAMETERS_MAX_KEYS = 4096;
 
 /** Secret algorithms a colony can hold; immutable once the colony exists. */
@@ -147,7 +150,7 @@ export interface Cell {
 
 /**
  * The admission lock-down's parameters (cluster-scoped, one object named celula-lockdown): keys
- * `node.<node>` and `pod.<namespace>.<pod>`, values empty. See docs/lockdown.md.
+ * `node.<node>`, `ns.<namespace>` and `pod.<namespace>.<pod>`, values empty. See docs/lockdown.md.
  */
 export interface LockdownParameters {
   apiVersion: string;

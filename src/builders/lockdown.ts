@@ -5,8 +5,10 @@
 // and inputs => byte-identical objects.
 //
 // CEL cannot look other objects up, so the policies read one cluster-scoped LockdownParameters
-// object (`paramRef`) whose `data` keys are `node.<node>` and `pod.<namespace>.<pod>` (node,
-// namespace and pod names are DNS names, so keys are unambiguous: a namespace has no dots). Our own
+// object (`paramRef`) whose `data` keys are `node.<node>` (a hardened node), `ns.<namespace>` (a
+// colony namespace, locked whole: every cell pod is there, so creating or deleting a cell writes
+// nothing shared) and `pod.<namespace>.<pod>` (a non-cell pod already on a hardened node). Node,
+// namespace and pod names are DNS names, so keys are unambiguous: a namespace has no dots. Our own
 // kind, not a ConfigMap: creating a policy with a paramKind requires "get" on every object of that
 // kind, and the operator should not read every ConfigMap in the cluster. Every binding says
 // `parameterNotFoundAction: Deny` and every policy `failurePolicy: Fail`: missing or unreadable
@@ -35,6 +37,7 @@ import {
 import {
   hardenedLabelWall,
   identityPodWall,
+  identityServiceAccountCel,
   identityTokenWall,
   legacyTokenSecretWall,
   operatorUsername,
@@ -88,6 +91,11 @@ export function podKey(namespace: string, name: string): string {
   return `pod.${namespace}.${name}`;
 }
 
+/** A colony namespace: every pod in it is locked, and only the operator creates pods there. */
+export function namespaceKey(namespace: string): string {
+  return `ns.${namespace}`;
+}
+
 export { operatorUsername };
 
 /**
@@ -105,8 +113,10 @@ export const MESSAGES = {
     `celula: only the operator's cell pods may be placed on hardened node ${node}`,
   nodePodHostAccess: (node: string): string =>
     `celula: privileged, host-namespace, hostPath or added-capability pods are forbidden on hardened node ${node}`,
-  lockedPodName: (ns: string, pod: string): string =>
-    `celula: pod ${ns}/${pod} is reserved for a cell; only the operator creates it`,
+  colonyNamespacePod: (ns: string): string =>
+    `celula: pods in colony namespace ${ns} are created only by the operator`,
+  cellPodUnlocked: (ns: string): string =>
+    `celula: cell pods in namespace ${ns} wait until the lock-down covers the namespace`,
   nodeBinding: (node: string): string => `celula: binding pods to hardened node ${node} is forbidden`,
   paramsGuard: (): string =>
     `celula: the lock-down parameters ${LOCKDOWN_PARAMS} are written only by the operator`,
@@ -122,8 +132,12 @@ function lit(s: string): string {
 // CEL fragments shared by the policies. `params.data` may be absent (parameters written without it).
 const HAS_DATA = 'has(params.data)';
 const POD_KEY_FROM_REQUEST = `'pod.' + request.namespace + '.' + request.name`;
+const NS_KEY_FROM_REQUEST = `'ns.' + request.namespace`;
 const POD_REF = `request.namespace + '/' + request.name`;
 const locked = (keyExpr: string): string => `(${HAS_DATA} && (${keyExpr}) in params.data)`;
+/** A pod is locked when its namespace holds colonies, or by its own key (a non-cell pod on a hardened node). */
+const lockedPod = (podKeyExpr: string): string => `(${locked(NS_KEY_FROM_REQUEST)} || ${locked(podKeyExpr)})`;
+const HAS_CELL_LABEL = `(has(object.metadata.labels) && ${lit(LABELS.cell)} in object.metadata.labels)`;
 
 /** Anything that reaches past the pod's own sandbox: denied on hardened nodes even for the operator. */
 const HOST_ACCESS = [
@@ -174,7 +188,7 @@ function podConnect(): PolicyDef {
     variables: [BARE_NAME],
     validations: [
       deny(
-        `!${locked(`'pod.' + request.namespace + '.' + variables.target`)}`,
+        `!${lockedPod(`'pod.' + request.namespace + '.' + variables.target`)}`,
         `'celula: ' + request.subResource + ' into locked pod ' + request.namespace + '/' + variables.target + ' is forbidden for everyone'`,
       ),
     ],
@@ -196,7 +210,7 @@ function nodeProxy(): PolicyDef {
   };
 }
 
-/** Locked by key, by the cell label (before the key exists), or because it sits on a hardened node. */
+/** Locked by namespace or key, by the cell label, or because it sits on a hardened node. */
 function ephemeral(): PolicyDef {
   return {
     name: POLICY.ephemeral,
@@ -204,8 +218,7 @@ function ephemeral(): PolicyDef {
     rules: [rule(['UPDATE'], ['pods/ephemeralcontainers'])],
     validations: [
       deny(
-        `!(${locked(POD_KEY_FROM_REQUEST)} || ` +
-          `(has(object.metadata.labels) && ${lit(LABELS.cell)} in object.metadata.labels) || ` +
+        `!(${lockedPod(POD_KEY_FROM_REQUEST)} || ${HAS_CELL_LABEL} || ` +
           `(has(object.spec.nodeName) && ${locked(`'node.' + object.spec.nodeName`)}))`,
         `'celula: ephemeral (debug) containers in locked pod ' + ${POD_REF} + ' are forbidden for everyone'`,
       ),
@@ -221,36 +234,48 @@ function podSpec(): PolicyDef {
     rules: [rule(['UPDATE'], ['pods'])],
     validations: [
       deny(
-        `!${locked(POD_KEY_FROM_REQUEST)} || object.spec == oldObject.spec`,
+        `!${lockedPod(POD_KEY_FROM_REQUEST)} || object.spec == oldObject.spec`,
         `'celula: the spec of locked pod ' + ${POD_REF} + ' cannot change'`,
       ),
     ],
   };
 }
 
-/** Pods created with spec.nodeName (what `kubectl debug node/…` does), or with a locked name. */
+/**
+ * Pod creation: on a hardened node (spec.nodeName, what `kubectl debug node/…` does too) only the
+ * operator's cell pods, in a colony namespace, without host access; in a colony namespace only the
+ * operator's pods (no squatting a cell's name, no look-alike); a cell-labelled pod only once its
+ * namespace is locked (the key is written before the first cell). Pods naming an identity account (a
+ * `*-cell` one, or the operator's in its namespace) are left to identity-pod, so one refusal has one
+ * message (the API server reports only the first policy's denial, in no fixed order) and the
+ * ReplicaSet controller can still make the operator's own pod if a colony shares its namespace.
+ */
 function nodePods(opts: LockdownOptions): PolicyDef {
   const node = `object.spec.nodeName`;
+  const sa = 'object.spec.serviceAccountName';
   return {
     name: POLICY.nodePods,
     params: true,
     rules: [rule(['CREATE'], ['pods'])],
     variables: [
       { name: 'hardened', expression: `has(object.spec.nodeName) && ${locked(`'node.' + ${node}`)}` },
-      { name: 'lockedName', expression: locked(POD_KEY_FROM_REQUEST) },
+      { name: 'colonyNamespace', expression: locked(NS_KEY_FROM_REQUEST) },
       { name: 'byOperator', expression: `request.userInfo.username == ${lit(operatorUsername(opts))}` },
       {
         name: 'cellLabels',
         expression:
-          `has(object.metadata.labels) && ${lit(LABELS.cell)} in object.metadata.labels && ` +
-          `${lit(LABELS.managedBy)} in object.metadata.labels && ` +
+          `${HAS_CELL_LABEL} && ${lit(LABELS.managedBy)} in object.metadata.labels && ` +
           `object.metadata.labels[${lit(LABELS.managedBy)}] == ${lit(MANAGER)}`,
+      },
+      {
+        name: 'identityAccount',
+        expression: `has(${sa}) && ${identityServiceAccountCel(opts, 'request.namespace', sa)}`,
       },
       { name: 'hostAccess', expression: HOST_ACCESS },
     ],
     validations: [
       deny(
-        '!variables.hardened || (variables.byOperator && variables.lockedName && variables.cellLabels)',
+        '!variables.hardened || (variables.byOperator && variables.colonyNamespace && variables.cellLabels)',
         `'celula: only the operator\\'s cell pods may be placed on hardened node ' + ${node}`,
       ),
       deny(
@@ -258,8 +283,12 @@ function nodePods(opts: LockdownOptions): PolicyDef {
         `'celula: privileged, host-namespace, hostPath or added-capability pods are forbidden on hardened node ' + ${node}`,
       ),
       deny(
-        '!variables.lockedName || variables.byOperator',
-        `'celula: pod ' + ${POD_REF} + ' is reserved for a cell; only the operator creates it'`,
+        '!variables.colonyNamespace || variables.byOperator || variables.identityAccount',
+        `'celula: pods in colony namespace ' + request.namespace + ' are created only by the operator'`,
+      ),
+      deny(
+        `!${HAS_CELL_LABEL} || variables.colonyNamespace`,
+        `'celula: cell pods in namespace ' + request.namespace + ' wait until the lock-down covers the namespace'`,
       ),
     ],
   };
@@ -395,12 +424,21 @@ export function lockdownPolicies(opts: LockdownOptions): LockdownObject[] {
 }
 
 /**
- * The lock-down parameters (LockdownParameters celula-lockdown, cluster-scoped). `lockedPods` are the cell pods AND any other pod already running on a
- * hardened node (a pre-existing privileged DaemonSet pod there would otherwise be a way in). Add a
- * cell pod's key BEFORE creating the pod.
+ * The lock-down parameters (LockdownParameters celula-lockdown, cluster-scoped): hardened nodes,
+ * colony namespaces (locked whole: every cell pod is in one; written BEFORE the namespace's first
+ * cell), and pods locked by name (non-cell pods already on a hardened node). Creating or deleting a
+ * cell changes none of them.
  */
-export function lockdownParams(hardenedNodes: string[], lockedPods: PodRef[]): LockdownParameters {
-  const keys = [...hardenedNodes.map(nodeKey), ...lockedPods.map((p) => podKey(p.namespace, p.name))];
+export function lockdownParams(
+  hardenedNodes: string[],
+  lockedPods: PodRef[],
+  colonyNamespaces: string[] = [],
+): LockdownParameters {
+  const keys = [
+    ...hardenedNodes.map(nodeKey),
+    ...colonyNamespaces.map(namespaceKey),
+    ...lockedPods.map((p) => podKey(p.namespace, p.name)),
+  ];
   const data: Record<string, string> = {};
   for (const key of [...new Set(keys)].sort()) data[key] = '';
   return {

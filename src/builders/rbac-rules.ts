@@ -108,7 +108,7 @@ export const OPERATOR_RULES: Rule[] = [
     verbs: ['get', 'list', 'watch', 'create', 'patch'],
   },
   {
-    why: 'lock-down: the LockdownParameters (hardened nodes, locked pods) the policies read; the operator is its only writer. Cluster-wide get is also what the API server demands of whoever creates a policy with a paramKind (get on every object of that kind): our own kind, so that is not get on every ConfigMap',
+    why: 'lock-down: the LockdownParameters (hardened nodes, colony namespaces, pods already on hardened nodes) the policies read; the operator is its only writer. Cluster-wide get is also what the API server demands of whoever creates a policy with a paramKind (get on every object of that kind): our own kind, so that is not get on every ConfigMap',
     apiGroups: [GROUP],
     resources: ['lockdownparameters'],
     verbs: ['get', 'list', 'watch', 'create', 'update'],
@@ -120,7 +120,7 @@ export const OPERATOR_RULES: Rule[] = [
     verbs: ['patch'],
   },
   {
-    why: 'events on colonies and cells (Lost, node loss, tamper)',
+    why: 'events on colonies and cells (Lost, node loss), and one per lock-down incident on the cluster-scoped LockdownParameters (recorded in `default`)',
     apiGroups: [''],
     resources: ['events'],
     verbs: ['create', 'patch'],

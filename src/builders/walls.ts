@@ -301,7 +301,8 @@ function operatorServiceAccountCel(opts: IdentityOptions, ns: string, name: stri
   return `(${ns} == ${lit(opts.operatorNamespace)} && ${name} == ${lit(opts.operatorServiceAccount)})`;
 }
 
-function identityServiceAccountCel(opts: IdentityOptions, ns: string, name: string): string {
+/** CEL: a cell account (any namespace) or the operator's (in its namespace): the identity walls' domain. */
+export function identityServiceAccountCel(opts: IdentityOptions, ns: string, name: string): string {
   return `(${cellServiceAccountCel(name)} || ${operatorServiceAccountCel(opts, ns, name)})`;
 }
 

@@ -35,6 +35,8 @@ export interface ColonyWorld {
   lockdown: LockdownState;
   /** Breaks of the lock-down since this colony last counted them (however briefly they lasted). */
   lockdownBreaks?: number;
+  /** Set while the lock-down does not cover the colony's namespace yet: no cell is made before it does. */
+  namespaceWait?: string;
   /** Set while silence is a control-plane fault (mass-disruption guard): nothing is retired. */
   fault?: string;
   now: Date;
@@ -125,6 +127,7 @@ interface Needs {
 function needs(w: ColonyWorld, f: Counts & { seeded: boolean; lost: boolean; leaving: number }): Needs {
   const live = w.cells.filter((c) => !isDead(c));
   if (f.lost) return { count: 0, genesis: false, waiting: 'the secret is lost; no cell will be made' };
+  if (w.namespaceWait) return { count: 0, genesis: !f.seeded, waiting: w.namespaceWait };
   // Surge: Unreachable holders and cells on leaving nodes are not counted: replacements start at once.
   if (f.seeded)
     return { count: Math.max(0, w.colony.spec.replicas - f.alive - f.joining + f.leaving), genesis: false };

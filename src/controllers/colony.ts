@@ -189,7 +189,8 @@ function unCountedBreaks(ctx: ControllerContext, colony: Colony): { count: numbe
   const tracker = ctx.lockdownBreaks;
   const uid = colony.metadata.uid ?? '';
   if (!tracker) return { count: 0, counted: () => undefined };
-  const { breaks, mark } = tracker.since(uid);
+  const created = colony.metadata.creationTimestamp;
+  const { breaks, mark } = tracker.since(uid, created ? new Date(created).getTime() : undefined);
   return { count: breaks, counted: () => tracker.record(uid, mark) };
 }
 
@@ -265,6 +266,7 @@ export async function reconcileColony(ctx: ControllerContext, key: string): Prom
     nodes: liveNodes(ctx),
     lockdown: ctx.lockdown(),
     lockdownBreaks: breaks.count,
+    namespaceWait: ctx.lockdownNamespace?.(namespace),
     fault: ctx.guard.verdict(ctx, ctx.now()).fault,
     now: ctx.now(),
   });

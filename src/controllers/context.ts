@@ -96,9 +96,15 @@ export interface ControllerContext {
   expectations?: CreateExpectations;
   /** Breaks of the lock-down each colony has not counted yet (absent: counted by sampling only). */
   lockdownBreaks?: {
-    since(uid: string): { breaks: number; mark: number };
+    /** `createdMs`: the colony's creation time, for a colony not seen before (no older break is its). */
+    since(uid: string, createdMs?: number): { breaks: number; mark: number };
     record(uid: string, mark: number): void;
   };
+  /**
+   * Why cells of a colony in `namespace` must wait (the lock-down does not cover the namespace yet),
+   * or undefined when they may be made. Absent: no lock-down (--lockdown=false, tests).
+   */
+  lockdownNamespace?(namespace: string): string | undefined;
   /** `--node-loss-after` in seconds; undefined = three renew intervals of each node's Lease. */
   nodeLossAfter?: number;
   now(): Date;

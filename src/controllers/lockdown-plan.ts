@@ -23,7 +23,13 @@ export type LockdownKind =
 export type LockdownDesired = LockdownObject | LockdownParameters;
 
 export interface ObservedObject {
-  metadata?: { name?: string; namespace?: string; resourceVersion?: string; deletionTimestamp?: unknown };
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    deletionTimestamp?: unknown;
+  };
   spec?: unknown;
   data?: unknown;
   /** A MutatingWebhookConfiguration's webhooks. */
@@ -44,8 +50,8 @@ export interface ObservedLockdown {
 
 /**
  * Missing and Changed break the lock-down. Outdated is the operator's own pending update: the
- * parameters still hold exactly what was last confirmed intact, and the targets have moved since
- * (a new cell, a new hardened node). Restored the same way, but not a tamper.
+ * parameters hold exactly what it last confirmed intact or last wrote, and the targets have moved
+ * since (a new colony namespace, a new hardened node). Restored the same way, but not a tamper.
  */
 export type DriftReason = 'Missing' | 'Changed' | 'Outdated';
 
@@ -151,22 +157,23 @@ function actionBase(desired: LockdownDesired): Omit<LockdownAction, 'reason'> {
   };
 }
 
-function changeReason(desired: LockdownDesired, found: ObservedObject, confirmed: unknown): DriftReason {
-  const ours = desired.kind === 'LockdownParameters' && confirmed !== undefined;
-  return ours && dataMatches(confirmed, found.data) ? 'Outdated' : 'Changed';
+/** Parameters holding what this operator wrote or last confirmed are its own pending update. */
+function changeReason(desired: LockdownDesired, found: ObservedObject, own: readonly unknown[]): DriftReason {
+  if (desired.kind !== 'LockdownParameters') return 'Changed';
+  return own.some((data) => dataMatches(data, found.data)) ? 'Outdated' : 'Changed';
 }
 
 function actionFor(
   desired: LockdownDesired,
   found: ObservedObject | undefined,
-  confirmed: unknown,
+  own: readonly unknown[],
 ): LockdownAction | undefined {
   const base = actionBase(desired);
   // Being deleted counts as missing: it is gone as soon as its finalizers (if any) are.
   if (!found || found.metadata?.deletionTimestamp) return { ...base, reason: 'Missing' };
   if (contentMatches(desired, found)) return undefined;
   const rv = found.metadata?.resourceVersion;
-  return { ...base, reason: changeReason(desired, found, confirmed), ...(rv ? { resourceVersion: rv } : {}) };
+  return { ...base, reason: changeReason(desired, found, own), ...(rv ? { resourceVersion: rv } : {}) };
 }
 
 /** Order of restoration: parameters first, then policies, then bindings (a binding without its policy is inert). */
@@ -178,18 +185,19 @@ const ORDER: Record<LockdownKind, number> = {
 
 /**
  * Which desired objects must be (re)created or put back. `intact` is true when every desired object
- * is present and unchanged, save parameters that are merely Outdated: `confirmedParams` is the data
- * of the parameters as last seen intact (the operator's own last confirmed write), so a pending
- * update of ours is not mistaken for tampering. Objects observed beyond the desired set are ignored
- * (not ours to delete).
+ * is present and unchanged, save parameters that are merely Outdated: `ownParams` are the data the
+ * operator last saw intact and last wrote itself (a write the informer has not caught up with, or
+ * one it has while the targets moved again), so a pending update of ours is not mistaken for
+ * tampering. Objects observed beyond the desired set are ignored (not ours to delete).
  */
 export function planLockdown(
   desired: LockdownDesired[],
   observed: ObservedLockdown,
-  confirmedParams?: Record<string, string>,
+  ownParams: Record<string, string> | ReadonlyArray<Record<string, string>> = [],
 ): LockdownPlan {
+  const own = Array.isArray(ownParams) ? ownParams : [ownParams];
   const actions = desired
-    .map((d) => actionFor(d, findObserved(d, observed), confirmedParams))
+    .map((d) => actionFor(d, findObserved(d, observed), own))
     .filter((a): a is LockdownAction => a !== undefined)
     .sort((a, b) => ORDER[a.kind] - ORDER[b.kind] || a.name.localeCompare(b.name));
   const mutators = mutatorsOfCellPods(observed.mutatingWebhooks ?? [], observed.mutatingPolicies ?? []);

@@ -1,12 +1,15 @@
 // Runs the lock-down reconciler inside the operator: its informers, its single-key controller, and
 // the report that turns a plan into the operator-wide lock-down state (read by the colony
-// reconciler: no seeding while it is broken), a metric, and Warning events on every colony. It also
-// watches every MutatingWebhookConfiguration and MutatingAdmissionPolicy: one that can change cell
-// pods breaks the lock-down (lockdown-plan.ts, mutatorsOfCellPods) until it is gone.
-import type { V1Node, V1Pod } from '@kubernetes/client-node';
+// reconciler: no seeding while it is broken), a metric, and ONE Warning event per incident, on the
+// lock-down parameters (cluster-scoped: the event is in `default`, where `kubectl describe
+// lockdownparameters celula-lockdown` finds it), rate-limited, never one per colony. It also watches
+// every MutatingWebhookConfiguration and MutatingAdmissionPolicy: one that can change cell pods
+// breaks the lock-down (lockdown-plan.ts, mutatorsOfCellPods) until it is gone. And it tells the
+// colony reconciler whether a namespace's key is in place yet (no cell before it is).
+import type { V1Node, V1ObjectReference, V1Pod } from '@kubernetes/client-node';
 import { Counter, type Registry } from 'prom-client';
-import type { Cell, Colony } from '../api/types.js';
-import type { LockdownOptions } from '../builders/lockdown.js';
+import { API_VERSION, LockdownParametersKind, type Cell, type Colony } from '../api/types.js';
+import { LOCKDOWN_PARAMS, namespaceKey, type LockdownOptions } from '../builders/lockdown.js';
 import type { Logger } from '../observability/logger.js';
 import { describeError } from '../observability/errors.js';
 import { source, type Cache, type ControllerDescriptor, type InformerSource } from '../runtime/manager.js';
@@ -18,31 +21,50 @@ import {
   type MutatorFinding,
   type ObservedObject,
 } from './lockdown-plan.js';
-import { LOCKDOWN_KEY, lockdownTargets, lockdownWriter, reconcileLockdown } from './lockdown.js';
-import { eventRef, type LockdownState, type Writer } from './context.js';
+import {
+  LOCKDOWN_KEY,
+  lockdownTargets,
+  lockdownWriter,
+  reconcileLockdown,
+  reservedNamespace,
+  type LockdownMemory,
+} from './lockdown.js';
+import type { LockdownState } from './context.js';
 import { LOCKDOWN_RESOURCES } from './resources.js';
 
+/** At most one LockdownTampered event per this long; incidents in between are summed into the next. */
+export const INCIDENT_EVENT_INTERVAL_MS = 60_000;
+
 export interface LockdownDeps {
-  /** The one write client (restores the policies); `write` is the same client for colony events. */
-  client: WriteClient;
+  /** The one write client: restores the policies, records the events. */
+  client: Pick<WriteClient, 'create' | 'replace' | 'event'>;
   logger: Logger;
   registry: Registry;
   opts: LockdownOptions;
-  /** Shared caches (targets: hardened nodes and cells; colonies: where Warning events go). */
+  /** Shared caches: hardened nodes; colonies, cells and cell pods (the colony namespaces). */
   nodes: Cache<V1Node>;
   cells: Cache<Cell>;
   colonies: Cache<Colony>;
+  pods: Cache<V1Pod>;
   /** Where the lock-down's own informers come from (the manager's registry). */
   informers: InformerSource;
-  write: Writer;
-  /** Called when the state changes, so colonies are re-reconciled. */
+  /** Called when the state changes or a namespace key appears, so colonies are re-reconciled. */
   onChange: () => void;
+  /** Event timestamps and the rate limit's clock; default: the system clock. */
+  now?: () => Date;
+  /** At most one LockdownTampered event per this long; default INCIDENT_EVENT_INTERVAL_MS. */
+  eventIntervalMs?: number;
 }
 
 export interface Lockdown {
   state(): LockdownState;
   /** Every break of the lock-down (intact → broken or mutated), however fast it was restored. */
   breaks: LockdownBreaks;
+  /**
+   * Why a colony in `namespace` may not have cells yet (its key is not in the observed parameters;
+   * a reserved namespace never gets one), or undefined when the namespace is locked.
+   */
+  namespaceWait(namespace: string): string | undefined;
   controller: ControllerDescriptor;
 }
 
@@ -57,26 +79,63 @@ function incidentCounter(registry: Registry): Counter {
   });
 }
 
-/** A Warning event on every colony; best effort (a terminating namespace must not stop the others). */
-async function warnColonies(d: LockdownDeps, reason: string, message: string): Promise<void> {
-  await Promise.all(
-    d.colonies
-      .list()
-      .map((colony) =>
-        d.write
-          .event(eventRef(colony, 'Colony'), 'Warning', reason, message)
-          .catch((err: unknown) =>
-            d.logger.warn({ err: describeError(err), colony: colony.metadata.name }, 'event not recorded'),
-          ),
-      ),
-  );
+/**
+ * Rate limit for incident events: the first incident is said at once; later ones within `interval`
+ * are held and summed into one event once the interval has passed (flush, called on every pass).
+ */
+export class IncidentEvents {
+  private last = Number.NEGATIVE_INFINITY;
+  private held = 0;
+  private heldSummary = '';
+
+  constructor(private readonly interval: number) {}
+
+  /** An incident at `now` (ms): the message to record now, or undefined when held. */
+  offer(now: number, summary: string): string | undefined {
+    this.held += 1;
+    this.heldSummary = summary;
+    return this.flush(now);
+  }
+
+  /** The held incidents' message once the interval has passed since the last event; else undefined. */
+  flush(now: number): string | undefined {
+    if (this.held === 0 || now - this.last < this.interval) return undefined;
+    const n = this.held;
+    const summary = this.heldSummary;
+    this.held = 0;
+    this.last = now;
+    const what =
+      n === 1 ? 'lock-down admission policies were removed or changed' : `${n} lock-down incidents`;
+    return `${what}; restored: ${summary}`;
+  }
+}
+
+/** One event about the lock-down parameters; best effort (logged when it cannot be recorded). */
+async function recordEvent(
+  d: LockdownDeps,
+  uid: string | undefined,
+  reason: string,
+  message: string,
+): Promise<void> {
+  const regarding: V1ObjectReference = {
+    apiVersion: API_VERSION,
+    kind: LockdownParametersKind,
+    name: LOCKDOWN_PARAMS,
+    ...(uid ? { uid } : {}),
+  };
+  await d.client
+    .event(regarding, 'Warning', reason, message)
+    .catch((err: unknown) => d.logger.warn({ err: describeError(err), reason }, 'event not recorded'));
 }
 
 /**
  * Says once per mutator (kind/name) that it breaks the lock-down, also at start-up: it is not ours
  * to restore, someone must remove it. Forgets the ones that are gone, so a return is said again.
  */
-function mutatorAnnouncer(d: LockdownDeps): (found: MutatorFinding[]) => Promise<void> {
+function mutatorAnnouncer(
+  d: LockdownDeps,
+  uid: () => string | undefined,
+): (found: MutatorFinding[]) => Promise<void> {
   const said = new Set<string>();
   return async (found) => {
     const now = new Set(found.map((m) => `${m.kind}/${m.name}`));
@@ -85,7 +144,7 @@ function mutatorAnnouncer(d: LockdownDeps): (found: MutatorFinding[]) => Promise
       said.add(`${m.kind}/${m.name}`);
       d.logger.warn({ kind: m.kind, name: m.name, why: m.why }, 'mutating admission can change cell pods');
       const message = `${describeMutator(m)}: lock-down broken, no colony is seeded until it is removed or provably excludes cell pods`;
-      await warnColonies(d, 'MutatingAdmission', message);
+      await recordEvent(d, uid(), 'MutatingAdmission', message);
     }
   };
 }
@@ -94,19 +153,38 @@ function mutatorAnnouncer(d: LockdownDeps): (found: MutatorFinding[]) => Promise
  * Counts the lock-down's breaks so each colony can count its incidents without having to look at
  * the right moment: a restore takes about a second, less than a colony reconcile may wait. Each
  * colony takes the breaks since it last recorded them (in memory: after an operator restart nothing
- * older is counted again).
+ * older is counted again); a colony not seen yet takes only the breaks since it was created (a new
+ * colony has had no incident; issue 12: colonies made after five incidents reported five).
  */
 export class LockdownBreaks {
-  private total = 0;
+  /** When each break happened (ms), oldest first. Breaks are rare; the oldest go past MAX_KEPT. */
+  private readonly times: number[] = [];
+  private dropped = 0;
   private readonly recorded = new Map<string, number>();
+  private static readonly MAX_KEPT = 1_000;
 
-  add(): void {
-    this.total += 1;
+  add(at: number): void {
+    this.times.push(at);
+    if (this.times.length > LockdownBreaks.MAX_KEPT) {
+      this.times.shift();
+      this.dropped += 1;
+    }
   }
 
-  /** Breaks since the colony `uid` last recorded; `mark` is what to record once its status is written. */
-  since(uid: string): { breaks: number; mark: number } {
-    return { breaks: this.total - (this.recorded.get(uid) ?? 0), mark: this.total };
+  private get total(): number {
+    return this.dropped + this.times.length;
+  }
+
+  /**
+   * Breaks since the colony `uid` last recorded (or, first seen, since `createdMs`); `mark` is what
+   * to record once its status is written.
+   */
+  since(uid: string, createdMs?: number): { breaks: number; mark: number } {
+    const total = this.total;
+    const last = this.recorded.get(uid);
+    if (last !== undefined) return { breaks: total - last, mark: total };
+    if (createdMs === undefined || Number.isNaN(createdMs)) return { breaks: total, mark: total };
+    return { breaks: this.times.filter((t) => t >= createdMs).length, mark: total };
   }
 
   record(uid: string, mark: number): void {
@@ -114,20 +192,32 @@ export class LockdownBreaks {
   }
 }
 
-/** Reports a plan: the state, the metric, the events (see the header). */
+interface ReportState {
+  now: LockdownState;
+  breaks: LockdownBreaks;
+  events: IncidentEvents;
+}
+
+/** Reports a plan: the state, the metric, the (rate-limited) event; see the header. */
 function reporter(
   d: LockdownDeps,
-  state: { now: LockdownState; breaks: LockdownBreaks },
+  state: ReportState,
+  uid: () => string | undefined,
 ): (plan: LockdownPlan, summary: string) => Promise<void> {
   const incidents = incidentCounter(d.registry);
-  const announceMutators = mutatorAnnouncer(d);
+  const announceMutators = mutatorAnnouncer(d, uid);
+  const clock = (): number => (d.now ?? ((): Date => new Date()))().getTime();
+  const say = async (message: string | undefined): Promise<void> => {
+    if (message !== undefined) await recordEvent(d, uid(), 'LockdownTampered', message);
+  };
   return async (plan, summary) => {
     await announceMutators(plan.mutators);
+    await say(state.events.flush(clock()));
     const next: LockdownState = plan.intact ? 'Intact' : policiesTampered(plan) ? 'Broken' : 'Mutated';
     const wasIntact = state.now === 'Intact';
     if (next === state.now) return;
     state.now = next;
-    if (wasIntact) state.breaks.add();
+    if (wasIntact) state.breaks.add(clock());
     d.onChange();
     if (next === 'Intact') {
       d.logger.info('lock-down intact');
@@ -137,12 +227,49 @@ function reporter(
     // First look at start-up: installing, not an incident. A mutator alone was announced above.
     if (!wasIntact || !policiesTampered(plan)) return;
     incidents.inc();
-    const message = `lock-down admission policies were removed or changed; restoring: ${summary}`;
-    await warnColonies(d, 'LockdownTampered', message);
+    await say(state.events.offer(clock(), summary));
   };
 }
 
-/** The lock-down controller: one key; its own informers, nodes and cells wake it. */
+/** The namespaces the observed parameters lock (`ns.<namespace>` keys). */
+function lockedNamespaces(params: ObservedObject | undefined): Set<string> {
+  const data = params?.data;
+  if (data === null || typeof data !== 'object') return new Set();
+  return new Set(
+    Object.keys(data)
+      .filter((k) => k.startsWith('ns.'))
+      .map((k) => k.slice(3)),
+  );
+}
+
+/** The colony reconciler's question: may this namespace have cells yet? */
+export function namespaceWaiter(
+  params: () => ObservedObject | undefined,
+  operatorNamespace?: string,
+): (namespace: string) => string | undefined {
+  return (namespace) => {
+    if (reservedNamespace(namespace, operatorNamespace))
+      return `colonies are not run in ${namespace}: a colony namespace takes pods from the operator only, which would stop that namespace's own controllers`;
+    const data = params()?.data;
+    const has = data !== null && typeof data === 'object' && namespaceKey(namespace) in data;
+    return has
+      ? undefined
+      : `waiting for the lock-down to cover namespace ${namespace} (${namespaceKey(namespace)})`;
+  };
+}
+
+/** Calls `onChange` when the observed parameters lock a namespace they did not before. */
+function namespaceWatch(onChange: () => void): (params: ObservedObject | undefined) => void {
+  let known = new Set<string>();
+  return (params) => {
+    const now = lockedNamespaces(params);
+    const grew = [...now].some((ns) => !known.has(ns));
+    known = now;
+    if (grew) onChange();
+  };
+}
+
+/** The lock-down controller: one key; its own informers, nodes, colonies and cells wake it. */
 export function lockdownController(d: LockdownDeps): Lockdown {
   const r = LOCKDOWN_RESOURCES;
   const own = {
@@ -153,34 +280,58 @@ export function lockdownController(d: LockdownDeps): Lockdown {
     mutatingPolicies: d.informers.informer<ObservedObject>(r.mutatingPolicies()),
     pods: d.informers.informer<V1Pod>(r.boundPods()),
   };
+  const params = (): ObservedObject | undefined => own.params.list()[0];
   const writer = lockdownWriter(d.client);
-  const state = { now: 'Unknown' as LockdownState, breaks: new LockdownBreaks() };
-  // The parameters as last confirmed intact: our own updates of them are not incidents.
-  const memory: { confirmedParams?: Record<string, string> } = {};
-  const report = reporter(d, state);
+  const state: ReportState = {
+    now: 'Unknown',
+    breaks: new LockdownBreaks(),
+    events: new IncidentEvents(d.eventIntervalMs ?? INCIDENT_EVENT_INTERVAL_MS),
+  };
+  // The parameters as last confirmed intact and last written: our own updates are not incidents.
+  const memory: LockdownMemory = {};
+  const report = reporter(d, state, () => params()?.metadata?.uid);
+  const watchNamespaces = namespaceWatch(d.onChange);
   const key = (): string => LOCKDOWN_KEY;
   const controller: ControllerDescriptor = {
     name: 'lockdown',
     needsLeader: true,
     concurrency: 1,
     resyncKeys: () => [LOCKDOWN_KEY],
-    reconcile: () =>
-      reconcileLockdown({
+    reconcile: () => {
+      watchNamespaces(params());
+      return reconcileLockdown({
         opts: d.opts,
         targets: () =>
-          lockdownTargets({ nodes: d.nodes.list(), pods: own.pods.list(), cells: d.cells.list() }),
+          lockdownTargets(
+            {
+              nodes: d.nodes.list(),
+              pods: [...own.pods.list(), ...d.pods.list()],
+              cells: d.cells.list(),
+              colonies: d.colonies.list(),
+            },
+            d.opts.operatorNamespace,
+          ),
         observe: () => ({
           policies: own.policies.list(),
           bindings: own.bindings.list(),
-          params: own.params.list()[0],
+          params: params(),
           mutatingWebhooks: own.mutatingWebhooks.list(),
           mutatingPolicies: own.mutatingPolicies.list(),
         }),
         write: writer,
         report,
         memory,
-      }),
-    sources: [...Object.values(own), d.nodes, d.cells].map((s) => source(s as Cache<object>, key)),
+      });
+    },
+    // Cell pods are also bound pods (own.pods): d.pods is read, not a separate wake-up.
+    sources: [...Object.values(own), d.nodes, d.cells, d.colonies].map((s) =>
+      source(s as Cache<object>, key),
+    ),
   };
-  return { state: () => state.now, breaks: state.breaks, controller };
+  return {
+    state: () => state.now,
+    breaks: state.breaks,
+    namespaceWait: namespaceWaiter(params, d.opts.operatorNamespace),
+    controller,
+  };
 }

@@ -5,7 +5,7 @@
 // label must not look like a deletion) and the LockdownParameters (field selector on its name),
 // plus nodes and pods for the targets, all enqueue LOCKDOWN_KEY.
 import type { KubernetesObject, V1Node, V1Pod } from '@kubernetes/client-node';
-import { DEFAULT_OPERATOR_NAMESPACE, LABELS, type Cell } from '../api/types.js';
+import { DEFAULT_OPERATOR_NAMESPACE, LABELS, type Cell, type Colony } from '../api/types.js';
 import { isHardenedLabelValue } from '../builders/hardening.js';
 import { lockdownParams, lockdownPolicies, type LockdownOptions, type PodRef } from '../builders/lockdown.js';
 import { isConflict, statusCode } from '../observability/errors.js';
@@ -30,66 +30,100 @@ export interface LockdownWriter {
   replace(obj: LockdownDesired, resourceVersion: string): Promise<void>;
 }
 
+/** What the lock-down protects: hardened nodes, colony namespaces, and pods locked by name. */
+export interface LockdownTargets {
+  nodes: string[];
+  /** Non-cell pods already on a hardened node (outside colony namespaces). */
+  pods: PodRef[];
+  /** Namespaces holding a Colony, a Cell or a cell pod: locked whole. */
+  namespaces: string[];
+}
+
 export interface LockdownDeps {
   opts: LockdownOptions;
-  /** Hardened node names and the pods to lock (cells, and any other pod on a hardened node). */
-  targets(): { nodes: string[]; pods: PodRef[] };
+  targets(): LockdownTargets;
   observe(): ObservedLockdown;
   write: LockdownWriter;
   /** Called with every plan: the lead sets LockdownIntact on colonies, raises the Warning event, counts incidents. */
   report(plan: LockdownPlan, summary: string): Promise<void>;
   /**
-   * Kept across passes by the caller: the parameters' data as last seen intact, so that the
-   * operator's own update (a new cell's key) is Outdated, not a tamper (lockdown-plan.ts).
+   * Kept across passes by the caller: the parameters' data as last seen intact, and as last written
+   * by this operator, so that its own update (a new colony namespace, a hardened node) is Outdated,
+   * not a tamper, even while the informer still shows an older write of ours (lockdown-plan.ts).
    */
-  memory?: { confirmedParams?: Record<string, string> };
+  memory?: LockdownMemory;
+}
+
+export interface LockdownMemory {
+  confirmedParams?: Record<string, string>;
+  /** The data of this operator's last few writes, newest last (OWN_WRITES_KEPT). */
+  writtenParams?: Array<Record<string, string>>;
 }
 
 /**
- * What to lock, from the caches: hardened nodes (isHardenedLabelValue); every Cell's pod (a cell pod is
- * named after its Cell, so its key exists BEFORE the pod is created); any pod carrying the cell
- * label; and every other pod bound to a hardened node (pre-existing DaemonSet pods there).
+ * How many of its own parameter writes the operator recognises: the informer may show any of its
+ * recent writes while the targets keep moving (four colony namespaces made at once: each pass writes
+ * again before the previous write is seen). An edit that puts back one of them is restored all the
+ * same, without an incident.
  */
-export function lockdownTargets(world: { nodes: V1Node[]; pods: V1Pod[]; cells: Cell[] }): {
-  nodes: string[];
-  pods: PodRef[];
-} {
+export const OWN_WRITES_KEPT = 8;
+
+/**
+ * Namespaces where colonies are refused: locking one would stop its own controllers from creating
+ * pods (only the operator creates pods in a colony namespace). The kube-* namespaces, and the
+ * operator's own (its hardening Jobs' pods are the Job controller's).
+ */
+export function reservedNamespace(namespace: string, operatorNamespace?: string): boolean {
+  return namespace.startsWith('kube-') || namespace === operatorNamespace;
+}
+
+type Meta = { namespace?: string; name?: string } | undefined;
+
+/**
+ * What to lock, from the caches: hardened nodes (isHardenedLabelValue); every namespace holding a
+ * Colony, a Cell or a pod with the cell label (the key is there as soon as the Colony is, before its
+ * first cell, and stays until its last cell pod is gone); and every other pod bound to a hardened
+ * node outside those namespaces (pre-existing DaemonSet pods there: hardened nodes take no new
+ * non-cell pods, so this set does not change with cells). Reserved namespaces (kube-*, the
+ * operator's) are never locked: their colonies wait (namespaceWait in lockdown-wiring.ts).
+ */
+export function lockdownTargets(
+  world: { nodes: V1Node[]; pods: V1Pod[]; cells: Cell[]; colonies: Colony[] },
+  operatorNamespace?: string,
+): LockdownTargets {
   const nodes = world.nodes
     .filter((n) => isHardenedLabelValue(n.metadata?.labels?.[LABELS.hardened]))
     .map((n) => n.metadata?.name ?? '')
     .filter((n) => n !== '');
   const hardened = new Set(nodes);
-  const ref = (m: { namespace?: string; name?: string } | undefined): PodRef => ({
-    namespace: m?.namespace ?? '',
-    name: m?.name ?? '',
-  });
-  const pods = [
-    ...world.cells.map((c) => ref(c.metadata)),
-    ...world.pods
-      .filter((p) => p.metadata?.labels?.[LABELS.cell] !== undefined || hardened.has(p.spec?.nodeName ?? ''))
-      .map((p) => ref(p.metadata)),
-  ].filter((p) => p.namespace !== '' && p.name !== '');
-  return { nodes, pods };
+  const cellPods = world.pods.filter((p) => p.metadata?.labels?.[LABELS.cell] !== undefined);
+  const holders: Meta[] = [...world.colonies, ...world.cells, ...cellPods].map((o) => o.metadata);
+  const namespaces = [...new Set(holders.map((m) => m?.namespace ?? ''))]
+    .filter((ns) => ns !== '' && !reservedNamespace(ns, operatorNamespace))
+    .sort();
+  const locked = new Set(namespaces);
+  const pods = world.pods
+    .filter((p) => hardened.has(p.spec?.nodeName ?? '') && !locked.has(p.metadata?.namespace ?? ''))
+    .map((p) => ({ namespace: p.metadata?.namespace ?? '', name: p.metadata?.name ?? '' }))
+    .filter((p) => p.namespace !== '' && p.name !== '');
+  return { nodes, pods, namespaces };
 }
 
-export function desiredLockdown(
-  opts: LockdownOptions,
-  targets: { nodes: string[]; pods: PodRef[] },
-): LockdownDesired[] {
-  return [lockdownParams(targets.nodes, targets.pods), ...lockdownPolicies(opts)];
+export function desiredLockdown(opts: LockdownOptions, targets: LockdownTargets): LockdownDesired[] {
+  return [lockdownParams(targets.nodes, targets.pods, targets.namespaces), ...lockdownPolicies(opts)];
 }
 
-async function restore(write: LockdownWriter, action: LockdownAction): Promise<void> {
-  // 409 AlreadyExists / Conflict: the informer lagged a create or an update; the next pass (soon:
-  // the plan had actions) compares again.
-  const lagged = (err: unknown): void => {
+/** Creates or replaces one object; false when the informer lagged (409: compared again soon). */
+async function restore(write: LockdownWriter, action: LockdownAction): Promise<boolean> {
+  const lagged = (err: unknown): boolean => {
     if (!isConflict(err)) throw err;
+    return false;
   };
-  if (action.reason === 'Missing' || action.resourceVersion === undefined) {
-    await write.create(action.desired).catch(lagged);
-    return;
-  }
-  await write.replace(action.desired, action.resourceVersion).catch(lagged);
+  const missing = action.reason === 'Missing' || action.resourceVersion === undefined;
+  const written = missing
+    ? write.create(action.desired)
+    : write.replace(action.desired, action.resourceVersion ?? '');
+  return written.then(() => true, lagged);
 }
 
 /**
@@ -98,9 +132,13 @@ async function restore(write: LockdownWriter, action: LockdownAction): Promise<v
  */
 export async function reconcileLockdown(deps: LockdownDeps): Promise<ReconcileResult> {
   const desired = desiredLockdown(deps.opts, deps.targets());
-  const plan = planLockdown(desired, deps.observe(), deps.memory?.confirmedParams);
+  const plan = planLockdown(desired, deps.observe(), ownParams(deps.memory));
   await deps.report(plan, describePlan(plan));
-  for (const action of plan.actions) await restore(deps.write, action);
+  for (const action of plan.actions) {
+    const wrote = await restore(deps.write, action);
+    if (wrote && deps.memory && action.desired.kind === 'LockdownParameters')
+      remember(deps.memory, action.desired.data ?? {});
+  }
   if (deps.memory && plan.actions.length === 0) deps.memory.confirmedParams = paramsData(desired);
   return { requeueAfter: plan.actions.length === 0 ? LOCKDOWN_RESYNC_MS : 1_000 };
 }
@@ -108,6 +146,17 @@ export async function reconcileLockdown(deps: LockdownDeps): Promise<ReconcileRe
 function paramsData(desired: LockdownDesired[]): Record<string, string> | undefined {
   const params = desired.find((d) => d.kind === 'LockdownParameters');
   return params?.kind === 'LockdownParameters' ? (params.data ?? {}) : undefined;
+}
+
+function remember(memory: LockdownMemory, data: Record<string, string>): void {
+  memory.writtenParams = [...(memory.writtenParams ?? []), data].slice(-OWN_WRITES_KEPT);
+}
+
+/** The parameters' contents this operator wrote or confirmed: observed as such, they are ours. */
+function ownParams(memory: LockdownMemory | undefined): Array<Record<string, string>> {
+  if (!memory) return [];
+  const confirmed = memory.confirmedParams ? [memory.confirmedParams] : [];
+  return [...confirmed, ...(memory.writtenParams ?? [])];
 }
 
 /** The lock-down's writes on the one write client; a replaced object deleted meanwhile is recreated. */

@@ -1,6 +1,8 @@
 // The operator guards its lock-down: it installs the policies, restores a deleted binding within
-// seconds (Warning event, LockdownIntact=False meanwhile, incident counted), and seeds no secret
-// while it cannot put them back.
+// seconds (one Warning event on the parameters, LockdownIntact=False meanwhile, incident counted),
+// and seeds no secret while it cannot put them back. Issue 12's acceptance: 100 cells made in colony
+// namespaces whose keys exist write nothing to the parameters and raise no incident; the last colony
+// of a namespace gone, its key goes.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   AdmissionregistrationV1Api,
@@ -8,10 +10,22 @@ import {
   CustomObjectsApi,
   NetworkingV1Api,
   RbacAuthorizationV1Api,
+  type CoreV1Event,
   type KubeConfig,
 } from '@kubernetes/client-node';
-import { COLONY_PLURAL, GROUP, VERSION, type Cell, type Colony } from '../../src/api/types.js';
-import { POLICY } from '../../src/builders/lockdown.js';
+import {
+  COLONY_PLURAL,
+  GROUP,
+  LABELS,
+  LOCKDOWN_PARAMETERS_PLURAL,
+  LockdownParametersKind,
+  VERSION,
+  type Cell,
+  type Colony,
+  type LockdownParameters,
+} from '../../src/api/types.js';
+import { COLONY_NAMESPACE_LABEL } from '../../src/builders/cell-rbac.js';
+import { LOCKDOWN_PARAMS, POLICY, namespaceKey } from '../../src/builders/lockdown.js';
 import { CELL_PORT } from '../../src/builders/pod.js';
 import { OPERATOR_NAME } from '../../src/builders/rbac-rules.js';
 import { cellsOf, conditionOf, poolColony, poolName, readColony } from '../support/colonies.js';
@@ -19,12 +33,18 @@ import { removeLockdown, runOperator, type TestOperator } from '../support/opera
 import { controlPlane, createNamespace, deleteNamespace, kubeConfig, waitFor } from './support/cluster.js';
 
 const POOL = poolName('ld');
+/** Issue 12's acceptance: this many colonies (one genesis cell each) over this many namespaces. */
+const SCALE_COLONIES = 100;
+const SCALE_NAMESPACES = 4;
+const scaleNs: string[] = [];
 
 let kc: KubeConfig;
 let custom: CustomObjectsApi;
 let adm: AdmissionregistrationV1Api;
 let ns: string;
 let op: TestOperator;
+/** When this file's operator started: older events are other runs'. */
+let opStarted = 0;
 
 const res = () => ({ group: GROUP, version: VERSION, namespace: ns, plural: COLONY_PLURAL });
 
@@ -43,12 +63,22 @@ beforeAll(async () => {
   adm = kc.makeApiClient(AdmissionregistrationV1Api);
   ns = await createNamespace('lockdown-op');
   await controlPlane().addNode(`${POOL}-n0`, { labels: { 'celula.test/pool': POOL } });
-  op = await runOperator({ lockdown: true });
+  // Every incident its own event at once (the rate limit is unit-tested): counts compare exactly.
+  opStarted = Date.now();
+  op = await runOperator({ lockdown: true, lockdownEventIntervalMs: 0 });
 });
 
 afterAll(async () => {
   await op?.stop();
   await removeLockdown();
+  const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+  for (const n of scaleNs) {
+    // The operator is gone: the colonies' ClusterRoleBindings would outlive the namespace.
+    await rbac
+      .deleteCollectionClusterRoleBinding({ labelSelector: `${COLONY_NAMESPACE_LABEL}=${n}` })
+      .catch(() => undefined);
+    await deleteNamespace(n);
+  }
   await controlPlane()
     .deleteNode(`${POOL}-n0`)
     .catch(() => undefined);
@@ -105,13 +135,15 @@ describe('operator lock-down', () => {
     console.log(`lock-down binding restored ${restoredMs} ms after an admin deleted it`);
     expect(restoredMs).toBeLessThan(5_000);
 
-    const core = kc.makeApiClient(CoreV1Api);
+    // One event, about the parameters (cluster-scoped: in `default`), none on the colony.
     const event = await waitFor(async () => {
-      const events = (await core.listNamespacedEvent({ namespace: ns })).items;
-      return events.find((e) => e.reason === 'LockdownTampered' && e.involvedObject.name === 'guarded');
+      const events = await paramsEvents('LockdownTampered', started);
+      return events.length > 0 && events;
     }, 'LockdownTampered event');
-    expect(event.type).toBe('Warning');
-    expect(event.message).toMatch(new RegExp(POLICY.podConnect));
+    expect(event).toHaveLength(1);
+    expect(event[0]!.type).toBe('Warning');
+    expect(event[0]!.message).toMatch(new RegExp(POLICY.podConnect));
+    expect(await colonyEvents(ns, 'LockdownTampered')).toEqual([]);
     const c = await waitFor(async () => {
       const col = await getColony('guarded');
       return (
@@ -188,7 +220,7 @@ describe('operator lock-down', () => {
   });
   it('treats a mutating webhook that can change cell pods as a broken lock-down until it is deleted', async () => {
     const name = `celula-test-${ns}`;
-    const core = kc.makeApiClient(CoreV1Api);
+    const started = Date.now();
     // Scoped to this test's namespace (the rule ignores namespaceSelector: a colony can be anywhere),
     // failing open to an address nobody serves, so no other test's pods are touched.
     await adm.createMutatingWebhookConfiguration({
@@ -214,10 +246,11 @@ describe('operator lock-down', () => {
         return condition(col, 'LockdownIntact')?.status === 'False' && col;
       }, 'LockdownIntact=False while the webhook exists');
       expect(condition(broken, 'LockdownIntact')?.status).toBe('False');
-      const event = await waitFor(async () => {
-        const events = (await core.listNamespacedEvent({ namespace: ns })).items;
-        return events.find((e) => e.reason === 'MutatingAdmission' && e.involvedObject.name === 'guarded');
-      }, 'MutatingAdmission event');
+      const event = await waitFor(
+        async () => (await paramsEvents('MutatingAdmission', started)).find((e) => e.message?.includes(name)),
+        'MutatingAdmission event',
+      );
+      expect(await colonyEvents(ns, 'MutatingAdmission')).toEqual([]);
       expect(event.type).toBe('Warning');
       expect(event.message).toContain(`MutatingWebhookConfiguration ${name}`);
       expect(event.message).toContain('CREATE pods');
@@ -243,4 +276,130 @@ describe('operator lock-down', () => {
     }, 'LockdownIntact=True once the webhook is gone');
     expect(condition(intact, 'LockdownIntact')?.reason).toBe('PoliciesPresent');
   });
+
+  it('makes 100 cells in locked colony namespaces with no write to the parameters and no incident', async () => {
+    for (let i = 0; i < SCALE_NAMESPACES; i++) scaleNs.push(await createNamespace(`ld-scale${i}`));
+    const names = Array.from({ length: SCALE_COLONIES }, (_, i) => ({
+      namespace: scaleNs[i % SCALE_NAMESPACES]!,
+      name: `s${i}`,
+    }));
+    const create = (c: { namespace: string; name: string }): Promise<unknown> =>
+      custom.createNamespacedCustomObject({ ...res(), namespace: c.namespace, body: colony(c.name) });
+    // The first colony of each namespace: its key is written before its first cell. Four keys
+    // written at once are the operator's own writes: no incident either.
+    const incidentsAtStart = await incidentCount();
+    const first = names.slice(0, SCALE_NAMESPACES);
+    for (const c of first) await create(c);
+    const keyed = await waitFor(async () => {
+      const p = await readParams();
+      return scaleNs.every((n) => namespaceKey(n) in (p.data ?? {})) && p;
+    }, 'namespace keys written');
+    await waitFor(async () => (await cellPods()) >= SCALE_NAMESPACES, 'first cells made after their keys');
+    const before = {
+      resourceVersion: keyed.metadata?.resourceVersion,
+      generation: keyed.metadata?.generation,
+      incidents: await incidentCount(),
+      events: (await paramsEvents('LockdownTampered', opStarted)).length,
+    };
+
+    expect(before.incidents).toBe(incidentsAtStart);
+    const t0 = Date.now();
+    for (const c of names.slice(SCALE_NAMESPACES)) await create(c);
+    await waitFor(
+      async () => (await cellPods()) >= SCALE_COLONIES,
+      `${SCALE_COLONIES} cell pods`,
+      240_000,
+      1_000,
+    );
+    const madeMs = Date.now() - t0;
+    // Let the lock-down controller look at every new cell and pod (it resyncs on their events).
+    await new Promise((r) => setTimeout(r, 3_000));
+    const after = await readParams();
+    const now = {
+      resourceVersion: after.metadata?.resourceVersion,
+      generation: after.metadata?.generation,
+      incidents: await incidentCount(),
+      events: (await paramsEvents('LockdownTampered', opStarted)).length,
+    };
+    console.log(
+      `${SCALE_COLONIES - SCALE_NAMESPACES} colonies' cells made in ${madeMs} ms; parameters ` +
+        `${JSON.stringify(before)} -> ${JSON.stringify(now)}; ${Object.keys(after.data ?? {}).length} keys`,
+    );
+    const said = (await paramsEvents('LockdownTampered', opStarted)).map((e) => e.message);
+    console.log(`this operator's incident events:\n${said.join('\n')}`);
+    expect(now).toEqual(before);
+    // One event per incident (about the parameters), whatever the number of colonies.
+    expect(now.events).toBe(now.incidents);
+    const colonyWarnings = await Promise.all(scaleNs.map((n) => colonyEvents(n, 'LockdownTampered')));
+    expect(colonyWarnings.flat()).toEqual([]);
+    const sample = await getColonyIn(names.at(-1)!);
+    expect(condition(sample, 'LockdownIntact')?.status).toBe('True');
+    expect(sample.status?.lockdownIncidents ?? 0).toBe(0);
+  });
+
+  it('drops a namespace key once its last colony and cell pod are gone (and counts no incident)', async () => {
+    const gone = scaleNs[0]!;
+    const incidents = await incidentCount();
+    await custom.deleteCollectionNamespacedCustomObject({ ...res(), namespace: gone });
+    await waitFor(
+      async () => !(namespaceKey(gone) in ((await readParams()).data ?? {})),
+      `key ${namespaceKey(gone)} removed`,
+      120_000,
+      500,
+    );
+    // Removed only after the last cell pod went: none may be left when the key goes.
+    expect(await cellPods(gone)).toBe(0);
+    expect(namespaceKey(scaleNs[1]!) in ((await readParams()).data ?? {})).toBe(true);
+    expect(await incidentCount()).toBe(incidents);
+  });
 });
+
+const PARAMS = { group: GROUP, version: VERSION, plural: LOCKDOWN_PARAMETERS_PLURAL, name: LOCKDOWN_PARAMS };
+
+async function readParams(): Promise<LockdownParameters> {
+  return (await custom.getClusterCustomObject(PARAMS)) as LockdownParameters;
+}
+
+async function incidentCount(): Promise<number> {
+  const text = await op.operator.registry.getSingleMetricAsString('celula_lockdown_incidents_total');
+  const m = /celula_lockdown_incidents_total (\d+)/.exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+/** Cell pods in the scale namespaces (or one of them). */
+async function cellPods(only?: string): Promise<number> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const counts = await Promise.all(
+    (only ? [only] : scaleNs).map(
+      async (namespace) =>
+        (await core.listNamespacedPod({ namespace, labelSelector: LABELS.cell })).items.length,
+    ),
+  );
+  return counts.reduce((a, b) => a + b, 0);
+}
+
+/** Events about the lock-down parameters (in `default`: they are cluster-scoped) since `sinceMs`. */
+async function paramsEvents(reason: string, sinceMs: number): Promise<CoreV1Event[]> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const items = (
+    await core.listNamespacedEvent({
+      namespace: 'default',
+      fieldSelector: `involvedObject.kind=${LockdownParametersKind},involvedObject.name=${LOCKDOWN_PARAMS}`,
+    })
+  ).items;
+  return items.filter(
+    (e) => e.reason === reason && new Date(e.firstTimestamp ?? e.eventTime ?? 0).getTime() >= sinceMs - 1_000,
+  );
+}
+
+/** Events with `reason` about colonies in `namespace` (there must be none: one event per incident). */
+async function colonyEvents(namespace: string, reason: string): Promise<string[]> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const items = (await core.listNamespacedEvent({ namespace, fieldSelector: 'involvedObject.kind=Colony' }))
+    .items;
+  return items.filter((e) => e.reason === reason).map((e) => `${e.involvedObject.name}: ${e.message}`);
+}
+
+function getColonyIn(c: { namespace: string; name: string }): Promise<Colony> {
+  return readColony(custom, c.namespace, c.name);
+}

@@ -1,7 +1,9 @@
 // The admission lock-down on the real control plane, driven with the real kubectl: every way into a
-// locked (cell) pod or a hardened node, tried as a system:masters admin and as an ordinary user
-// whose RBAC allows each action, must be denied with the policy's own message; the same action on a
-// plain pod / plain node must not be (positive controls). Prints a table of attempts.
+// locked pod (a cell pod, any pod of a colony namespace, a pod locked by name on a hardened node) or
+// a hardened node, tried as a system:masters admin and as an ordinary user whose RBAC allows each
+// action, must be denied with the policy's own message; the same action on a plain pod in a
+// namespace without colonies / a plain node must not be (positive controls). Prints a table of
+// attempts.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -55,6 +57,10 @@ const ROLE_LABEL = 'celula.io/lockdown-test-role';
 const CELL = 'cell-0';
 const CELL_PRIV = 'cell-priv';
 const PLAIN_POD = 'plain-0';
+/** A pod the operator made in the colony namespace that is not a cell: locked with the namespace. */
+const OTHER = 'other-0';
+/** A pod already on the hardened node (in a namespace without colonies) before the lock-down: locked by name. */
+const LEGACY = 'legacy-0';
 const IMAGE = 'registry.example/debug:1';
 const PARAMS_ROLE = `celula-lockdown-test-params-${tag}`;
 /** The cluster-scoped lock-down parameters, for CustomObjectsApi calls. */
@@ -62,7 +68,10 @@ const PARAMS = { group: GROUP, version: VERSION, plural: LOCKDOWN_PARAMETERS_PLU
 
 let kc: KubeConfig;
 let core: CoreV1Api;
+/** The colony namespace (key ns.<ns>): the cell pod and the operator's other pod. */
 let ns: string;
+/** A namespace without colonies: plain pods, controls, the legacy pod on the hardened node. */
+let plainNs: string;
 let opNs: string;
 let opts: LockdownOptions;
 let adminCfg: string;
@@ -147,11 +156,16 @@ async function notDenied(
   expect({ what, byPolicy, code: mustSucceed ? r.code : 0 }).toEqual({ what, byPolicy: false, code: 0 });
 }
 
-function podManifest(name: string, spec: Partial<V1Pod['spec']>, labels: Record<string, string> = {}): V1Pod {
+function podManifest(
+  name: string,
+  spec: Partial<V1Pod['spec']>,
+  labels: Record<string, string> = {},
+  namespace = plainNs,
+): V1Pod {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name, namespace: ns, labels },
+    metadata: { name, namespace, labels },
     spec: { restartPolicy: 'Never', containers: [{ name: 'main', image: IMAGE }], ...spec },
   };
 }
@@ -190,18 +204,20 @@ async function setupRbac(): Promise<void> {
   await core.createNamespacedServiceAccount({ namespace: opNs, body: { metadata: { name: MANAGER } } });
   const operator = { kind: 'ServiceAccount', name: MANAGER, namespace: opNs };
   const name = 'celula-operator-pods';
-  await rbac.createNamespacedRole({
-    namespace: ns,
-    body: { metadata: { name }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['*'] }] },
-  });
-  await rbac.createNamespacedRoleBinding({
-    namespace: ns,
-    body: {
-      metadata: { name },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
-      subjects: [operator],
-    },
-  });
+  for (const namespace of [ns, plainNs]) {
+    await rbac.createNamespacedRole({
+      namespace,
+      body: { metadata: { name }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['*'] }] },
+    });
+    await rbac.createNamespacedRoleBinding({
+      namespace,
+      body: {
+        metadata: { name },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+        subjects: [operator],
+      },
+    });
+  }
   // The parameters are cluster-scoped: a ClusterRole, on lockdownparameters only.
   await rbac.createClusterRole({
     body: {
@@ -259,7 +275,7 @@ async function waitEnforced(): Promise<void> {
   const probe = manifestFile(podManifest('probe', { nodeName: HARD }));
   await waitFor(
     async () =>
-      (await kubectl(adminCfg, ['create', '--dry-run=server', '-n', ns, '-f', probe])).out.includes(
+      (await kubectl(adminCfg, ['create', '--dry-run=server', '-n', plainNs, '-f', probe])).out.includes(
         'celula:',
       ),
     'lock-down policies enforced',
@@ -284,6 +300,7 @@ beforeAll(async () => {
   );
   adminCfg = clusterInfo().kubeconfig;
   ns = await createNamespace('lockdown');
+  plainNs = await createNamespace('lockdown-plain');
   opNs = await createNamespace('lockdown-op');
   opts = { operatorNamespace: opNs, operatorServiceAccount: MANAGER };
   await setupRbac();
@@ -296,9 +313,11 @@ beforeAll(async () => {
   });
   await controlPlane().addNode(PLAIN, { labels: { [ROLE_LABEL]: 'plain' } });
 
-  // Parameters first (the operator adds a cell's key BEFORE creating the pod), then policies, bindings.
-  const locked = [CELL, CELL_PRIV].map((name) => ({ namespace: ns, name }));
-  desired = [lockdownParams([HARD], locked), ...lockdownPolicies(opts)];
+  // A pod that was on the node before it was hardened (a DaemonSet pod, say): locked by name.
+  await core.createNamespacedPod({ namespace: plainNs, body: podManifest(LEGACY, { nodeName: HARD }) });
+  // Parameters first (the operator writes a colony namespace's key BEFORE its first cell), then
+  // policies, bindings.
+  desired = [lockdownParams([HARD], [{ namespace: plainNs, name: LEGACY }], [ns]), ...lockdownPolicies(opts)];
   // The API server activates policies from its informers' snapshot (refreshed about once a second),
   // so a policy probed as enforced says nothing of a binding created after it. Create the probed
   // binding LAST: when it is active, every object created before it is in the same snapshot.
@@ -312,14 +331,24 @@ beforeAll(async () => {
     CELL,
     { nodeName: HARD, containers: [{ name: 'cell', image: IMAGE }] },
     cellLabels(CELL),
+    ns,
   );
-  await kubeConfigFromFile(operatorCfg)
-    .makeApiClient(CoreV1Api)
-    .createNamespacedPod({ namespace: ns, body: cell });
-  await core.createNamespacedPod({ namespace: ns, body: podManifest(PLAIN_POD, { nodeName: PLAIN }) });
-  for (const name of [CELL, PLAIN_POD]) {
+  const asOperator = kubeConfigFromFile(operatorCfg).makeApiClient(CoreV1Api);
+  await asOperator.createNamespacedPod({ namespace: ns, body: cell });
+  // Not a cell (no labels, plain node), made by the operator: the only one who may make pods there.
+  await asOperator.createNamespacedPod({
+    namespace: ns,
+    body: podManifest(OTHER, { nodeName: PLAIN }, {}, ns),
+  });
+  await core.createNamespacedPod({ namespace: plainNs, body: podManifest(PLAIN_POD, { nodeName: PLAIN }) });
+  for (const [name, namespace] of [
+    [CELL, ns],
+    [OTHER, ns],
+    [PLAIN_POD, plainNs],
+    [LEGACY, plainNs],
+  ] as const) {
     await waitFor(
-      async () => (await core.readNamespacedPod({ name, namespace: ns })).status?.phase === 'Running',
+      async () => (await core.readNamespacedPod({ name, namespace })).status?.phase === 'Running',
       `pod ${name} Running`,
     );
   }
@@ -342,9 +371,10 @@ afterAll(async () => {
   await rbac.deleteClusterRole({ name: `celula-lockdown-test-broad-${tag}` }).catch(() => undefined);
   await kc
     .makeApiClient(AppsV1Api)
-    .deleteNamespacedDaemonSet({ name: 'everywhere', namespace: ns })
+    .deleteNamespacedDaemonSet({ name: 'everywhere', namespace: plainNs })
     .catch(() => undefined);
   await deleteNamespace(ns);
+  await deleteNamespace(plainNs);
   await deleteNamespace(opNs);
   for (const n of [HARD, PLAIN])
     await controlPlane()
@@ -362,6 +392,7 @@ describe('admission lock-down, on the real API server with the real kubectl', ()
     ['user', () => userCfg],
   ])('as %s', (who, cfg) => {
     const n = (): string[] => ['-n', ns];
+    const p = (): string[] => ['-n', plainNs];
 
     it('denies exec, attach, port-forward and proxy into the cell pod; not into a plain pod', async () => {
       const connect: Array<[string, string, string[]]> = [
@@ -389,7 +420,7 @@ describe('admission lock-down, on the real API server with the real kubectl', ()
         );
       }
       await notDenied(who, 'kubectl exec plain pod (control)', cfg(), [
-        ...n(),
+        ...p(),
         'exec',
         PLAIN_POD,
         '--',
@@ -398,8 +429,32 @@ describe('admission lock-down, on the real API server with the real kubectl', ()
       await notDenied(who, 'get --raw plain pod proxy (control)', cfg(), [
         'get',
         '--raw',
-        `/api/v1/namespaces/${ns}/pods/${PLAIN_POD}/proxy/`,
+        `/api/v1/namespaces/${plainNs}/pods/${PLAIN_POD}/proxy/`,
       ]);
+    });
+
+    it('denies exec into any pod of a colony namespace, and into a pod locked by name', async () => {
+      await denied(
+        who,
+        'kubectl exec non-cell pod in colony namespace',
+        cfg(),
+        [...n(), 'exec', OTHER, '--', 'true'],
+        MESSAGES.podConnect('exec', ns, OTHER),
+      );
+      await denied(
+        who,
+        'get --raw non-cell pod proxy in colony namespace',
+        cfg(),
+        ['get', '--raw', `/api/v1/namespaces/${ns}/pods/${OTHER}:8080/proxy/`],
+        MESSAGES.podConnect('proxy', ns, OTHER),
+      );
+      await denied(
+        who,
+        'kubectl exec pod already on <hard> (by name)',
+        cfg(),
+        [...p(), 'exec', LEGACY, '--', 'true'],
+        MESSAGES.podConnect('exec', plainNs, LEGACY),
+      );
     });
 
     it('denies an ephemeral debug container in the cell pod; allows it in a plain pod', async () => {
@@ -410,11 +465,18 @@ describe('admission lock-down, on the real API server with the real kubectl', ()
         ['debug', CELL, `--image=${IMAGE}`, ...n()],
         MESSAGES.ephemeral(ns, CELL),
       );
+      await denied(
+        who,
+        'kubectl debug non-cell pod in colony namespace',
+        cfg(),
+        ['debug', OTHER, `--image=${IMAGE}`, ...n()],
+        MESSAGES.ephemeral(ns, OTHER),
+      );
       await notDenied(
         who,
         'kubectl debug plain pod (control)',
         cfg(),
-        ['debug', PLAIN_POD, `--image=${IMAGE}`, ...n()],
+        ['debug', PLAIN_POD, `--image=${IMAGE}`, ...p()],
         true,
       );
     });
@@ -427,11 +489,18 @@ describe('admission lock-down, on the real API server with the real kubectl', ()
         ['set', 'image', `pod/${CELL}`, 'cell=registry.example/evil:1', ...n()],
         MESSAGES.podSpec(ns, CELL),
       );
+      await denied(
+        who,
+        'kubectl set image non-cell pod in colony namespace',
+        cfg(),
+        ['set', 'image', `pod/${OTHER}`, 'main=registry.example/evil:1', ...n()],
+        MESSAGES.podSpec(ns, OTHER),
+      );
       await notDenied(
         who,
         'kubectl set image plain pod (control)',
         cfg(),
-        ['set', 'image', `pod/${PLAIN_POD}`, 'main=registry.example/other:1', ...n()],
+        ['set', 'image', `pod/${PLAIN_POD}`, 'main=registry.example/other:1', ...p()],
         true,
       );
     });
@@ -458,7 +527,7 @@ describe('admission lock-down, on the real API server with the real kubectl', ()
         who,
         'kubectl debug node/<hard>',
         cfg(),
-        ['debug', `node/${HARD}`, `--image=${IMAGE}`, ...n()],
+        ['debug', `node/${HARD}`, `--image=${IMAGE}`, ...p()],
         MESSAGES.nodePodNotCell(HARD),
       );
       const priv = manifestFile(
@@ -486,7 +555,7 @@ describe('admission lock-down, on the real API server with the real kubectl', ()
         who,
         'kubectl debug node/<plain> (control)',
         cfg(),
-        ['debug', `node/${PLAIN}`, `--image=${IMAGE}`, ...n()],
+        ['debug', `node/${PLAIN}`, `--image=${IMAGE}`, ...p()],
         true,
       );
       const privPlain = manifestFile(
@@ -506,7 +575,10 @@ describe('admission lock-down, on the real API server with the real kubectl', ()
 
     it('denies binding a pod to the hardened node directly', async () => {
       const name = `unbound-${who}`;
-      await core.createNamespacedPod({ namespace: ns, body: podManifest(name, { schedulerName: 'nobody' }) });
+      await core.createNamespacedPod({
+        namespace: plainNs,
+        body: podManifest(name, { schedulerName: 'nobody' }),
+      });
       const binding = manifestFile({
         apiVersion: 'v1',
         kind: 'Binding',
@@ -517,7 +589,7 @@ describe('admission lock-down, on the real API server with the real kubectl', ()
         who,
         'POST pods/<p>/binding target <hard>',
         cfg(),
-        ['create', '--raw', `/api/v1/namespaces/${ns}/pods/${name}/binding`, '-f', binding],
+        ['create', '--raw', `/api/v1/namespaces/${plainNs}/pods/${name}/binding`, '-f', binding],
         MESSAGES.nodeBinding(HARD),
       );
       const ok = manifestFile({
@@ -530,7 +602,7 @@ describe('admission lock-down, on the real API server with the real kubectl', ()
         who,
         'POST pods/<p>/binding target <plain> (control)',
         cfg(),
-        ['create', '--raw', `/api/v1/namespaces/${ns}/pods/${name}/binding`, '-f', ok],
+        ['create', '--raw', `/api/v1/namespaces/${plainNs}/pods/${name}/binding`, '-f', ok],
         true,
       );
     });
@@ -585,20 +657,34 @@ describe('admission lock-down, on the real API server with the real kubectl', ()
     });
   });
 
-  it('denies a cell pod name squatted by an admin, and host access even to the operator', async () => {
-    const squat = manifestFile(podManifest(CELL_PRIV, {}));
+  it('denies pods in a colony namespace to everyone but the operator, unlocked cell pods, and host access', async () => {
+    for (const [who, cfg] of [
+      ['admin', adminCfg],
+      ['user', userCfg],
+    ] as const) {
+      const squat = manifestFile(podManifest(CELL_PRIV, { nodeName: PLAIN }, {}, ns));
+      await denied(
+        who,
+        'pod in a colony namespace (squat a cell name)',
+        cfg,
+        ['create', '-f', squat],
+        MESSAGES.colonyNamespacePod(ns),
+      );
+    }
+    const unlocked = manifestFile(podManifest(CELL_PRIV, { nodeName: PLAIN }, cellLabels(CELL_PRIV)));
     await denied(
-      'admin',
-      'pod with a locked (cell) name',
-      adminCfg,
-      ['create', '-f', squat],
-      MESSAGES.lockedPodName(ns, CELL_PRIV),
+      'operator',
+      'cell pod in a namespace without its key',
+      operatorCfg,
+      ['create', '-f', unlocked],
+      MESSAGES.cellPodUnlocked(plainNs),
     );
     const priv = manifestFile(
       podManifest(
         CELL_PRIV,
         { nodeName: HARD, hostPID: true, containers: [{ name: 'cell', image: IMAGE }] },
         cellLabels(CELL_PRIV),
+        ns,
       ),
     );
     await denied(
@@ -607,6 +693,21 @@ describe('admission lock-down, on the real API server with the real kubectl', ()
       operatorCfg,
       ['create', '-f', priv],
       MESSAGES.nodePodHostAccess(HARD),
+    );
+    const second = manifestFile(
+      podManifest(
+        CELL_PRIV,
+        { nodeName: HARD, containers: [{ name: 'cell', image: IMAGE }] },
+        cellLabels(CELL_PRIV),
+        ns,
+      ),
+    );
+    await notDenied(
+      'operator',
+      'another cell pod in the colony namespace (control)',
+      operatorCfg,
+      ['create', '--dry-run=server', '-f', second],
+      true,
     );
   });
 
@@ -630,7 +731,7 @@ describe('admission lock-down, on the real API server with the real kubectl', ()
     const apps = kc.makeApiClient(AppsV1Api);
     const labels = { app: 'everywhere' };
     await apps.createNamespacedDaemonSet({
-      namespace: ns,
+      namespace: plainNs,
       body: {
         metadata: { name: 'everywhere' },
         spec: {
@@ -647,14 +748,14 @@ describe('admission lock-down, on the real API server with the real kubectl', ()
       },
     });
     const dsPod = (node: string) => async () =>
-      (await core.listNamespacedPod({ namespace: ns, labelSelector: 'app=everywhere' })).items.find((p) =>
-        JSON.stringify(p.spec?.affinity ?? {}).includes(`"${node}"`),
+      (await core.listNamespacedPod({ namespace: plainNs, labelSelector: 'app=everywhere' })).items.find(
+        (p) => JSON.stringify(p.spec?.affinity ?? {}).includes(`"${node}"`),
       );
     const onPlain = await waitFor(dsPod(PLAIN), 'DaemonSet pod for the plain node');
     await waitFor(
       async () =>
-        (await core.readNamespacedPod({ name: onPlain.metadata!.name!, namespace: ns })).spec?.nodeName ===
-        PLAIN,
+        (await core.readNamespacedPod({ name: onPlain.metadata!.name!, namespace: plainNs })).spec
+          ?.nodeName === PLAIN,
       'DaemonSet pod bound to the plain node',
     );
     attempts.push({
@@ -691,7 +792,7 @@ describe('admission lock-down, on the real API server with the real kubectl', ()
     const observed = await observe();
     await reconcileLockdown({
       opts,
-      targets: () => ({ nodes: [HARD], pods: [CELL, CELL_PRIV].map((name) => ({ namespace: ns, name })) }),
+      targets: () => ({ nodes: [HARD], pods: [{ namespace: plainNs, name: LEGACY }], namespaces: [ns] }),
       observe: () => observed,
       write: lockdownWriter(
         new WriteClient({ kubeConfig: kc, fieldManager: MANAGER, now: () => new Date() }),
@@ -716,7 +817,7 @@ describe('admission lock-down, on the real API server with the real kubectl', ()
     await opCustom.deleteClusterCustomObject({ ...PARAMS, name: LOCKDOWN_PARAMS });
     try {
       const r = await waitFor(async () => {
-        const run = await kubectl(adminCfg, ['exec', PLAIN_POD, '-n', ns, '--', 'true']);
+        const run = await kubectl(adminCfg, ['exec', PLAIN_POD, '-n', plainNs, '--', 'true']);
         return run.out.includes(POLICY.podConnect) ? run : undefined;
       }, 'exec into a plain pod denied while the parameters are missing');
       attempts.push({
@@ -737,7 +838,9 @@ describe('admission lock-down, on the real API server with the real kubectl', ()
 async function schedulerRefused(who: string, pod: string, what: string): Promise<void> {
   const message = MESSAGES.nodeBinding(HARD);
   const events = async (): Promise<string> =>
-    (await core.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.name=${pod}` })).items
+    (
+      await core.listNamespacedEvent({ namespace: plainNs, fieldSelector: `involvedObject.name=${pod}` })
+    ).items
       .map((e) => e.message ?? '')
       .join('\n');
   const seen = await waitFor(
@@ -747,7 +850,7 @@ async function schedulerRefused(who: string, pod: string, what: string): Promise
     500,
   ).catch(() => false);
   await sleep(500);
-  const bound = (await core.readNamespacedPod({ name: pod, namespace: ns })).spec?.nodeName;
+  const bound = (await core.readNamespacedPod({ name: pod, namespace: plainNs })).spec?.nodeName;
   const ok = seen === true && !bound;
   attempts.push({
     who,

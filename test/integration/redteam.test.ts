@@ -63,14 +63,14 @@ import {
   GROUP,
   JOIN_AUDIENCE,
   LABELS,
-  LOCKDOWN_PARAMETERS_PLURAL,
+  LockdownParametersKind,
   MANAGER,
   VERSION,
   type Cell,
   type Colony,
 } from '../../src/api/types.js';
 import { COLONY_NAMESPACE_LABEL } from '../../src/builders/cell-rbac.js';
-import { LOCKDOWN_PARAMS, operatorUsername, podKey } from '../../src/builders/lockdown.js';
+import { LOCKDOWN_PARAMS, namespaceKey, operatorUsername } from '../../src/builders/lockdown.js';
 import { buildCellPod, CELL_PORT, CELL_RUNTIME_LABEL } from '../../src/builders/pod.js';
 import { createJoinKey, type JoinKey } from '../../src/cell/protocol.js';
 import { OPERATOR_NAME } from '../../src/builders/rbac-rules.js';
@@ -379,13 +379,14 @@ async function waitLockdown(status: 'True' | 'False', timeoutMs = 15_000): Promi
 
 /** Creates a mutating admission object, waits for the lock-down to turn broken, removes it, waits intact. */
 async function mutatorDetected(kind: string, body: object, del: () => Promise<unknown>): Promise<Result> {
+  const since = Date.now();
   await apply([body]);
   created.push(del);
   const broken = await waitLockdown('False').catch(() => undefined);
   await del();
   if (!broken) return { actual: 'undetected', reason: `${kind} present 15 s, LockdownIntact stayed True` };
   const c = condition(broken, 'LockdownIntact')!;
-  const event = await waitFor(() => mutatorEvent(kind), `Warning MutatingAdmission event for ${kind}`);
+  const event = await waitFor(() => mutatorEvent(kind, since), `Warning MutatingAdmission event for ${kind}`);
   await waitLockdown('True', 30_000);
   return {
     actual: 'detected',
@@ -394,10 +395,16 @@ async function mutatorDetected(kind: string, body: object, del: () => Promise<un
   };
 }
 
-async function mutatorEvent(kind: string): Promise<string | undefined> {
-  const events = (await core.listNamespacedEvent({ namespace: ns })).items;
+/** The one event about the lock-down parameters (cluster-scoped: in `default`), not one per colony. */
+async function mutatorEvent(kind: string, sinceMs: number): Promise<string | undefined> {
+  const events = (await core.listNamespacedEvent({ namespace: 'default' })).items;
   return events.find(
-    (e) => e.reason === 'MutatingAdmission' && e.involvedObject.name === A && e.message?.startsWith(kind),
+    (e) =>
+      e.reason === 'MutatingAdmission' &&
+      e.involvedObject.kind === LockdownParametersKind &&
+      e.involvedObject.name === LOCKDOWN_PARAMS &&
+      e.message?.startsWith(kind) &&
+      new Date(e.firstTimestamp ?? 0).getTime() >= sinceMs - 1_000,
   )?.message;
 }
 
@@ -862,14 +869,18 @@ const joinAttempts: Attempt[] = [
   },
   {
     principal: `${P.admin} + ${P.plain}`,
-    path: 'look-alike pod (default SA) on the plain node, node mints its join token, join',
+    path: 'look-alike pod (default SA) in the colony namespace on the plain node, to mint a join token',
     expect: 'refused',
-    by: 'token is for service account default',
+    by: `${WALL.nodePods}: celula: pods in colony namespace`,
     run: lookalikeJoin,
   },
 ];
 
-/** The namespace admin creates a copy of a cell pod under the `default` account on the plain node. */
+/**
+ * The namespace admin creates a copy of a cell pod under the `default` account on the plain node;
+ * were it made, the plain node would mint its join token and it would join (the peers refuse a
+ * token of another account: the rival row). The colony namespace takes pods from the operator only.
+ */
 async function lookalikeJoin(): Promise<Result> {
   const colony = await getColony();
   const cell = (await cellsOf(A)).find((c) => c.metadata.name === holders[0]!.cell)!;
@@ -1401,9 +1412,8 @@ const chainAttempts: Attempt[] = [
   },
   {
     principal: P.root,
-    path: "impersonate the operator: reserve a pod name, then a foreign pod on the racer's hardened node (dry-run)",
+    path: "impersonate the operator: a foreign pod on the racer's hardened node (dry-run)",
     expect: 'allowed',
-    race: 'refused',
     note:
       "residual: as the operator, cluster-admin can run its own process on a hardened node's pod network " +
       '(the precondition of the next row); docs/threat-model.md',
@@ -1464,10 +1474,10 @@ async function impersonationChain(
 }
 
 /**
- * As the operator: add a pod name to the lock-down parameters (only the operator may; its role has
- * get/update, not patch) and create a pod of the attacker's own (own image, default account, cell
- * labels) on a hardened node, server dry run; then take the name out again. Retried: the operator may
- * restore the parameters in between.
+ * As the operator: create a pod of the attacker's own (own image, default account, cell labels) on
+ * a hardened node, server dry run. The colony namespace is locked (its key is written with its first
+ * colony), so no parameter write is needed, and none is seen: the residual leaves no lock-down
+ * incident, only the impersonation in the audit log (docs/threat-model.md).
  */
 async function foreignPodOnHardenedNode(): Promise<Result> {
   const name = 'rt-foreign';
@@ -1477,43 +1487,17 @@ async function foreignPodOnHardenedNode(): Promise<Result> {
     metadata: { name, namespace: ns, labels: { [LABELS.cell]: name, [LABELS.managedBy]: MANAGER } },
     spec: { nodeName: racer.node, containers: [{ name: 'c', image: 'registry.example/evil:1' }] },
   };
-  created.push(() => reserveName(name, false));
-  let last: Result = { actual: 'refused', reason: 'not tried' };
-  for (let i = 0; i < 3 && last.actual !== 'allowed'; i++) {
-    const r = await reserveName(name, true);
-    if (r.actual !== 'allowed') return { ...r, reason: `reserving the name: ${r.reason}` };
-    last = await k(
-      cfg.clusterAdmin,
-      ['--as', OPERATOR, 'create', '-f', '-', '--dry-run=server'],
-      JSON.stringify(pod),
-    );
-  }
-  await reserveName(name, false);
-  return last.actual === 'allowed'
+  const r = await k(
+    cfg.clusterAdmin,
+    ['--as', OPERATOR, 'create', '-f', '-', '--dry-run=server'],
+    JSON.stringify(pod),
+  );
+  return r.actual === 'allowed'
     ? {
         actual: 'allowed',
-        reason: `name reserved in ${LOCKDOWN_PARAMS} (as the operator), pod on ${racer.node} admitted (server dry run)`,
+        reason: `colony namespace locked (${namespaceKey(ns)} in ${LOCKDOWN_PARAMS}); as the operator, pod on ${racer.node} admitted (server dry run)`,
       }
-    : { ...last, reason: `pod: ${last.reason}` };
-}
-
-/** Adds (or removes) a locked pod name in the lock-down parameters, as the operator (get + replace). */
-async function reserveName(name: string, add: boolean): Promise<Result> {
-  const as = ['--as', OPERATOR];
-  const got = await kubectl(cfg.clusterAdmin, [
-    ...as,
-    'get',
-    `${LOCKDOWN_PARAMETERS_PLURAL}.${GROUP}`,
-    LOCKDOWN_PARAMS,
-    '-o',
-    'json',
-  ]);
-  if (got.code !== 0) return { actual: 'refused', reason: refusal(got.out) };
-  const params = JSON.parse(got.out) as { data?: Record<string, string> };
-  const data = { ...params.data };
-  if (add) data[podKey(ns, name)] = '';
-  else delete data[podKey(ns, name)];
-  return k(cfg.clusterAdmin, [...as, 'replace', '-f', '-'], JSON.stringify({ ...params, data }));
+    : { ...r, reason: `pod: ${r.reason}` };
 }
 
 const GROUPS: Array<[string, Attempt[]]> = [

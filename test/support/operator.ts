@@ -58,6 +58,8 @@ export async function runOperator(
     leaderElect?: boolean;
     level?: LevelWithSilent;
     lockdown?: boolean;
+    /** Rate limit of LockdownTampered events (ms); default the operator's. */
+    lockdownEventIntervalMs?: number;
     /** `--node-loss-after` in seconds; default: derived from each node's Lease. */
     nodeLossAfter?: number;
   } = {},
@@ -77,6 +79,7 @@ export async function runOperator(
     leaderNamespace: DEFAULT_OPERATOR_NAMESPACE,
     // Cluster-wide policies outlive a test file's operator: only tests that clean up turn this on.
     lockdown: opts.lockdown ?? false,
+    lockdownEventIntervalMs: opts.lockdownEventIntervalMs,
     // Hardening Jobs only for provider: adopt colonies; adopt.test.ts drives its own.
     hardening: false,
     nodeLossAfter: opts.nodeLossAfter,

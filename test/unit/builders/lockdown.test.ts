@@ -121,10 +121,54 @@ describe('lockdownPolicies', () => {
     expect(JSON.stringify(guard.spec)).toContain(MESSAGES.paramsGuard());
     const pods = JSON.stringify(find(objs, 'ValidatingAdmissionPolicy', POLICY.nodePods).spec);
     expect(pods).toContain("only the operator\\\\'s cell pods may be placed on hardened node");
+    // The CEL concatenates the namespace where the mirror has it: compare the pieces around it.
+    const [before, after] = MESSAGES.colonyNamespacePod('NS').split('NS');
+    expect(pods).toContain(`'${before}' + request.namespace + '${after}'`);
+    const [b2, a2] = MESSAGES.cellPodUnlocked('NS').split('NS');
+    expect(pods).toContain(`'${b2}' + request.namespace + '${a2}'`);
+  });
+
+  it('locks pods by their namespace key as well as by name: connect, debug containers, spec', () => {
+    for (const name of [POLICY.podConnect, POLICY.ephemeral, POLICY.podSpec]) {
+      const text = JSON.stringify(find(objs, 'ValidatingAdmissionPolicy', name).spec);
+      expect({
+        name,
+        ns: text.includes("'ns.' + request.namespace"),
+        pod: text.includes("'pod.' + request.namespace"),
+      }).toEqual({
+        name,
+        ns: true,
+        pod: true,
+      });
+    }
+  });
+
+  it('leaves pods naming an identity account to identity-pod (one refusal, one message)', () => {
+    const pods = find(objs, 'ValidatingAdmissionPolicy', POLICY.nodePods) as LockdownObject & {
+      spec: {
+        variables: Array<{ name: string; expression: string }>;
+        validations: Array<{ expression: string }>;
+      };
+    };
+    const identity = pods.spec.variables.find((v) => v.name === 'identityAccount')?.expression ?? '';
+    expect(identity).toContain("object.spec.serviceAccountName.endsWith('-cell')");
+    expect(identity).toContain("request.namespace == 'celula-system'");
+    expect(pods.spec.validations.map((v) => v.expression)).toContain(
+      '!variables.colonyNamespace || variables.byOperator || variables.identityAccount',
+    );
   });
 });
 
 describe('lockdownParams', () => {
+  it('keys colony namespaces with ns.<namespace>, sorted with the rest', () => {
+    const p = lockdownParams(
+      ['n1'],
+      [{ namespace: 'kube-system', name: 'cni' }],
+      ['vault', 'lottery', 'vault'],
+    );
+    expect(Object.keys(p.data ?? {})).toEqual(['node.n1', 'ns.lottery', 'ns.vault', 'pod.kube-system.cni']);
+  });
+
   it('keys hardened nodes and locked pods, sorted and de-duplicated', () => {
     const cm = lockdownParams(
       ['n2', 'n1', 'n1'],

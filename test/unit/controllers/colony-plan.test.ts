@@ -242,6 +242,21 @@ describe('planColony', () => {
     expect(cond(plan.status, 'SecretHeld')).toMatchObject({ reason: 'LockdownMissing' });
   });
 
+  it('makes no cell, genesis or replacement, until the lock-down covers its namespace, and says why', () => {
+    const wait = 'waiting for the lock-down to cover namespace ns (ns.ns)';
+    const plan = planColony(world({ namespaceWait: wait }));
+    expect(plan.create).toEqual([]);
+    expect(cond(plan.status, 'SecretHeld')).toMatchObject({
+      status: 'False',
+      reason: 'LockdownMissing',
+      message: wait,
+    });
+    const col = colony((c) => (c.status = { ...seededStatus }));
+    const cells = [holder(col, 0, 'n1', 'Alive', true)];
+    expect(planColony(world({ colony: col, cells })).create.length).toBeGreaterThan(0);
+    expect(planColony(world({ colony: col, cells, namespaceWait: wait })).create).toEqual([]);
+  });
+
   it('counts breaks it never saw (restored before it looked), once each, never twice', () => {
     const intact = planColony(world({}));
     const was = colony((c) => (c.status = intact.status));

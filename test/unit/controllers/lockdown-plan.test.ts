@@ -1,7 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return --
    the tamper table edits raw wire JSON, the way a `kubectl edit` would. */
 import { describe, expect, it } from '@jest/globals';
-import type { Cell } from '../../../src/api/types.js';
+import type { Cell, Colony } from '../../../src/api/types.js';
 import { lockdownParams, lockdownPolicies } from '../../../src/builders/lockdown.js';
 import {
   dataMatches,
@@ -16,13 +16,17 @@ import {
 } from '../../../src/controllers/lockdown-plan.js';
 import {
   LOCKDOWN_RESYNC_MS,
+  OWN_WRITES_KEPT,
+  desiredLockdown,
   lockdownTargets,
   reconcileLockdown,
+  reservedNamespace,
+  type LockdownMemory,
   type LockdownWriter,
 } from '../../../src/controllers/lockdown.js';
 
 const opts = { operatorNamespace: 'celula-system', operatorServiceAccount: 'celula-operator' };
-const params = lockdownParams(['n1'], [{ namespace: 'ns', name: 'c-0' }]);
+const params = lockdownParams(['n1'], [{ namespace: 'kube-system', name: 'cni-0' }], ['ns']);
 const desired: LockdownDesired[] = [params, ...lockdownPolicies(opts)];
 
 const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
@@ -77,7 +81,7 @@ describe('planLockdown', () => {
 
   it('calls parameters Outdated, not tampered, when they still hold what was last confirmed', () => {
     const confirmed = { ...params.data };
-    const grown = lockdownParams(['n1', 'n2'], [{ namespace: 'ns', name: 'c-0' }]);
+    const grown = lockdownParams(['n1'], [{ namespace: 'kube-system', name: 'cni-0' }], ['ns', 'ns2']);
     const plan = planLockdown([grown, ...desired.slice(1)], served(), confirmed);
     expect(plan).toEqual({
       intact: true,
@@ -500,7 +504,11 @@ describe('reconcileLockdown', () => {
     };
     return { calls, write };
   }
-  const targets = () => ({ nodes: ['n1'], pods: [{ namespace: 'ns', name: 'c-0' }] });
+  const targets = () => ({
+    nodes: ['n1'],
+    pods: [{ namespace: 'kube-system', name: 'cni-0' }],
+    namespaces: ['ns'],
+  });
 
   it('reports intact, writes nothing and resyncs slowly when nothing drifted', async () => {
     const { calls, write } = fakeWriter();
@@ -545,7 +553,7 @@ describe('reconcileLockdown', () => {
 
   it('remembers the parameters it saw intact, so its own update of them is no incident', async () => {
     const { calls, write } = fakeWriter();
-    const memory: { confirmedParams?: Record<string, string> } = {};
+    const memory: LockdownMemory = {};
     const reports: boolean[] = [];
     const base = {
       opts,
@@ -556,7 +564,7 @@ describe('reconcileLockdown', () => {
     };
     await reconcileLockdown({ ...base, targets });
     expect(memory.confirmedParams).toEqual(params.data);
-    const grown = () => ({ nodes: ['n1', 'n2'], pods: targets().pods });
+    const grown = () => ({ ...targets(), namespaces: ['ns', 'ns2'] });
     const res = await reconcileLockdown({ ...base, targets: grown });
     expect({ calls, reports }).toEqual({
       calls: ['replace LockdownParameters celula-lockdown @100'],
@@ -564,6 +572,84 @@ describe('reconcileLockdown', () => {
     });
     expect(res.requeueAfter).toBeLessThan(LOCKDOWN_RESYNC_MS);
     expect(memory.confirmedParams).toEqual(params.data);
+    expect(memory.writtenParams).toEqual([{ ...params.data, 'ns.ns2': '' }]);
+  });
+
+  it('knows its own writes when the informer shows an older one while the targets moved again (no false incident)', async () => {
+    // The race behind issue 12's false incidents: the operator writes ns2, then ns2+ns3 before the
+    // informer has shown the first write; then the informer shows the FIRST write while ns4 appears.
+    // The observed data is neither what was confirmed, nor the last write, nor what is desired.
+    const { calls, write } = fakeWriter();
+    const memory: LockdownMemory = {};
+    const reports: boolean[] = [];
+    const report = (p: { intact: boolean }): Promise<void> => Promise.resolve(void reports.push(p.intact));
+    const withNs =
+      (...ns: string[]) =>
+      () => ({ ...targets(), namespaces: ['ns', ...ns] });
+    const base = { opts, write, memory, report };
+    await reconcileLockdown({ ...base, observe: served, targets });
+    await reconcileLockdown({ ...base, observe: served, targets: withNs('ns2') });
+    await reconcileLockdown({ ...base, observe: served, targets: withNs('ns2', 'ns3') });
+    const firstWrite = served();
+    (firstWrite.params as any).data = { ...params.data, 'ns.ns2': '' };
+    (firstWrite.params as any).metadata.resourceVersion = '200';
+    await reconcileLockdown({ ...base, observe: () => firstWrite, targets: withNs('ns2', 'ns3', 'ns4') });
+    expect({ calls, reports }).toEqual({
+      calls: [
+        'replace LockdownParameters celula-lockdown @100',
+        'replace LockdownParameters celula-lockdown @100',
+        'replace LockdownParameters celula-lockdown @200',
+      ],
+      reports: [true, true, true, true],
+    });
+    // Someone else's data (a key removed) is still a change.
+    const edited = served();
+    (edited.params as any).data = { 'node.n1': '' };
+    const plan = planLockdown(desiredLockdown(opts, withNs('ns2', 'ns3')()), edited, [
+      memory.confirmedParams!,
+      ...memory.writtenParams!,
+    ]);
+    expect({ intact: plan.intact, reason: plan.actions[0]?.reason }).toEqual({
+      intact: false,
+      reason: 'Changed',
+    });
+  });
+
+  it(`remembers only its last ${OWN_WRITES_KEPT} writes`, async () => {
+    const { write } = fakeWriter();
+    const memory: LockdownMemory = {};
+    for (let i = 0; i < OWN_WRITES_KEPT + 3; i++) {
+      const t = () => ({ ...targets(), namespaces: ['ns', `x${i}`] });
+      await reconcileLockdown({
+        opts,
+        observe: served,
+        write,
+        memory,
+        report: () => Promise.resolve(),
+        targets: t,
+      });
+    }
+    expect(memory.writtenParams).toHaveLength(OWN_WRITES_KEPT);
+    expect(memory.writtenParams!.at(-1)).toHaveProperty([`ns.x${OWN_WRITES_KEPT + 2}`]);
+  });
+
+  it('does not remember a write that lost a race (409): the informer lagged, nothing was written', async () => {
+    const memory: LockdownMemory = {};
+    const conflict = Object.assign(new Error('conflict'), { code: 409 });
+    const write: LockdownWriter = {
+      create: () => Promise.resolve(),
+      replace: () => Promise.reject(conflict),
+    };
+    const grown = () => ({ ...targets(), namespaces: ['ns', 'ns2'] });
+    await reconcileLockdown({
+      opts,
+      observe: served,
+      write,
+      memory,
+      report: () => Promise.resolve(),
+      targets: grown,
+    });
+    expect(memory.writtenParams).toBeUndefined();
   });
 
   it('tolerates AlreadyExists on create (stale cache) but throws other write errors', async () => {
@@ -582,6 +668,7 @@ describe('reconcileLockdown', () => {
 });
 
 describe('lockdownTargets', () => {
+  const none = { cells: [], pods: [], colonies: [] };
   it.each([
     ['a digest prefix', 'abc123def456', ['h1']],
     ['true (set by hand)', 'true', []],
@@ -589,37 +676,79 @@ describe('lockdownTargets', () => {
     ['a short hex value', 'abc123', []],
   ] as [string, string, string[]][])('locks a node labelled %s only if hardened', (_d, value, expected) => {
     const labels = { 'node-restriction.kubernetes.io/celula-hardened': value };
-    const t = lockdownTargets({ nodes: [{ metadata: { name: 'h1', labels } }], cells: [], pods: [] });
+    const t = lockdownTargets({ ...none, nodes: [{ metadata: { name: 'h1', labels } }] });
     expect(t.nodes).toEqual(expected);
   });
 
-  it('locks hardened nodes, every Cell (before its pod exists), labelled cell pods and any pod on a hardened node', () => {
+  it('locks hardened nodes, colony namespaces (colonies, Cells, cell pods) and other pods on a hardened node', () => {
     const hardenedLabel = { 'node-restriction.kubernetes.io/celula-hardened': 'abc123def456' };
     const t = lockdownTargets({
       nodes: [{ metadata: { name: 'h1', labels: hardenedLabel } }, { metadata: { name: 'plain' } }],
-      cells: [{ metadata: { namespace: 'ns', name: 'lottery-1' } } as Cell],
+      colonies: [{ metadata: { namespace: 'ns', name: 'lottery' } } as Colony],
+      // A Cell left after its Colony went (garbage collection in progress): its namespace stays locked.
+      cells: [{ metadata: { namespace: 'leaving', name: 'old-1' } } as Cell],
       pods: [
         {
           metadata: { namespace: 'ns', name: 'lottery-0', labels: { 'celula.io/cell': 'lottery-0' } },
           spec: { nodeName: 'h1', containers: [] },
         },
+        // The last cell pod of a namespace whose Colony and Cells are gone: still locked.
+        {
+          metadata: { namespace: 'draining', name: 'x-0', labels: { 'celula.io/cell': 'x-0' } },
+          spec: { nodeName: 'plain', containers: [] },
+        },
         { metadata: { namespace: 'kube-system', name: 'cni-x' }, spec: { nodeName: 'h1', containers: [] } },
+        { metadata: { namespace: 'ns', name: 'old-agent' }, spec: { nodeName: 'h1', containers: [] } },
         { metadata: { namespace: 'default', name: 'web' }, spec: { nodeName: 'plain', containers: [] } },
         { metadata: { namespace: 'default', name: 'pending' }, spec: { containers: [] } },
       ],
     });
-    expect(t.nodes).toEqual(['h1']);
-    expect(t.pods).toEqual([
-      { namespace: 'ns', name: 'lottery-1' },
-      { namespace: 'ns', name: 'lottery-0' },
-      { namespace: 'kube-system', name: 'cni-x' },
-    ]);
-    const params = lockdownParams(t.nodes, t.pods);
+    expect(t).toEqual({
+      nodes: ['h1'],
+      namespaces: ['draining', 'leaving', 'ns'],
+      // Pods in a colony namespace are covered by its key: no per-pod key, none per cell.
+      pods: [{ namespace: 'kube-system', name: 'cni-x' }],
+    });
+    const params = lockdownParams(t.nodes, t.pods, t.namespaces);
     expect(Object.keys(params.data ?? {})).toEqual([
       'node.h1',
+      'ns.draining',
+      'ns.leaving',
+      'ns.ns',
       'pod.kube-system.cni-x',
-      'pod.ns.lottery-0',
-      'pod.ns.lottery-1',
     ]);
+  });
+
+  it('gives the same parameters however many cells a colony namespace holds', () => {
+    const colonies = [{ metadata: { namespace: 'ns', name: 'a' } } as Colony];
+    const cells = (n: number): Cell[] =>
+      Array.from({ length: n }, (_, i) => ({ metadata: { namespace: 'ns', name: `a-${i}` } }) as Cell);
+    const params = (n: number) => {
+      const t = lockdownTargets({ nodes: [], pods: [], colonies, cells: cells(n) });
+      return lockdownParams(t.nodes, t.pods, t.namespaces);
+    };
+    expect(params(100)).toEqual(params(0));
+    expect(params(0).data).toEqual({ 'ns.ns': '' });
+  });
+
+  it("never locks a reserved namespace (kube-*, the operator's), even with a colony in it", () => {
+    const t = lockdownTargets({
+      nodes: [],
+      pods: [],
+      cells: [],
+      colonies: [{ metadata: { namespace: 'kube-system', name: 'x' } } as Colony],
+    });
+    expect(t.namespaces).toEqual([]);
+    expect(reservedNamespace('kube-system')).toBe(true);
+    expect(reservedNamespace('kubernetes-apps')).toBe(false);
+    // The operator's namespace: its hardening Jobs' pods come from the Job controller.
+    const inOperatorNs = {
+      nodes: [],
+      pods: [],
+      cells: [],
+      colonies: [{ metadata: { namespace: 'ops', name: 'x' } } as Colony],
+    };
+    expect(lockdownTargets(inOperatorNs, 'ops').namespaces).toEqual([]);
+    expect(lockdownTargets(inOperatorNs, 'celula-system').namespaces).toEqual(['ops']);
   });
 });
