@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 
 import type { ProgramKey } from '../../src/cell/secret.js';
-import { parsePublicKey, verifyWithIdentity } from '../../src/api/identity.js';
+import { verifyProgramSignature } from '../../src/api/program-signature.js';
 
 export interface Ticket {
   id: string;
@@ -103,10 +103,6 @@ export function verifyPayout(signed: SignedPayout, colonyPublicKey: string, inpu
     s.amount === input.pot;
   return (
     consistent &&
-    verifyWithIdentity(
-      parsePublicKey(colonyPublicKey),
-      payoutBytes(s),
-      Buffer.from(signed.signature, 'base64'),
-    )
+    verifyProgramSignature(colonyPublicKey, payoutBytes(s), Buffer.from(signed.signature, 'base64'))
   );
 }
