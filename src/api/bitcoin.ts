@@ -41,10 +41,11 @@ export function taprootInternalKey(publicKey: string): Uint8Array {
 export function colonyPayment(
   publicKey: string,
   network: string,
-): { address: string; script: Uint8Array; tweakedPubkey: Uint8Array } {
-  const pay = p2tr(taprootInternalKey(publicKey), undefined, bitcoinNetworkParams(network));
+): { address: string; script: Uint8Array; internalKey: Uint8Array; tweakedPubkey: Uint8Array } {
+  const internalKey = taprootInternalKey(publicKey);
+  const pay = p2tr(internalKey, undefined, bitcoinNetworkParams(network));
   if (pay.address === undefined) throw new Error('p2tr gave no address');
-  return { address: pay.address, script: pay.script, tweakedPubkey: pay.tweakedPubkey };
+  return { address: pay.address, script: pay.script, internalKey, tweakedPubkey: pay.tweakedPubkey };
 }
 
 /** The colony's P2TR address on `network`. */
