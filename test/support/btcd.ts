@@ -14,7 +14,7 @@ import { freePort, logTail, sleep, spawnComponent, stopProcess, type PidRecord }
 export interface BtcdOptions {
   /** Every coinbase pays this address (the colony's). */
   miningAddress: string;
-  /** Data, logs and the pid file go here (removed by stop()). */
+  /** btcd's data goes in <stateDir>/btcd, its log in <stateDir>/logs/btcd.log, its pid in <stateDir>/pids. */
   stateDir: string;
 }
 
@@ -48,6 +48,8 @@ export class Btcd {
   readonly #rec: PidRecord;
   readonly #url: string;
   readonly #auth: string;
+  readonly #rpcPort: number;
+  readonly #password: string;
   #id = 0;
 
   private constructor(opts: BtcdOptions, rec: PidRecord, rpcPort: number, password: string) {
@@ -55,14 +57,23 @@ export class Btcd {
     this.#rec = rec;
     this.#url = `http://127.0.0.1:${rpcPort}/`;
     this.#auth = `Basic ${Buffer.from(`celula:${password}`).toString('base64')}`;
+    this.#rpcPort = rpcPort;
+    this.#password = password;
+  }
+
+  /** A btcctl command line that talks to this node (regtest RPC credentials, printed by the demo). */
+  btcctl(): string {
+    const bin = path.join(cacheDir(), 'bin', 'btcctl');
+    const conf = path.join(this.#opts.stateDir, 'btcd', 'btcd.conf');
+    return `${bin} -C ${conf} --regtest --notls --rpcserver=127.0.0.1:${this.#rpcPort} --rpcuser=celula --rpcpass=${this.#password}`;
   }
 
   /** Start btcd --regtest on loopback and wait until its RPC answers. */
   static async start(opts: BtcdOptions): Promise<Btcd> {
     const [rpcPort, p2pPort] = [await freePort(), await freePort()];
     const password = Math.random().toString(36).slice(2);
-    fs.mkdirSync(opts.stateDir, { recursive: true });
-    const conf = path.join(opts.stateDir, 'btcd.conf');
+    fs.mkdirSync(path.join(opts.stateDir, 'btcd'), { recursive: true });
+    const conf = path.join(opts.stateDir, 'btcd', 'btcd.conf');
     fs.writeFileSync(conf, '');
     const rec = spawnComponent({
       name: 'btcd',
@@ -70,8 +81,8 @@ export class Btcd {
       args: [
         '--regtest',
         `--configfile=${conf}`,
-        `--datadir=${path.join(opts.stateDir, 'data')}`,
-        `--logdir=${path.join(opts.stateDir, 'logs')}`,
+        `--datadir=${path.join(opts.stateDir, 'btcd', 'data')}`,
+        `--logdir=${path.join(opts.stateDir, 'btcd', 'logs')}`,
         `--rpclisten=127.0.0.1:${rpcPort}`,
         `--listen=127.0.0.1:${p2pPort}`,
         '--notls',
