@@ -4,7 +4,7 @@
 // mines coins to the colony's address; a draw is paid and confirmed; a cell is killed and replaced;
 // a second draw is paid from the same address by the replacement. Each step is printed.
 // `npm run demo:down` stops everything (btcd included).
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -196,13 +196,23 @@ async function postDraw(url: string, draw: DrawInput): Promise<Payout> {
   return JSON.parse(text) as Payout;
 }
 
+/** The draw and its payout as files, for examples/lottery/audit.ts (public data, nothing secret). */
+function keep(dir: string, draw: DrawInput, payout: Payout): { drawFile: string; payoutFile: string } {
+  mkdirSync(dir, { recursive: true });
+  const drawFile = path.join(dir, `${draw.drawId}.draw.json`);
+  const payoutFile = path.join(dir, `${draw.drawId}.payout.json`);
+  writeFileSync(drawFile, `${JSON.stringify(draw, null, 2)}\n`);
+  writeFileSync(payoutFile, `${JSON.stringify(payout, null, 2)}\n`);
+  return { drawFile, payoutFile };
+}
+
 /** One draw: sent to `cell`, audited with public data, broadcast, mined, the winner's output checked. */
 async function drawAndPay(
   btcd: Btcd,
   colony: Colony,
   cell: [string, string],
   draw: DrawInput,
-): Promise<void> {
+): Promise<{ drawFile: string; payoutFile: string }> {
   const winner = winnerOf(draw);
   say(
     `   tickets: ${draw.tickets.map((t) => t.id).join(', ')}; beacon (tip block hash) ${draw.beacon.slice(0, 16)}…`,
@@ -215,6 +225,7 @@ async function drawAndPay(
   const problems = auditPayout(payout, colony.status!.publicKey!, 'regtest', draw);
   if (problems.length > 0) throw new Error(`demo: the audit failed: ${problems.join('; ')}`);
   say('   audited with public data only (colony public key, tickets, beacon, UTXOs): OK');
+  const files = keep(path.join(btcd.stateDir, 'lottery'), draw, payout);
   const txid = await btcd.rpc<string>('sendrawtransaction', payout.tx);
   await btcd.generate(1);
   const out = await btcd.txOut(txid, 0);
@@ -222,6 +233,7 @@ async function drawAndPay(
   if (out?.confirmations !== 1 || to !== winner.address)
     throw new Error(`demo: payout ${txid} not confirmed to the winner`);
   say(`   btcd accepted it (sendrawtransaction), mined a block: ${out.value} BTC confirmed at ${to}`);
+  return files;
 }
 
 async function killACell(c: Cluster): Promise<string> {
@@ -269,7 +281,7 @@ export async function runLotteryDemo(): Promise<void> {
   const cells = await programUrls(c);
   const first = [...cells.entries()].sort()[0]!;
   const tip1 = await btcd.rpc<string>('getblockhash', await btcd.rpc<number>('getblockcount'));
-  await drawAndPay(btcd, colony, first, drawOf('demo-1', tip1, pots[0]!));
+  const files = await drawAndPay(btcd, colony, first, drawOf('demo-1', tip1, pots[0]!));
 
   step(6, 'killing a cell…');
   const before = new Set(cells.keys());
@@ -293,6 +305,9 @@ export async function runLotteryDemo(): Promise<void> {
     `  ${path.join(c.cp.state.binDir, 'kubectl')} get colony lottery -n ${NAMESPACE} -o jsonpath='{.status.bitcoinAddress}'`,
   );
   say(`  ${btcd.btcctl()} getblockcount`);
+  say(
+    `  node dist/examples/lottery/audit.js ${colony.status!.publicKey} regtest ${files.drawFile} ${files.payoutFile}`,
+  );
   say(
     `  logs: ${path.join(c.cp.stateDir, 'logs')}/ (celula-operator.log, celula-lottery-kubelet.log, btcd.log)`,
   );

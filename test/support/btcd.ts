@@ -61,6 +61,10 @@ export class Btcd {
     this.#password = password;
   }
 
+  get stateDir(): string {
+    return this.#opts.stateDir;
+  }
+
   /** A btcctl command line that talks to this node (regtest RPC credentials, printed by the demo). */
   btcctl(): string {
     const bin = path.join(cacheDir(), 'bin', 'btcctl');
