@@ -72,12 +72,27 @@ export interface ColonySpec {
   nodes?: { provider?: NodeProvider };
   resources?: { cpu?: string; memory?: string };
   args?: string[];
+  /** The user's program the cells host (issue 13); immutable like image and args. */
+  program?: ProgramSpec;
+  /** secp256k1 colonies: the network of the colony's Bitcoin address (status.bitcoinAddress). */
+  bitcoin?: { network?: 'mainnet' | 'testnet' | 'regtest' };
 }
+
+/** The program module (absolute path in the image) and the port its routes are served on. */
+export interface ProgramSpec {
+  module: string;
+  port?: number;
+}
+
+/** The program port when spec.program.port is unset. */
+export const DEFAULT_PROGRAM_PORT = 8080;
 
 export interface ColonyStatus {
   observedGeneration?: number;
   publicKey?: string;
   fingerprint?: string;
+  /** secp256k1 colonies: the P2TR (BIP86) address of publicKey on spec.bitcoin.network (src/api/bitcoin.ts). */
+  bitcoinAddress?: string;
   genesisCell?: string;
   desired?: number;
   /** Holders heard now (Alive): what Ready and FloorMet count. */

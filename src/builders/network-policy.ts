@@ -7,12 +7,13 @@
 // server (TokenReview, pod and node reads), whose address and port differ per cluster; restricting
 // egress would add nothing to the secret's safety, since a cell never sends it but over the
 // end-to-end encrypted join to a joiner that passed admission.
-import type { V1LabelSelector, V1NetworkPolicy } from '@kubernetes/client-node';
+import type { V1LabelSelector, V1NetworkPolicy, V1NetworkPolicyIngressRule } from '@kubernetes/client-node';
 import { LABELS, type Colony } from '../api/types.js';
 import { colonyLabels } from './labels.js';
 import { boundedName } from './names.js';
 import { controllerRef } from './owner.js';
 import { CELL_PORT } from './pod.js';
+import { programPort } from './program-service.js';
 
 /** `<colony>-cells`, shortened with a hash when it would not fit 63 characters. */
 export function networkPolicyName(colony: string): string {
@@ -25,6 +26,16 @@ export function cellPodSelector(colony: string): V1LabelSelector {
     matchLabels: colonyLabels(colony),
     matchExpressions: [{ key: LABELS.cell, operator: 'Exists' }],
   };
+}
+
+/**
+ * A colony hosting a program (issue 13) is reached by its clients on the program port, from
+ * anywhere: who may call the program is the program's business (and a cluster admin's, with another
+ * NetworkPolicy); the join port stays reachable from the colony's own cells only.
+ */
+function programIngress(colony: Colony): V1NetworkPolicyIngressRule[] {
+  const port = programPort(colony);
+  return port === undefined ? [] : [{ ports: [{ protocol: 'TCP', port }] }];
 }
 
 export function buildCellNetworkPolicy(colony: Colony): V1NetworkPolicy {
@@ -49,7 +60,10 @@ export function buildCellNetworkPolicy(colony: Colony): V1NetworkPolicy {
       policyTypes: ['Ingress'],
       // A podSelector without a namespaceSelector means pods of the policy's own namespace. `_from`
       // is client-node's model name for `from` (KubernetesObjectApi serializes it by kind).
-      ingress: [{ _from: [{ podSelector: cells }], ports: [{ protocol: 'TCP', port: CELL_PORT }] }],
+      ingress: [
+        { _from: [{ podSelector: cells }], ports: [{ protocol: 'TCP', port: CELL_PORT }] },
+        ...programIngress(colony),
+      ],
     },
   };
 }

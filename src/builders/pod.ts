@@ -2,7 +2,7 @@
 // Every default is the secure one (PSS restricted, read-only root filesystem, no API token but the
 // audience-bound join token, Guaranteed QoS, no restarts: a restarted process has lost the secret).
 import type { V1Container, V1Pod, V1Toleration, V1Volume } from '@kubernetes/client-node';
-import { HARDENED_TAINT, JOIN_AUDIENCE, type Cell, type Colony } from '../api/types.js';
+import { DEFAULT_PROGRAM_PORT, HARDENED_TAINT, JOIN_AUDIENCE, type Cell, type Colony } from '../api/types.js';
 import { cellServiceAccountName } from './names.js';
 import { controllerRef } from './owner.js';
 
@@ -42,6 +42,17 @@ function fieldEnv(name: string, fieldPath: string): { name: string; valueFrom: o
   return { name, valueFrom: { fieldRef: { fieldPath } } };
 }
 
+/** The join port, and the program's when the colony hosts one (issue 13). */
+function containerPorts(colony: Colony): V1Container['ports'] {
+  const ports = [{ name: 'cell', containerPort: CELL_PORT, protocol: 'TCP' }];
+  const program = colony.spec.program;
+  if (program === undefined) return ports;
+  return [
+    ...ports,
+    { name: 'program', containerPort: program.port ?? DEFAULT_PROGRAM_PORT, protocol: 'TCP' },
+  ];
+}
+
 function container(colony: Colony, cell: Cell): V1Container {
   const res = { ...DEFAULT_RESOURCES, ...colony.spec.resources };
   const quantities = { cpu: res.cpu, memory: res.memory };
@@ -50,7 +61,7 @@ function container(colony: Colony, cell: Cell): V1Container {
     image: colony.spec.image,
     imagePullPolicy: 'IfNotPresent',
     args: colony.spec.args,
-    ports: [{ name: 'cell', containerPort: CELL_PORT, protocol: 'TCP' }],
+    ports: containerPorts(colony),
     env: [
       { name: 'CELULA_COLONY', value: colony.metadata.name },
       { name: 'CELULA_COLONY_UID', value: colony.metadata.uid },

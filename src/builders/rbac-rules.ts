@@ -108,6 +108,12 @@ export const OPERATOR_RULES: Rule[] = [
     verbs: ['get', 'list', 'watch', 'create', 'patch'],
   },
   {
+    why: 'colony controller: one Service per colony that hosts a program, selecting its Ready cells (holders whose program is ready) on the program port (server-side apply: create+patch; owned by the colony)',
+    apiGroups: [''],
+    resources: ['services'],
+    verbs: ['get', 'list', 'watch', 'create', 'patch'],
+  },
+  {
     why: 'lock-down: the LockdownParameters (hardened nodes, colony namespaces, pods already on hardened nodes) the policies read; the operator is its only writer. Cluster-wide get is also what the API server demands of whoever creates a policy with a paramKind (get on every object of that kind): our own kind, so that is not get on every ConfigMap',
     apiGroups: [GROUP],
     resources: ['lockdownparameters'],

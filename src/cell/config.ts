@@ -30,8 +30,10 @@ Configuration is read from the environment (the operator's pod builder sets it):
   KUBECONFIG          API credential file for local runs; default: the in-cluster service account
   LOG_LEVEL           trace | debug | info | warn | error | silent (default info)
 
-Endpoints: GET /healthz, GET /readyz (200 = holds the secret), GET /identity, POST /attest,
-POST /join/hello, POST /join/proof. See docs/protocol.md.
+Endpoints: GET /healthz, GET /readyz (200 = holds the secret and the program, if any, is ready),
+GET /identity, POST /attest, POST /join/hello, POST /join/proof. See docs/protocol.md.
+The user's program (Colony spec.program, read from the API) is loaded after the secret is held and
+served on its own port (spec.program.port, default 8080).
 `;
 
 export class UsageError extends Error {

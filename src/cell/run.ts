@@ -7,7 +7,8 @@ import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { KubeConfig } from '@kubernetes/client-node';
 
-import { ColonyConditions, LABELS, type Cell, type Colony } from '../api/types.js';
+import { colonyBitcoinAddress, DEFAULT_BITCOIN_NETWORK } from '../api/bitcoin.js';
+import { ColonyConditions, DEFAULT_PROGRAM_PORT, LABELS, type Cell, type Colony } from '../api/types.js';
 import { isHardenedLabelValue } from '../builders/hardening.js';
 import type { Logger } from '../observability/logger.js';
 import { JoinFailed, joinColony } from './client.js';
@@ -16,6 +17,8 @@ import { hygieneInputs, memoryHygieneProblems, type HygieneInputs } from './hygi
 import { signKeyProof } from './key-proof.js';
 import { calibratePodNetwork, type ColonyContext } from './checks.js';
 import { ApiPodInspector, apiErrorSummary, CellApi, colonyContext, TokenReviewVerifier } from './kube.js';
+import { startProgram, type ProgramServer } from './program-host.js';
+import { programKeyOf, type ProgramContext } from './program.js';
 import { createJoinKey, type JoinKey } from './protocol.js';
 import { ColonySecret } from './secret.js';
 import { CellServer } from './server.js';
@@ -32,8 +35,10 @@ export interface CellDeps {
 export interface RunningCell {
   server: CellServer;
   address: AddressInfo;
-  /** Resolves once the cell holds the secret and has reported its identity. */
+  /** Resolves once the cell holds the secret, has reported its identity and its program is ready. */
   ready: Promise<void>;
+  /** Where the program's routes are served, once it is ready (colonies with spec.program). */
+  programAddress(): AddressInfo | undefined;
   stop(): Promise<void>;
 }
 
@@ -277,6 +282,58 @@ async function peerContext(
   };
 }
 
+/** What the program sees: public colony facts and the narrow key (never the ColonySecret). */
+export function programContext(colony: Colony, secret: ColonySecret): ProgramContext {
+  const meta = {
+    name: colony.metadata.name ?? '',
+    namespace: colony.metadata.namespace ?? '',
+    uid: colony.metadata.uid ?? '',
+  };
+  const key = programKeyOf(secret);
+  if (secret.algorithm !== 'secp256k1') return Object.freeze({ key, colony: Object.freeze(meta) });
+  const network = colony.spec.bitcoin?.network ?? DEFAULT_BITCOIN_NETWORK;
+  const bitcoin = Object.freeze({ network, address: colonyBitcoinAddress(secret.publicKey, network) });
+  return Object.freeze({ key, colony: Object.freeze(meta), bitcoin });
+}
+
+/**
+ * Load and start the colony's program once the cell holds the secret. A failure (the module does not
+ * load, onReady throws, the port is taken) is logged with its reason and retried with backoff: the
+ * cell keeps the secret and keeps serving joins, but it is not Ready while its program is not.
+ */
+async function hostProgram(
+  colony: Colony,
+  secret: ColonySecret,
+  where: { host: string; max: number },
+  log: Logger,
+): Promise<ProgramServer | undefined> {
+  const spec = colony.spec.program;
+  if (spec === undefined) return undefined;
+  const ctx = programContext(colony, secret);
+  const backoff = new Backoff(where.max);
+  for (;;) {
+    try {
+      const started = await startProgram(
+        spec.module,
+        ctx,
+        { port: spec.port ?? DEFAULT_PROGRAM_PORT, host: where.host },
+        log,
+      );
+      log.info(
+        { program: started.name, module: spec.module, port: started.address.port },
+        'program ready; serving its routes',
+      );
+      return started.server;
+    } catch (err) {
+      log.error(
+        { module: spec.module, err: err instanceof Error ? err.message : 'unknown' },
+        'the program failed to start; retrying (this cell is not Ready)',
+      );
+      await backoff.wait();
+    }
+  }
+}
+
 /** Starts serving at once (readiness 503), then obtains the secret and reports the identity. */
 export async function runCell(cfg: CellConfig, deps: CellDeps): Promise<RunningCell> {
   const log = deps.logger;
@@ -302,18 +359,26 @@ export async function runCell(cfg: CellConfig, deps: CellDeps): Promise<RunningC
   });
   const address = await server.listen(cfg.port, cfg.listen);
   log.info({ address: address.address, port: address.port, genesis: cfg.genesis }, 'cell serving');
+  if (colony.spec.program) server.expectProgram();
+  let program: { server: ProgramServer; address: AddressInfo } | undefined;
   const ready = obtainSecret(api, colony, ctx, deps).then(async (secret) => {
     server.setSecret(secret);
+    // This exact line is what test/system/monitor.ts watches for: the moment the cell holds the secret.
     log.info({ fingerprint: secret.fingerprint }, 'holding the colony secret; ready');
     await reportIdentity(api, secret, ctx, log);
+    const hosted = await hostProgram(colony, secret, { host: cfg.listen, max }, log);
+    if (hosted) program = { server: hosted, address: hosted.address() };
+    server.programReady();
   });
   ready.catch(() => undefined); // the caller handles failure; never an unhandled rejection meanwhile
   return {
     server,
     address,
     ready,
+    programAddress: () => program?.address,
     stop: async () => {
       server.secret?.zero();
+      await program?.server.close();
       await server.close();
     },
   };

@@ -24,6 +24,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { inspect } from 'node:util';
+import { signSchnorr, taprootTweakPrivKey } from '@scure/btc-signer/utils.js';
 
 import {
   ED25519_SPKI,
@@ -43,6 +44,8 @@ const AEAD_LABEL = 'celula/aead';
 const DECRYPT_LABEL = 'celula/decrypt';
 const PROGRAM_LABEL_PREFIX = 'celula/program/';
 const GCM_IV = 12;
+/** BIP340 auxiliary randomness: fixed, so every cell signs the same digest to the same signature. */
+const TAPROOT_AUX = new Uint8Array(32);
 const GCM_TAG = 16;
 
 // DER prefixes: the fixed ASN.1 headers in front of a raw key (RFC 8410 for Ed25519/X25519,
@@ -72,7 +75,13 @@ export interface HpkeBox {
 /**
  * The narrow interface the user's program gets. It never yields the root secret.
  * - sign/verify: with the colony key (Ed25519; ECDSA-secp256k1/SHA-256, 64-byte r||s; for aes-256
- *   colonies, the Ed25519 identity key derived from the secret).
+ *   colonies, the Ed25519 identity key derived from the secret), always over
+ *   programSignedBytes(data) = 'celula/program/v1\0' || data (src/api/program-signature.ts): the
+ *   runtime's own signed messages (join challenge, attestation, key proof) start with other labels,
+ *   so no program signature is ever one the runtime's verifiers accept.
+ * - signTaproot (secp256k1 colonies only): BIP340 Schnorr over a 32-byte digest (a Taproot sighash)
+ *   with the BIP86-tweaked key of the colony's P2TR address. Another algorithm and another key than
+ *   the runtime's ECDSA, which no runtime verifier accepts. Deterministic (fixed aux randomness).
  * - derive(label): HKDF-SHA256(secret, salt 'celula/v1', info 'celula/program/<label>'); a fresh
  *   Buffer the program owns (and should zero). Distinct labels give independent keys.
  * - encrypt/decrypt: AES-256-GCM under a subkey derived with label 'celula/aead' (all algorithms;
@@ -87,6 +96,7 @@ export interface ProgramKey {
   readonly decryptionPublicKey: Buffer;
   sign(data: Uint8Array): Buffer;
   verify(data: Uint8Array, signature: Uint8Array): boolean;
+  signTaproot(digest: Uint8Array): Buffer;
   derive(label: string, length?: number): Buffer;
   encrypt(plaintext: Uint8Array, aad?: Uint8Array): SymmetricBox;
   decrypt(box: Uint8Array, aad?: Uint8Array): Buffer;
@@ -228,6 +238,24 @@ export class ColonySecret {
 
   verify(data: Uint8Array, signature: Uint8Array): boolean {
     return verifyWithIdentity(this.#identity, data, signature);
+  }
+
+  /**
+   * BIP340 Schnorr signature over a 32-byte digest with the BIP86 key-path tweak of this key (the
+   * colony's P2TR output key, no script tree). secp256k1 only. The tweaked scalar is a copy wiped
+   * right after; @noble/curves holds it as a bigint meanwhile, which JavaScript cannot wipe (the same
+   * limit as OpenSSL's copy inside a KeyObject).
+   */
+  signTaproot(digest: Uint8Array): Buffer {
+    this.#assertLive();
+    if (this.algorithm !== 'secp256k1') throw new Error('signTaproot needs a secp256k1 colony');
+    if (digest.length !== 32) throw new Error('signTaproot signs a 32-byte digest (a Taproot sighash)');
+    const tweaked = taprootTweakPrivKey(this.#bytes);
+    try {
+      return Buffer.from(signSchnorr(digest, tweaked, TAPROOT_AUX));
+    } finally {
+      tweaked.fill(0);
+    }
   }
 
   /** HKDF-SHA256 subkey for the program; never the root secret. */

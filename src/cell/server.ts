@@ -149,6 +149,8 @@ export class CellServer {
   readonly #global: Bucket;
   readonly #sources = new Map<string, Bucket>();
   #proofsInFlight = 0;
+  /** True while a program is expected and not ready yet: readiness waits for it (issue 13). */
+  #programPending = false;
 
   constructor(opts: CellServerOptions) {
     this.#opts = opts;
@@ -177,6 +179,15 @@ export class CellServer {
 
   setSecret(secret: ColonySecret): void {
     this.#secret = secret;
+  }
+
+  /** This cell hosts a program: /readyz answers 200 only once programReady() is called. */
+  expectProgram(): void {
+    this.#programPending = true;
+  }
+
+  programReady(): void {
+    this.#programPending = false;
   }
 
   listen(port: number, host = '0.0.0.0'): Promise<AddressInfo> {
@@ -251,8 +262,12 @@ export class CellServer {
   }
 
   #readyz(): Reply {
-    const ready = this.#secret !== undefined && !this.#secret.zeroed;
-    return { status: ready ? 200 : 503, body: { ready } };
+    const holds = this.#secret !== undefined && !this.#secret.zeroed;
+    const ready = holds && !this.#programPending;
+    return {
+      status: ready ? 200 : 503,
+      body: { ready, holdsSecret: holds, programReady: !this.#programPending },
+    };
   }
 
   #identity(): Reply {

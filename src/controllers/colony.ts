@@ -13,6 +13,8 @@ import {
 import { buildCell } from '../builders/cell.js';
 import { buildCellDisruptionBudget } from '../builders/disruption-budget.js';
 import { buildCellNetworkPolicy } from '../builders/network-policy.js';
+import { buildProgramService, programServiceName } from '../builders/program-service.js';
+import { colonyBitcoinAddress, DEFAULT_BITCOIN_NETWORK } from '../api/bitcoin.js';
 import { cellServiceAccountName } from '../builders/names.js';
 import { isControlledBy } from '../builders/owner.js';
 import {
@@ -194,12 +196,30 @@ function unCountedBreaks(ctx: ControllerContext, colony: Colony): { count: numbe
   return { count: breaks, counted: () => tracker.record(uid, mark) };
 }
 
-/** The colony's own children: cell ServiceAccount and RBAC, NetworkPolicy, PodDisruptionBudget. */
+/** A colony hosting a program: its Service, applied when missing from the cache (issue 13). */
+async function ensureProgramService(ctx: ControllerContext, colony: Colony): Promise<void> {
+  if (colony.spec.program === undefined) return;
+  const name = programServiceName(colony.metadata.name ?? '');
+  if (!ctx.services.get(colony.metadata.namespace, name)) await ctx.write.apply(buildProgramService(colony));
+}
+
+/**
+ * The colony's Bitcoin address (secp256k1 colonies, issue 13): P2TR of status.publicKey on
+ * spec.bitcoin.network (src/api/bitcoin.ts says why P2TR). From public data only.
+ */
+export function withBitcoinAddress(colony: Colony, status: ColonyStatus): ColonyStatus {
+  if (colony.spec.secret.algorithm !== 'secp256k1' || !status.publicKey) return status;
+  const network = colony.spec.bitcoin?.network ?? DEFAULT_BITCOIN_NETWORK;
+  return { ...status, bitcoinAddress: colonyBitcoinAddress(status.publicKey, network) };
+}
+
+/** The colony's own children: cell ServiceAccount and RBAC, NetworkPolicy, PodDisruptionBudget, program Service. */
 async function ensureChildren(ctx: ControllerContext, colony: Colony): Promise<void> {
   await ensureServiceAccount(ctx, colony);
   await ensureCellRbac(ctx, colony);
   await ensureNetworkPolicy(ctx, colony);
   await ensureDisruptionBudget(ctx, colony);
+  await ensureProgramService(ctx, colony);
 }
 
 /** The colony's cells: by the owner index when the reader has one (its own, not the namespace's). */
@@ -275,10 +295,14 @@ export async function reconcileColony(ctx: ControllerContext, key: string): Prom
 
   await applyPlan(ctx, colony, plan);
   recordFloor(ctx, colony, plan.status);
-  const changed = await ctx.write.patchStatus('Colony', colony, plan.status);
+  const changed = await ctx.write.patchStatus('Colony', colony, withBitcoinAddress(colony, plan.status));
   breaks.counted();
   if (changed) await reportFloor(ctx, colony, plan);
-  // A Lost colony has nothing to wait for: no requeue (events still wake it).
+  return nextCheck(ctx, colony, plan);
+}
+
+/** A settling colony looks again later; a Lost one has nothing to wait for (events still wake it). */
+function nextCheck(ctx: ControllerContext, colony: Colony, plan: ColonyPlan): ReconcileResult {
   const lost = isConditionTrue(plan.status.conditions, ColonyConditions.Lost);
   const settling = plan.status.alive !== colony.spec.replicas && !lost;
   return settling ? { requeueAfter: settlingRecheckMs(plan.status, ctx.now()) } : {};
@@ -314,6 +338,7 @@ export function colonyController(d: ControllerDeps): ControllerDescriptor {
       source(c.roleBindings, owner, childChanged),
       source(c.networkPolicies, owner, childChanged),
       source(c.disruptionBudgets, owner, budgetChanged),
+      source(c.services, owner, childChanged),
       source(c.clusterRoleBindings, colonyOfBinding, clusterBindingChanged),
       // Node changes it reads (readiness, labels, taints, cordon, capacity) and a node going silent
       // or being heard again can change placement for every colony.

@@ -7,6 +7,7 @@ import type {
   V1Pod,
   V1NetworkPolicy,
   V1PodDisruptionBudget,
+  V1Service,
   V1RoleBinding,
   V1ServiceAccount,
 } from '@kubernetes/client-node';
@@ -83,6 +84,8 @@ export interface ControllerContext {
   networkPolicies: Reader<V1NetworkPolicy>;
   /** The colonies' PodDisruptionBudgets (label-selected: ours only). */
   disruptionBudgets: Reader<V1PodDisruptionBudget>;
+  /** The colonies' program Services (label-selected: ours only). */
+  services: Reader<V1Service>;
   clusterRoleBindings: Reader<V1ClusterRoleBinding>;
   write: Writer;
   live: LiveReader;

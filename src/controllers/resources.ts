@@ -22,6 +22,7 @@ import type {
   V1Node,
   V1Pod,
   V1PodDisruptionBudget,
+  V1Service,
   V1RoleBinding,
   V1ServiceAccount,
 } from '@kubernetes/client-node';
@@ -88,6 +89,10 @@ export const RESOURCES = {
     path: collection('policy/v1', 'poddisruptionbudgets', ns),
     labelSelector: MANAGED,
   }),
+  services: (ns?: string): ResourceSpec => ({
+    path: collection('', 'services', ns),
+    labelSelector: MANAGED,
+  }),
   clusterRoleBindings: (): ResourceSpec => ({
     path: collection('rbac.authorization.k8s.io/v1', 'clusterrolebindings'),
     labelSelector: MANAGED,
@@ -145,6 +150,8 @@ export interface Caches {
   roleBindings: Cache<V1RoleBinding>;
   networkPolicies: Cache<V1NetworkPolicy>;
   disruptionBudgets: Cache<V1PodDisruptionBudget>;
+  /** The colonies' program Services (issue 13). */
+  services: Cache<V1Service>;
   clusterRoleBindings: Cache<V1ClusterRoleBinding>;
   nodes: Cache<V1Node>;
   nodeLeases: Cache<V1Lease>;
@@ -161,6 +168,7 @@ export function caches(src: InformerSource, namespace?: string): Caches {
     roleBindings: src.informer<V1RoleBinding>(r.roleBindings(namespace)),
     networkPolicies: src.informer<V1NetworkPolicy>(r.networkPolicies(namespace)),
     disruptionBudgets: src.informer<V1PodDisruptionBudget>(r.disruptionBudgets(namespace)),
+    services: src.informer<V1Service>(r.services(namespace)),
     clusterRoleBindings: src.informer<V1ClusterRoleBinding>(r.clusterRoleBindings()),
     nodes: src.informer<V1Node>(r.nodes()),
     nodeLeases: src.informer<V1Lease>(r.nodeLeases()),

@@ -231,6 +231,40 @@ describe('CRD definitions', () => {
 // [description, mutation, field the rejection must name, message fragment]
 const invalidColonies: [string, Mutation, string, string][] = [
   ['no image', (c) => delete c.spec.image, 'spec.image', 'Required value'],
+  // spec.program and spec.bitcoin (issue 13)
+  [
+    'a relative program module',
+    (c) => (c.spec.program = { module: 'program.js' }),
+    'spec.program.module',
+    'should match',
+  ],
+  [
+    'the program on the join port',
+    (c) => (c.spec.program = { module: '/app/p.js', port: 8443 }),
+    'spec.program.port',
+    "must not be the cell's join port",
+  ],
+  [
+    'a program without a module',
+    (c) => (c.spec.program = { port: 8080 }),
+    'spec.program.module',
+    'Required value',
+  ],
+  [
+    'an unknown bitcoin network',
+    (c) => {
+      c.spec.secret = { algorithm: 'secp256k1' };
+      c.spec.bitcoin = { network: 'signet' };
+    },
+    'spec.bitcoin.network',
+    'Unsupported value',
+  ],
+  [
+    'bitcoin on an ed25519 colony',
+    (c) => (c.spec.bitcoin = { network: 'regtest' }),
+    'spec.bitcoin',
+    'only meaningful for a secp256k1 colony',
+  ],
   ['empty image', (c) => (c.spec.image = ''), 'spec.image', 'pinned by digest'],
   ['image by tag', (c) => (c.spec.image = 'registry.example/keeper:1.2.3'), 'spec.image', 'pinned by digest'],
   ['image without tag or digest', (c) => (c.spec.image = 'keeper'), 'spec.image', 'pinned by digest'],
@@ -391,6 +425,17 @@ describe('valid Colonies are accepted', () => {
     });
   });
 
+  it('takes a program (port defaulted to 8080) and a Bitcoin network on a secp256k1 Colony', async () => {
+    const body = colony((c) => {
+      c.spec.secret = { algorithm: 'secp256k1' };
+      c.spec.program = { module: '/app/dist/examples/lottery/program.js' };
+      c.spec.bitcoin = { network: 'regtest' };
+    });
+    const got = (await create(COLONY_PLURAL, body)) as unknown as Colony;
+    expect(got.spec.program).toEqual({ module: '/app/dist/examples/lottery/program.js', port: 8080 });
+    expect(got.spec.bitcoin).toEqual({ network: 'regtest' });
+  });
+
   const valid: [string, Mutation][] = [
     [
       'secp256k1 with a registry port and nested path',
@@ -547,6 +592,27 @@ describe('Colony updates', () => {
 // [description, the colony as created, the edit, field the rejection must name, message fragment]
 const frozenSpecChanges: [string, Mutation | undefined, Mutation, string, string][] = [
   [
+    'changing the program module',
+    (c) => (c.spec.program = { module: '/app/a.js' }),
+    (c) => (c.spec.program = { module: '/app/b.js', port: 8080 }),
+    'spec.program',
+    'program is immutable',
+  ],
+  [
+    'adding a program',
+    undefined,
+    (c) => (c.spec.program = { module: '/app/a.js' }),
+    'spec.program',
+    'program is immutable',
+  ],
+  [
+    'removing the program',
+    (c) => (c.spec.program = { module: '/app/a.js' }),
+    (c) => delete c.spec.program,
+    'spec.program',
+    'program is immutable',
+  ],
+  [
     'changing args',
     (c) => (c.spec.args = ['--a']),
     (c) => (c.spec.args = ['--b']),
@@ -608,6 +674,11 @@ const frozenSpecChanges: [string, Mutation | undefined, Mutation, string, string
 // [description, the colony as created, an edit that keeps args and provider as they are]
 const unchangedSpecEdits: [string, Mutation | undefined, Mutation][] = [
   ['scaling a colony with args', (c) => (c.spec.args = ['--a']), (c) => (c.spec.replicas = 4)],
+  [
+    'scaling a colony with a program',
+    (c) => (c.spec.program = { module: '/app/a.js' }),
+    (c) => (c.spec.replicas = 4),
+  ],
   ['setting the empty args on a colony without args', undefined, (c) => (c.spec.args = [])],
   ['spelling out the default provider', undefined, (c) => (c.spec.nodes = { provider: 'adopt' })],
   [

@@ -9,6 +9,7 @@ import type {
   V1Pod,
   V1NetworkPolicy,
   V1PodDisruptionBudget,
+  V1Service,
   V1RoleBinding,
   V1ServiceAccount,
 } from '@kubernetes/client-node';
@@ -159,6 +160,7 @@ export class MemoryWorld {
   roleBindings = new MemoryReader<V1RoleBinding>();
   networkPolicies = new MemoryReader<V1NetworkPolicy>();
   disruptionBudgets = new MemoryReader<V1PodDisruptionBudget>();
+  services = new MemoryReader<V1Service>();
   clusterRoleBindings = new MemoryReader<V1ClusterRoleBinding>();
   /** What a live GET of a Lease returns when it differs from the cache (a lagging watch). */
   liveLeases = new Map<string, V1Lease | undefined>();
@@ -181,6 +183,7 @@ export class MemoryWorld {
       RoleBinding: this.roleBindings,
       NetworkPolicy: this.networkPolicies,
       PodDisruptionBudget: this.disruptionBudgets,
+      Service: this.services,
       ClusterRoleBinding: this.clusterRoleBindings,
     };
     return byKind[kind];
@@ -243,6 +246,7 @@ export function memoryContext(o: MemoryContextOptions): MemoryContext {
     roleBindings: world.roleBindings,
     networkPolicies: world.networkPolicies,
     disruptionBudgets: world.disruptionBudgets,
+    services: world.services,
     clusterRoleBindings: world.clusterRoleBindings,
     write: writer,
     live: world.live(),

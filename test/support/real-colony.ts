@@ -58,6 +58,8 @@ export interface RealColonyOptions {
   digestChar: string;
   /** --node-loss-after in seconds. */
   nodeLossAfter: number;
+  /** Changes to the Colony before it is created (e.g. its algorithm and program). */
+  customize?: (body: Colony) => void;
 }
 
 export interface RealColony {
@@ -104,6 +106,7 @@ async function start(o: RealColonyOptions, kc: KubeConfig, ns: string): Promise<
   const body = poolColony(COLONY, o);
   body.metadata.labels = { [CELL_RUNTIME_LABEL]: 'local' };
   body.spec.nodes = { provider: 'existing' };
+  o.customize?.(body);
   await custom.createNamespacedCustomObject({ ...colonyResource(ns), body });
   const cells = (): Promise<Cell[]> => cellsOf(custom, ns, COLONY);
   const colony = (): Promise<Colony> => readColony(custom, ns, COLONY);

@@ -65,8 +65,8 @@ describe('cache shapes keep what the readers read', () => {
     const now = new Date();
     expect(judgeLease(cached(LEASE_SHAPE, lease), now)).toEqual(judgeLease(lease, now));
     const bound = cached(BOUND_POD_SHAPE, pod);
-    expect(lockdownTargets({ nodes: [n], pods: [bound], cells: [] })).toEqual(
-      lockdownTargets({ nodes: [node], pods: [pod], cells: [] }),
+    expect(lockdownTargets({ nodes: [n], pods: [bound], cells: [], colonies: [] })).toEqual(
+      lockdownTargets({ nodes: [node], pods: [pod], cells: [], colonies: [] }),
     );
     expect(bound.spec?.containers.map((c) => c.resources)).toEqual(
       pod.spec?.containers.map((c) => c.resources),

@@ -64,6 +64,7 @@ function world() {
     roleBindings: new FakeCache(),
     networkPolicies: new FakeCache(),
     disruptionBudgets: new FakeCache(),
+    services: new FakeCache(),
     clusterRoleBindings: new FakeCache(),
     nodes: new FakeCache<V1Node>(),
     nodeLeases: new FakeCache<V1Lease>(),
