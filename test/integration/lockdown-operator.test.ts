@@ -14,6 +14,7 @@ import {
   type KubeConfig,
 } from '@kubernetes/client-node';
 import {
+  CELL_PLURAL,
   COLONY_PLURAL,
   GROUP,
   LABELS,
@@ -290,10 +291,15 @@ describe('operator lock-down', () => {
     const incidentsAtStart = await incidentCount();
     const first = names.slice(0, SCALE_NAMESPACES);
     for (const c of first) await create(c);
+    // Keyed, and settled: the keys of earlier tests' namespaces go only once their last cell pod is
+    // gone (seconds under load); that removal is not a write caused by the cells made below.
     const keyed = await waitFor(async () => {
       const p = await readParams();
-      return scaleNs.every((n) => namespaceKey(n) in (p.data ?? {})) && p;
-    }, 'namespace keys written');
+      const want = await colonyNamespaces();
+      const have = Object.keys(p.data ?? {}).filter((k) => k.startsWith(namespaceKey('')));
+      const settled = have.length === want.size && [...want].every((n) => namespaceKey(n) in (p.data ?? {}));
+      return scaleNs.every((n) => want.has(n)) && settled && p;
+    }, 'namespace keys written, and only those of namespaces with colonies or cell pods');
     await waitFor(async () => (await cellPods()) >= SCALE_NAMESPACES, 'first cells made after their keys');
     const before = {
       resourceVersion: keyed.metadata?.resourceVersion,
@@ -364,6 +370,23 @@ async function incidentCount(): Promise<number> {
   const text = await op.operator.registry.getSingleMetricAsString('celula_lockdown_incidents_total');
   const m = /celula_lockdown_incidents_total (\d+)/.exec(text);
   return m ? Number(m[1]) : 0;
+}
+
+/** Namespaces that hold a Colony or a cell pod: exactly those the parameters should key. */
+async function colonyNamespaces(): Promise<Set<string>> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const list = async (plural: string): Promise<Colony[]> =>
+    (
+      (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural })) as {
+        items: Colony[];
+      }
+    ).items;
+  const [colonies, cells] = await Promise.all([list(COLONY_PLURAL), list(CELL_PLURAL)]);
+  const pods = await core.listPodForAllNamespaces({ labelSelector: LABELS.cell });
+  return new Set([
+    ...[...colonies, ...cells].map((c) => c.metadata.namespace ?? ''),
+    ...pods.items.map((p) => p.metadata?.namespace ?? ''),
+  ]);
 }
 
 /** Cell pods in the scale namespaces (or one of them). */
