@@ -154,9 +154,11 @@ export class System {
     // One at a time: a node's kwok network (pod CIDR) comes from the nodes recorded before it.
     for (const [n, z] of NODE_ZONES) await sys.addNode(n, z);
     for (const name of OPERATORS) sys.startOperator(name);
-    // The cells are this process's children: a signal or exit must not leave them running.
+    // The cells are this process's children: an exit must not leave them running. SIGINT/SIGTERM
+    // belong to the run (chaos.ts: end after the current incident, then stop()); killing the cells
+    // on them made every holder die at once, counted as secrets lost. A hang-up ends everything.
     process.on('exit', () => sys.killCellsSync());
-    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => sys.killCellsSync());
+    process.once('SIGHUP', () => process.exit(129));
     await sys.kubelet.start();
     for (const c of COLONIES)
       await applyObject(objects, colonyBody(c) as KubernetesObject, { fieldManager: MANAGER });
