@@ -15,6 +15,7 @@ import { LEADER_LEASE, OPERATOR_NAME } from './builders/rbac-rules.js';
 import { defaultHijackPath, hardeningController, loadHijackScript } from './controllers/node.js';
 import { lockdownController, type Lockdown } from './controllers/lockdown-wiring.js';
 import { NODE_LEASE_NAMESPACE } from './controllers/node-lease.js';
+import { PlacementLedger } from './controllers/placement.js';
 import { caches, type Caches } from './controllers/resources.js';
 import { ApiWriter } from './controllers/writer.js';
 import type { Logger } from './observability/logger.js';
@@ -226,6 +227,7 @@ export async function startOperator(config: OperatorConfig): Promise<Operator> {
     lockdown: () => lockdown?.state() ?? 'Disabled',
     lockdownBreaks: lockdown?.breaks,
     nodeLossAfter: cfg.nodeLossAfter,
+    placements: new PlacementLedger(),
     now,
     log: cfg.logger,
   };

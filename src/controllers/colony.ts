@@ -35,18 +35,32 @@ import {
   type ReconcileResult,
 } from './context.js';
 import { judgeLease, NODE_LEASE_NAMESPACE } from './node-lease.js';
+import { cellRequest, loadIndex, type NodeLoad } from './placement.js';
 
 /** While cells are on their way, look again even if no event arrives. */
 const SETTLING_REQUEUE_MS = 10_000;
 
 /** Nodes minus those whose Lease went stale: a replacement never lands on a silent node. */
-function liveNodes(ctx: ControllerContext): V1Node[] {
+function liveNodes(ctx: ControllerContext): { live: V1Node[]; silent: number } {
   const now = ctx.now();
   const since = ctx.guard.observingSince();
-  return ctx.nodes.list().filter((n) => {
+  const all = ctx.nodes.list();
+  const live = all.filter((n) => {
     const lease = ctx.nodeLeases.get(NODE_LEASE_NAMESPACE, n.metadata?.name ?? '');
     return judgeLease(lease, now, ctx.nodeLossAfter, since).kind !== 'lost';
   });
+  return { live, silent: all.length - live.length };
+}
+
+/** Living cells per node of every colony the operator sees, plus those it created and has not seen yet. */
+function clusterLoad(ctx: ControllerContext): Map<string, NodeLoad> {
+  const index = loadIndex(ctx.cells.list(), (c) => ctx.colonies.get(c.metadata.namespace, c.spec.colony));
+  const inCache = (key: string): boolean => {
+    const [ns = '', name = ''] = key.split('/');
+    return ctx.cells.get(ns, name) !== undefined;
+  };
+  ctx.placements?.addPending(index, inCache, ctx.now());
+  return index;
 }
 
 async function ensureServiceAccount(ctx: ControllerContext, colony: Colony): Promise<void> {
@@ -133,6 +147,20 @@ async function reportFloor(ctx: ControllerContext, colony: Colony, plan: ColonyP
   }
 }
 
+/**
+ * A Warning when needed cells find no node, or find none for other constraints than before (node
+ * counts alone changing is no news: the condition's message keeps them current).
+ */
+async function reportPlacement(ctx: ControllerContext, colony: Colony, plan: ColonyPlan): Promise<void> {
+  const P = ColonyConditions.CellsPlaced;
+  const find = (s: ColonyStatus | undefined): string | undefined =>
+    s?.conditions?.find((c) => c.type === P && c.status === 'False')?.message;
+  const now = find(plan.status);
+  const shape = (m: string | undefined): string | undefined => m?.replace(/\d+/g, '#');
+  if (now === undefined || shape(now) === shape(find(colony.status))) return;
+  await ctx.write.event(eventRef(colony, 'Colony'), 'Warning', 'FailedPlacement', now);
+}
+
 function recordFloor(ctx: ControllerContext, colony: Colony, s: ColonyStatus): void {
   const counts = { alive: s.alive ?? 0, unreachable: s.unreachable ?? 0, joining: s.joining ?? 0 };
   ctx.metrics?.colony(colony.metadata.namespace ?? '', colony.metadata.name ?? '', {
@@ -144,13 +172,20 @@ function recordFloor(ctx: ControllerContext, colony: Colony, s: ColonyStatus): v
 /** Creates the planned cells, prunes old dead ones, retires the surplus. */
 async function applyPlan(ctx: ControllerContext, colony: Colony, plan: ColonyPlan): Promise<void> {
   const namespace = colony.metadata.namespace ?? '';
+  const req = cellRequest(colony);
   for (const placement of plan.create) {
     const cell = buildCell(colony, placement);
+    const key = `${namespace}/${cell.metadata.name ?? ''}`;
     ctx.log.info(
       { cell: cell.metadata.name, node: placement.node, genesis: placement.genesis },
       'creating cell',
     );
-    await ctx.write.apply(cell);
+    // Counted as load at once: the next colony must not see this node as emptier than it is.
+    ctx.placements?.assume(key, placement.node, req, ctx.now());
+    await ctx.write.apply(cell).catch((err: unknown) => {
+      ctx.placements?.forget(key);
+      throw err;
+    });
   }
   for (const dead of plan.delete) await ctx.write.delete(CellKind, namespace, dead);
   for (const surplus of plan.retire) {
@@ -195,13 +230,16 @@ export async function reconcileColony(ctx: ControllerContext, key: string): Prom
 
   await ensureChildren(ctx, colony);
   const breaks = unCountedBreaks(ctx, colony);
+  const nodes = liveNodes(ctx);
   const plan = planColony({
     colony,
     cells: ownCells(ctx, colony),
-    nodes: liveNodes(ctx),
+    nodes: nodes.live,
+    silentNodes: nodes.silent,
     lockdown: ctx.lockdown(),
     lockdownBreaks: breaks.count,
     fault: ctx.guard.verdict(ctx, ctx.now()).fault,
+    load: () => clusterLoad(ctx),
     now: ctx.now(),
   });
 
@@ -210,6 +248,7 @@ export async function reconcileColony(ctx: ControllerContext, key: string): Prom
   const changed = await ctx.write.patchStatus('Colony', colony, plan.status);
   breaks.counted();
   if (changed) await reportFloor(ctx, colony, plan);
+  if (changed) await reportPlacement(ctx, colony, plan);
   // A Lost colony has nothing to wait for: no requeue (events still wake it).
   const lost = isConditionTrue(plan.status.conditions, ColonyConditions.Lost);
   const settling = plan.status.alive !== colony.spec.replicas && !lost;

@@ -14,6 +14,7 @@ import type { Cell, Colony } from '../api/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { FloorMetrics } from './floor-metrics.js';
 import type { FloorGuard } from './guard.js';
+import type { PlacementLedger } from './placement.js';
 import type { Caches } from './resources.js';
 
 export interface Reader<T> {
@@ -93,6 +94,8 @@ export interface ControllerContext {
     since(uid: string): { breaks: number; mark: number };
     record(uid: string, mark: number): void;
   };
+  /** Cells created but not yet cached, counted as load when placing (absent: the cache alone). */
+  placements?: PlacementLedger;
   /** `--node-loss-after` in seconds; undefined = three renew intervals of each node's Lease. */
   nodeLossAfter?: number;
   now(): Date;
