@@ -172,18 +172,20 @@ function recordFloor(ctx: ControllerContext, colony: Colony, s: ColonyStatus): v
 /** Creates the planned cells, prunes old dead ones, retires the surplus. */
 async function applyPlan(ctx: ControllerContext, colony: Colony, plan: ColonyPlan): Promise<void> {
   const namespace = colony.metadata.namespace ?? '';
+  const cells = plan.create.map((placement) => ({ placement, cell: buildCell(colony, placement) }));
+  const keyOf = (cell: Cell): string => `${namespace}/${cell.metadata.name ?? ''}`;
+  // Every planned cell counts as load at once, before the first await: a colony reconciled
+  // meanwhile must not see these nodes as emptier than they are.
   const req = cellRequest(colony);
-  for (const placement of plan.create) {
-    const cell = buildCell(colony, placement);
-    const key = `${namespace}/${cell.metadata.name ?? ''}`;
+  for (const { placement, cell } of cells)
+    ctx.placements?.assume(keyOf(cell), placement.node, req, ctx.now());
+  for (const [i, { placement, cell }] of cells.entries()) {
     ctx.log.info(
       { cell: cell.metadata.name, node: placement.node, genesis: placement.genesis },
       'creating cell',
     );
-    // Counted as load at once: the next colony must not see this node as emptier than it is.
-    ctx.placements?.assume(key, placement.node, req, ctx.now());
     await ctx.write.apply(cell).catch((err: unknown) => {
-      ctx.placements?.forget(key);
+      for (const rest of cells.slice(i)) ctx.placements?.forget(keyOf(rest.cell));
       throw err;
     });
   }

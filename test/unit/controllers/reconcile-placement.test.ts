@@ -75,6 +75,19 @@ describe('genesis cells of many colonies spread across nodes', () => {
     });
   });
 
+  it('and while colonies are reconciled concurrently (the ledger counts a plan before its first write)', async () => {
+    const m = world(40);
+    const frozen: Reader<Cell> = { get: () => undefined, list: () => [] };
+    const ctx = { ...m.ctx, cells: frozen };
+    await Promise.all(m.world.colonies.list().map((c) => reconcileColony(ctx, `ns/${c.metadata.name}`)));
+    expect(perNode(m)).toEqual({
+      'kwok-node-0': 10,
+      'kwok-node-1': 10,
+      'kwok-node-2': 10,
+      'kwok-node-3': 10,
+    });
+  });
+
   it('counts other colonies’ cells already on the nodes (load of all colonies, not only its own)', async () => {
     const m = world(12);
     const [first, ...rest] = m.world.colonies.list();
