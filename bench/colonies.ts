@@ -169,7 +169,9 @@ async function tamperEvents(admin: KubeConfig): Promise<{ objects: number; total
 }
 
 /** Genesis cells per node (`node:count`, by node name), and the colonies that have none. */
-async function genesisPlacement(admin: KubeConfig): Promise<{ placement: string; unplaced: number }> {
+async function genesisPlacement(
+  admin: KubeConfig,
+): Promise<{ placement: string; placed: Set<string>; unplaced: number }> {
   const custom = admin.makeApiClient(CustomObjectsApi);
   const cells = (
     (await custom.listNamespacedCustomObject({
@@ -185,14 +187,12 @@ async function genesisPlacement(admin: KubeConfig): Promise<{ placement: string;
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([n, k]) => `${n}:${k}`)
     .join(',');
-  return {
-    placement: placement || 'none',
-    unplaced: COLONIES - new Set(cells.map((c) => c.spec.colony)).size,
-  };
+  const placed = new Set(cells.map((c) => c.spec.colony));
+  return { placement: placement || 'none', placed, unplaced: COLONIES - placed.size };
 }
 
-/** Why colonies without a genesis cell have none: their Ready condition's messages, counted. */
-async function unplacedReasons(admin: KubeConfig): Promise<string> {
+/** Why colonies without a genesis cell have none: their Ready condition (reason: message), counted. */
+async function unplacedReasons(admin: KubeConfig, placed: ReadonlySet<string>): Promise<string> {
   const custom = admin.makeApiClient(CustomObjectsApi);
   const colonies = (
     (await custom.listNamespacedCustomObject({
@@ -201,13 +201,14 @@ async function unplacedReasons(admin: KubeConfig): Promise<string> {
       namespace: NS,
       plural: COLONY_PLURAL,
     })) as { items: Colony[] }
-  ).items;
+  ).items.filter((c) => !placed.has(c.metadata.name ?? ''));
   const reasons = new Map<string, number>();
   for (const c of colonies) {
-    const cond = c.status?.conditions?.find((x) => x.type === 'CellsPlaced' && x.status === 'False');
-    if (cond) reasons.set(cond.message, (reasons.get(cond.message) ?? 0) + 1);
+    const ready = c.status?.conditions?.find((x) => x.type === 'Ready');
+    const why = ready ? `${ready.reason}: ${ready.message}` : 'no status yet';
+    reasons.set(why, (reasons.get(why) ?? 0) + 1);
   }
-  return [...reasons].map(([m, n]) => `${n} × "${m}"`).join('; ') || 'none';
+  return [...reasons].map(([m, n]) => `${n} × ${m}`).join('; ') || 'none';
 }
 
 async function startCluster(): Promise<ControlPlane> {
@@ -237,11 +238,10 @@ async function main(): Promise<void> {
   const rss = procSample(pid).rssMiB;
   const incidents = metricSum(await scrape(metricsAddr), 'celula_lockdown_incidents_total');
   const tamper = await tamperEvents(admin);
-  const { placement, unplaced } = await genesisPlacement(admin);
+  const { placement, placed, unplaced } = await genesisPlacement(admin);
   say(`tamper events: ${tamper.objects} objects, ${tamper.total} occurrences`);
-  say(
-    `genesis cells per node: ${placement}; colonies without one: ${unplaced} (${await unplacedReasons(admin)})`,
-  );
+  say(`genesis cells per node: ${placement}; colonies without one: ${unplaced}`);
+  say(`why (their Ready condition): ${await unplacedReasons(admin, placed)}`);
   say(
     `colonies n=${COLONIES} rss_mib=${rss.toFixed(0)} cpu_pct=${w.cpuPct.toFixed(1)} cell_reconciles_per_s=${w.cellPerS.toFixed(1)} colony_reconciles_per_s=${w.colonyPerS.toFixed(1)} false_incidents=${incidents} tamper_events=${tamper.total} placement=${placement}`,
   );
