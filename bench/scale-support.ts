@@ -368,9 +368,21 @@ export class SimKubelet {
     this.#lost.add(node);
   }
 
-  /** The machine came back (its pods kept running: a partition, not a crash). */
+  /**
+   * The machine came back (its pods kept running: a partition, not a crash). Its kubelet reports
+   * its pods again: Kubernetes' node lifecycle controller marked them not Ready while it was silent.
+   */
   restore(node: string): void {
     this.#lost.delete(node);
+    for (const pod of this.pods.list()) {
+      if (pod.spec?.nodeName !== node || !this.#done.has(pod.metadata?.uid ?? '')) continue;
+      this.#enqueue(() =>
+        this.#reportReady(pod).catch((err: unknown) => {
+          this.errors += 1;
+          this.lastError = String(err instanceof Error ? err.message : err).slice(0, 300);
+        }),
+      );
+    }
   }
 
   #consider(pod: V1Pod): void {
