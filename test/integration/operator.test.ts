@@ -168,6 +168,8 @@ describe('operator', () => {
 
   it('spreads the genesis cells of many colonies across the nodes (issue 12)', async () => {
     const names = Array.from({ length: 12 }, (_, i) => `spread-${i}`);
+    // Cells already there (after-restart's genesis cell) count as load like any other colony's.
+    const before = (await Promise.all(['lottery', 'after-restart'].map(cells))).flat();
     await Promise.all(
       names.map((name) => custom.createNamespacedCustomObject({ ...res(COLONY_PLURAL), body: colony(name) })),
     );
@@ -175,11 +177,12 @@ describe('operator', () => {
       const all = await Promise.all(names.map(async (n) => (await cells(n)).find((c) => c.spec.genesis)));
       return all.every((c) => c !== undefined) && all;
     }, 'a genesis cell for each of the 12 colonies');
-    const perNode = Object.fromEntries(
-      NODES.map((n) => [n, genesis.filter((c) => c.spec.node === n).length]),
-    );
-    // 12 colonies created at once on 4 empty nodes: 3 genesis cells each, not 12 on the first.
-    expect(perNode).toEqual(Object.fromEntries(NODES.map((n) => [n, 3])));
+    const living = [...before, ...genesis].filter((c) => c.status?.phase !== 'Dead');
+    const perNode = NODES.map((n) => living.filter((c) => c.spec.node === n).length);
+    // 12 colonies created at once on 4 nodes: as even as the cells already there allow, not 12 on
+    // the first node.
+    expect(perNode.reduce((a, b) => a + b, 0)).toBe(living.length);
+    expect(Math.max(...perNode) - Math.min(...perNode)).toBeLessThanOrEqual(1);
     await Promise.all(
       names.map((name) => custom.deleteNamespacedCustomObject({ ...res(COLONY_PLURAL), name })),
     );
