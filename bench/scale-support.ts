@@ -125,6 +125,8 @@ export interface ProcSample {
 }
 
 export function procSample(pid: number): ProcSample {
+  if (!fs.existsSync(`/proc/${pid}`))
+    throw new Error(`process ${pid} exited (the operator: see logs/celula-operator.log in the state dir)`);
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const kib = (field: string): number =>
     Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);

@@ -477,6 +477,8 @@ async function growAll(b: Bench): Promise<{ steadyMs: number; rss: number[] }> {
   await sleep(5000);
   const rss100 = procSample(b.pid).rssMiB;
   say(`rss colonies=${FIRST_BATCH}: ${mib(rss100)} MiB (all Ready in ${secs(ms1)} s)`);
+  // Where the creation phases spent CPU: the bench's own simulation vs the operator vs the control plane.
+  say(`cpu while growing (first batch): ${cpuShares(cpu0, cpu1, t1 - t0)}`);
   const cpu2 = cpuByProcess(b.cp.stateDir);
   const t2 = Date.now();
   const ms2 = COLONIES > FIRST_BATCH ? await grow(b, FIRST_BATCH, COLONIES) : 0;
@@ -488,8 +490,6 @@ async function growAll(b: Bench): Promise<{ steadyMs: number; rss: number[] }> {
     );
   }
   const cpu3 = cpuByProcess(b.cp.stateDir);
-  // Where the creation phases spent CPU: the bench's own simulation vs the operator vs the control plane.
-  say(`cpu while growing (first batch): ${cpuShares(cpu0, cpu1, t1 - t0)}`);
   if (COLONIES > FIRST_BATCH) say(`cpu while growing (the rest): ${cpuShares(cpu2, cpu3, Date.now() - t2)}`);
   return { steadyMs: ms1 + ms2, rss: [rss100, rssN] };
 }
