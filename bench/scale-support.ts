@@ -6,20 +6,14 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import {
-  CoreV1Api,
-  CustomObjectsApi,
-  PatchStrategy,
-  setHeaderOptions,
-  KubeConfig,
-  type V1Pod,
-} from '@kubernetes/client-node';
+import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 
 import { CELL_PLURAL, GROUP, LABELS, VERSION, type Cell, type Colony } from '../src/api/types.js';
 import { CELL_RUNTIME_LABEL } from '../src/builders/pod.js';
 import { signKeyProof } from '../src/cell/key-proof.js';
 import { ColonySecret } from '../src/cell/secret.js';
 import { Informer } from '../src/runtime/informer.js';
+import { listPids } from '../test/cluster/procs.js';
 
 // ---------------------------------------------------------------- counting proxy
 
@@ -131,6 +125,8 @@ export interface ProcSample {
 }
 
 export function procSample(pid: number): ProcSample {
+  if (!fs.existsSync(`/proc/${pid}`))
+    throw new Error(`process ${pid} exited (the operator: see logs/celula-operator.log in the state dir)`);
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const kib = (field: string): number =>
     Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
@@ -139,6 +135,32 @@ export function procSample(pid: number): ProcSample {
   // After the comm field: state is fields[0]; utime and stime are fields 14 and 15 of stat (1-based).
   const cpuTicks = Number(fields[11]) + Number(fields[12]);
   return { rssMiB: kib('VmRSS') / 1024, hwmMiB: kib('VmHWM') / 1024, cpuTicks };
+}
+
+/** CPU seconds used so far: each component recorded in the cluster's state dir, and this process. */
+export function cpuByProcess(stateDir: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [name, rec] of listPids(stateDir)) {
+    try {
+      out.set(name, procSample(rec.pid).cpuTicks / 100);
+    } catch {
+      // exited meanwhile (a stopped kwok pool): nothing to count
+    }
+  }
+  const self = process.cpuUsage();
+  out.set('bench (this process: simulation, proxy, informers)', (self.user + self.system) / 1e6);
+  return out;
+}
+
+/** `name=12.3s (40%)` per process between two cpuByProcess samples, largest first, and the total. */
+export function cpuShares(before: Map<string, number>, after: Map<string, number>, wallMs: number): string {
+  const d = [...after].map(([k, v]) => [k, v - (before.get(k) ?? 0)] as const).filter(([, v]) => v > 0.05);
+  const sum = d.reduce((s, [, v]) => s + v, 0);
+  const parts = d
+    .sort((x, y) => y[1] - x[1])
+    .map(([k, v]) => `${k}=${v.toFixed(1)}s (${((v / sum) * 100).toFixed(0)}%)`);
+  const cores = sum / (wallMs / 1000);
+  return `${parts.join(', ')}; total ${sum.toFixed(1)} CPU-s in ${(wallMs / 1000).toFixed(1)} s = ${cores.toFixed(2)} cores busy`;
 }
 
 /** GET http://<addr>/metrics as text. */
@@ -166,16 +188,91 @@ export function metricSum(text: string, name: string, labelFilter = ''): number 
   return sum;
 }
 
+// ---------------------------------------------------------------- a cheap API client
+
+/**
+ * Requests to the API server over keep-alive HTTPS connections, one agent per identity: the
+ * simulation makes thousands of requests as a thousand node identities, and a client library that
+ * opens a TLS connection per request (or a fresh client per cell) spends more CPU on handshakes than
+ * the API server spends answering.
+ */
+export class RawApi {
+  readonly #server: URL;
+  readonly #agents = new Map<string, Promise<https.Agent>>();
+
+  constructor(server: string) {
+    this.#server = new URL(server);
+  }
+
+  /**
+   * An agent carrying `kc`'s CA and, unless `caOnly`, its client certificate, made once per `id`.
+   * Bearer-token requests need `caOnly`: the API server authenticates a client certificate first.
+   */
+  agent(id: string, kc: KubeConfig, caOnly = false): Promise<https.Agent> {
+    let a = this.#agents.get(id);
+    if (!a) {
+      a = (async (): Promise<https.Agent> => {
+        const opts: https.RequestOptions = {};
+        await kc.applyToHTTPSOptions(opts);
+        // Only the TLS material: a bearer token in the kubeconfig would go into headers, not the agent.
+        const { ca, cert, key } = opts;
+        const tls = caOnly ? { ca } : { ca, cert, key };
+        // Idle sockets close after 10 s: a thousand node identities need not hold a thousand connections.
+        return new https.Agent({ keepAlive: true, maxSockets: 4, timeout: 10_000, ...tls });
+      })();
+      this.#agents.set(id, a);
+    }
+    return a;
+  }
+
+  /** Sends `body` as JSON (`contentType` for patches) and resolves with the parsed answer; rejects on ≥ 300. */
+  async request(
+    agent: https.Agent,
+    req: { method: string; path: string; body?: unknown; contentType?: string; token?: string },
+  ): Promise<unknown> {
+    const data = req.body === undefined ? undefined : JSON.stringify(req.body);
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (data !== undefined) headers['content-type'] = req.contentType ?? 'application/json';
+    if (req.token) headers.authorization = `Bearer ${req.token}`;
+    return new Promise((resolve, reject) => {
+      const r = https.request(
+        {
+          host: this.#server.hostname,
+          port: this.#server.port,
+          method: req.method,
+          path: req.path,
+          headers,
+          agent,
+        },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (text += c));
+          res.on('end', () => {
+            if ((res.statusCode ?? 500) < 300) resolve(text ? JSON.parse(text) : undefined);
+            else reject(new Error(`${req.method} ${req.path}: ${res.statusCode} ${text.slice(0, 300)}`));
+          });
+        },
+      );
+      r.on('error', reject);
+      r.end(data);
+    });
+  }
+
+  close(): void {
+    for (const a of this.#agents.values()) void a.then((x) => x.destroy());
+  }
+}
+
 // ---------------------------------------------------------------- simulated kubelet and cells
 
-const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const MERGE_PATCH = 'application/merge-patch+json';
 /** A genuine cell writes its status with this field manager (src/cell/kube.ts). */
 const CELL_FIELD_MANAGER = 'celula-cell';
 
 export interface SimKubeletOptions {
   admin: KubeConfig;
   server: string;
-  caFile: string;
   namespace: string;
   /** The node's identity (system:node:<node>): a kubelet mints its pods' tokens; the lock-down allows only that. */
   nodeIdentity: (node: string) => KubeConfig;
@@ -188,21 +285,26 @@ const envOf = (pod: V1Pod, name: string): string | undefined =>
 
 /**
  * Plays, for every cell pod (label celula.io/cell-runtime=local) bound to a node, its kubelet and
- * its cell process, with three writes per cell:
- *   1. a TokenRequest bound to the pod (its projected API token), then with it the Cell's status as the cell writes it (merge patch, field manager celula-cell): joinKey (a
- *      fresh random X25519-like digest), publicKey, fingerprint, and keyProof, a real signature by
- *      the colony key (src/cell/key-proof.ts signKeyProof over colony uid, cell name and uid, pod
- *      uid, key). One real ed25519 ColonySecret per colony lives in this process: the genesis cell's
- *      pod "generates" it; a joiner "joins" (reports the same key) only once the operator recorded
- *      the colony's publicKey, as a real joiner can only obtain the secret from a holder then.
- *   2. the pod's status as a kubelet reports it: Running, podIP, startTime, a running container
- *      with an imageID carrying the image digest, Ready/ContainersReady/Initialized/PodScheduled True.
+ * its cell process, with three requests per cell:
+ *   1. a TokenRequest bound to the pod, made with its node's identity (system:node:<node>: the
+ *      lock-down lets only kubelets mint cell tokens), as the kubelet does for the projected token;
+ *   2. with that token, the Cell's status as the cell writes it (merge patch, field manager
+ *      celula-cell; the cell-identity policy checks the token's pod claims): joinKey (a fresh random
+ *      digest), publicKey, fingerprint, and keyProof, a real signature by the colony key
+ *      (src/cell/key-proof.ts signKeyProof over colony uid, cell name and uid, pod uid, key). One
+ *      real ed25519 ColonySecret per colony lives in this process: the genesis cell's pod
+ *      "generates" it; a joiner "joins" (reports the same key) only once the operator recorded the
+ *      colony's publicKey, as a real joiner can only obtain the secret from a holder then;
+ *   3. the pod's status as a kubelet reports it (as admin): Running, podIP, startTime, a running
+ *      container with an imageID carrying the image digest, Ready/ContainersReady/Initialized/PodScheduled.
  * A genuine cell writes joinKey earlier (before its first hello) and a kubelet reports Running before
  * Ready: here each pair is one write. Pods on `lose(node)` nodes are left alone (a dead kubelet).
+ * Requests go over keep-alive connections (RawApi): one per node identity, one for admin, one for
+ * every cell token.
  */
 export class SimKubelet {
   readonly #opts: SimKubeletOptions;
-  readonly #core: CoreV1Api;
+  readonly #api: RawApi;
   readonly pods: Informer<V1Pod>;
   readonly colonies: Informer<Colony>;
   readonly cells: Informer<Cell>;
@@ -210,6 +312,7 @@ export class SimKubelet {
   readonly #done = new Set<string>();
   readonly #busy = new Set<string>();
   readonly #lost = new Set<string>();
+  readonly #keyed = new Set<string>();
   readonly #queue: Array<() => Promise<void>> = [];
   #running = 0;
   #ip = 0;
@@ -219,12 +322,13 @@ export class SimKubelet {
 
   constructor(opts: SimKubeletOptions) {
     this.#opts = opts;
-    this.#core = opts.admin.makeApiClient(CoreV1Api);
+    this.#api = new RawApi(opts.server);
     const ns = opts.namespace;
     this.pods = new Informer<V1Pod>({
       kubeConfig: opts.admin,
       path: `/api/v1/namespaces/${ns}/pods`,
       labelSelector: `${CELL_RUNTIME_LABEL}=local`,
+      indexers: { colony: (p: V1Pod) => [p.metadata?.labels?.[LABELS.colony] ?? ''] },
     });
     this.colonies = new Informer<Colony>({
       kubeConfig: opts.admin,
@@ -240,11 +344,13 @@ export class SimKubelet {
       const pod = this.pods.get(ns, c.metadata.name ?? '');
       if (pod) this.#consider(pod);
     });
-    // A colony that just got its key lets its waiting joiners finish.
+    // A colony that just got its key lets its waiting joiners finish (once per colony: later
+    // changes of its status wake nobody new).
     this.colonies.onChange((c) => {
-      if (!c.status?.publicKey) return;
-      for (const p of this.pods.list())
-        if (p.metadata?.labels?.[LABELS.colony] === c.metadata.name) this.#consider(p);
+      const name = c.metadata.name ?? '';
+      if (!c.status?.publicKey || this.#keyed.has(name)) return;
+      this.#keyed.add(name);
+      for (const p of this.pods.byIndex('colony', name)) this.#consider(p);
     });
   }
 
@@ -256,6 +362,7 @@ export class SimKubelet {
 
   async stop(): Promise<void> {
     await Promise.all([this.pods.stop(), this.colonies.stop(), this.cells.stop()]);
+    this.#api.close();
   }
 
   /** The machine under `node` died: nothing on it is reported any more. */
@@ -263,9 +370,21 @@ export class SimKubelet {
     this.#lost.add(node);
   }
 
-  /** The machine came back (its pods kept running: a partition, not a crash). */
+  /**
+   * The machine came back (its pods kept running: a partition, not a crash). Its kubelet reports
+   * its pods again: Kubernetes' node lifecycle controller marked them not Ready while it was silent.
+   */
   restore(node: string): void {
     this.#lost.delete(node);
+    for (const pod of this.pods.list()) {
+      if (pod.spec?.nodeName !== node || !this.#done.has(pod.metadata?.uid ?? '')) continue;
+      this.#enqueue(() =>
+        this.#reportReady(pod).catch((err: unknown) => {
+          this.errors += 1;
+          this.lastError = String(err instanceof Error ? err.message : err).slice(0, 300);
+        }),
+      );
+    }
   }
 
   #consider(pod: V1Pod): void {
@@ -307,20 +426,25 @@ export class SimKubelet {
     } catch (err) {
       // The pod or cell went away meanwhile, or a transient error: seen again on its next change.
       this.errors += 1;
-      this.lastError = String((err as { body?: unknown }).body ?? err).slice(0, 300);
+      this.lastError = String(err instanceof Error ? err.message : err).slice(0, 300);
     } finally {
       this.#busy.delete(uid);
     }
   }
 
-  async #reportIdentity(pod: V1Pod, genesis: boolean): Promise<void> {
-    const colonyUID = envOf(pod, 'CELULA_COLONY_UID') ?? '';
+  #secretFor(colonyUID: string, genesis: boolean): ColonySecret {
     let secret = this.#secrets.get(colonyUID);
     if (!secret) {
       if (!genesis) throw new Error('a joiner with no holder to join from');
       secret = ColonySecret.generate('ed25519');
       this.#secrets.set(colonyUID, secret);
     }
+    return secret;
+  }
+
+  async #reportIdentity(pod: V1Pod, genesis: boolean): Promise<void> {
+    const colonyUID = envOf(pod, 'CELULA_COLONY_UID') ?? '';
+    const secret = this.#secretFor(colonyUID, genesis);
     const cellRef = pod.metadata?.ownerReferences?.find((r) => r.kind === 'Cell' && r.controller);
     const cell = pod.metadata?.name ?? '';
     const keyProof = signKeyProof(secret, {
@@ -333,43 +457,38 @@ export class SimKubelet {
     const status = { joinKey, publicKey: secret.publicKey, fingerprint: secret.fingerprint, keyProof };
     // As the cell: with a token bound to its pod (the cell-identity policy checks the pod claims).
     this.writes += 2;
-    const custom = (await this.#podIdentity(pod)).makeApiClient(CustomObjectsApi);
-    await custom.patchNamespacedCustomObjectStatus(
-      {
-        group: GROUP,
-        version: VERSION,
-        namespace: this.#opts.namespace,
-        plural: CELL_PLURAL,
-        name: cell,
-        body: { status },
-        fieldManager: CELL_FIELD_MANAGER,
-      },
-      mergePatch,
-    );
+    const token = await this.#podToken(pod);
+    const ns = this.#opts.namespace;
+    await this.#api.request(await this.#api.agent('cells', this.#opts.admin, true), {
+      method: 'PATCH',
+      path: `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${CELL_PLURAL}/${cell}/status?fieldManager=${CELL_FIELD_MANAGER}`,
+      body: { status },
+      contentType: MERGE_PATCH,
+      token,
+    });
   }
 
   /** A pod-bound token for the pod's service account (the projected kube-api-access token). */
-  async #podIdentity(pod: V1Pod): Promise<KubeConfig> {
-    const core = this.#opts.nodeIdentity(pod.spec?.nodeName ?? '').makeApiClient(CoreV1Api);
-    const res = await core.createNamespacedServiceAccountToken({
-      name: pod.spec?.serviceAccountName ?? 'default',
-      namespace: this.#opts.namespace,
+  async #podToken(pod: V1Pod): Promise<string> {
+    const node = pod.spec?.nodeName ?? '';
+    const agent = await this.#api.agent(`node/${node}`, this.#opts.nodeIdentity(node));
+    const sa = pod.spec?.serviceAccountName ?? 'default';
+    const res = (await this.#api.request(agent, {
+      method: 'POST',
+      path: `/api/v1/namespaces/${this.#opts.namespace}/serviceaccounts/${sa}/token`,
       body: {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenRequest',
         spec: {
           audiences: [],
           expirationSeconds: 3600,
           boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata?.name, uid: pod.metadata?.uid },
         },
       },
-    });
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'c', server: this.#opts.server, caFile: this.#opts.caFile }],
-      users: [{ name: 'cell', token: res.status?.token }],
-      contexts: [{ name: 'c', cluster: 'c', user: 'cell' }],
-      currentContext: 'c',
-    });
-    return kc;
+    })) as { status?: { token?: string } };
+    const token = res.status?.token;
+    if (!token) throw new Error(`TokenRequest for pod ${pod.metadata?.name} returned no token`);
+    return token;
   }
 
   async #reportReady(pod: V1Pod): Promise<void> {
@@ -398,9 +517,11 @@ export class SimKubelet {
       ],
     };
     this.writes += 1;
-    await this.#core.patchNamespacedPodStatus(
-      { name: pod.metadata?.name ?? '', namespace: this.#opts.namespace, body: { status } },
-      mergePatch,
-    );
+    await this.#api.request(await this.#api.agent('admin', this.#opts.admin), {
+      method: 'PATCH',
+      path: `/api/v1/namespaces/${this.#opts.namespace}/pods/${pod.metadata?.name ?? ''}/status`,
+      body: { status },
+      contentType: MERGE_PATCH,
+    });
   }
 }

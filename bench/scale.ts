@@ -11,8 +11,12 @@
 //     goes through a counting TLS proxy in this process (bench/scale-support.ts CountingProxy):
 //     every request it makes is counted by verb and resource; its RSS and CPU come from
 //     /proc/<pid>/status and /proc/<pid>/stat, its reconcile counts from its /metrics.
-//   Cells: SIMULATED by bench/scale-support.ts SimKubelet (one real ed25519 key per colony in this
-//     process, real key proofs; each cell = one Cell status write + one pod status write, as admin).
+//   Cells: SIMULATED by bench/scale-support.ts SimKubelet (5,000 real cell processes do not fit on
+//     2 cores). How a simulated cell reports its identity: its node's identity (system:node:<node>)
+//     mints a token bound to its pod, and with that token the cell writes its Cell status as a real
+//     cell does (joinKey, publicKey, fingerprint and a real key proof signed by the colony's one
+//     real ed25519 key, held in this process); then, as admin, the pod status a kubelet reports.
+//     Keep-alive connections per identity, so the bench's own CPU stays small next to the operator's.
 // Phases: RSS at 0 colonies; create 100 colonies (replicas 5, minReplicas 3), wait all Ready, RSS;
 // create the rest, wait all Ready, RSS (steady_s = the two creation phases' times to all-Ready, the
 // sampling pause between them excluded); a --quiet-s window with nothing changing (qps_steady =
@@ -21,7 +25,11 @@
 // "running") until every colony is Ready again plus 10 s: writes_per_incident = the operator's
 // writes in that window, less the quiet window's write rate, per affected cell; the node comes back
 // (writes printed); delete --delete colonies and time until their cells and pods are gone.
-// Last line: `scale nodes=<n> cells=<n> steady_s=<s> rss_mib=<n> qps_steady=<n> writes_per_incident=<n>`.
+// Also printed: the CPU seconds of every process (this one, the operator, API server, etcd, kwok,
+// controller-manager) while growing, and over the whole run.
+// Last line: `scale nodes=<n> cells=<n> steady_s=<s> rss_mib=<n> cpu_idle_pct=<n> qps_steady=<n>
+//   writes_per_incident=<n> false_incidents=<n>` (false_incidents: celula_lockdown_incidents_total,
+//   all false since nothing here tampers).
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -46,13 +54,15 @@ import {
 import { CELL_RUNTIME_LABEL } from '../src/builders/pod.js';
 import { OPERATOR_NAME } from '../src/builders/rbac-rules.js';
 import { DEFAULT_OPERATOR_NAMESPACE, installOperatorPrerequisites } from '../src/install.js';
-import { Informer } from '../src/runtime/informer.js';
 import { cacheDir, ControlPlane } from '../test/cluster/controlplane.js';
 import { writeKubeconfig } from '../test/cluster/kubeconfig.js';
 import { addNodePool, detachNode, KWOK_POOL_LABEL } from '../test/cluster/kwok-pool.js';
+import type { Informer } from '../src/runtime/informer.js';
 import { freePort, spawnComponent } from '../test/cluster/procs.js';
 import {
   CountingProxy,
+  cpuByProcess,
+  cpuShares,
   diffCounts,
   isWrite,
   metricSum,
@@ -223,20 +233,10 @@ async function setUp(t0: number): Promise<Bench> {
   const proxy = new CountingProxy(cp.server, cp.caFile);
   const pki = path.join(cp.stateDir, 'pki');
   const proxyURL = await proxy.start(path.join(pki, 'apiserver.crt'), path.join(pki, 'apiserver.key'));
-  const sim = new SimKubelet({
-    admin,
-    namespace: NS,
-    server: cp.server,
-    caFile: cp.caFile,
-    nodeIdentity: cp.nodeIdentities(),
-  });
+  const sim = new SimKubelet({ admin, namespace: NS, server: cp.server, nodeIdentity: cp.nodeIdentities() });
   await sim.start();
-  const cells = new Informer<Cell>({
-    kubeConfig: admin,
-    path: `/apis/${GROUP}/${VERSION}/namespaces/${NS}/${CELL_PLURAL}`,
-  });
-  cells.start();
-  await cells.waitForSync(60_000);
+  // The bench reads cells through the simulation's informer: one watch, not two.
+  const cells = sim.cells;
   const to = Date.now();
   const { pid, metricsAddr } = await startOperator(cp, proxyURL);
   say(
@@ -467,21 +467,21 @@ async function deleteColonies(b: Bench): Promise<number> {
 
 // ---------------------------------------------------------------- main
 
-async function main(): Promise<void> {
+/** Grows to all colonies (first batch, RSS, the rest); the CPU of every process meanwhile. */
+async function growAll(b: Bench): Promise<{ steadyMs: number; rss: number[] }> {
+  const cpu0 = cpuByProcess(b.cp.stateDir);
   const t0 = Date.now();
-  say(
-    `scale bench: ${NODES} nodes, ${COLONIES} colonies × ${REPLICAS} (minReplicas ${MIN_REPLICAS}), provider ${PROVIDER}`,
-  );
-  const b = await setUp(t0);
-  await sleep(5000);
-  const rss0 = procSample(b.pid).rssMiB;
-  say(`rss colonies=0: ${mib(rss0)} MiB`);
   const ms1 = await grow(b, 0, FIRST_BATCH);
+  const cpu1 = cpuByProcess(b.cp.stateDir);
+  const t1 = Date.now();
   await sleep(5000);
   const rss100 = procSample(b.pid).rssMiB;
   say(`rss colonies=${FIRST_BATCH}: ${mib(rss100)} MiB (all Ready in ${secs(ms1)} s)`);
+  // Where the creation phases spent CPU: the bench's own simulation vs the operator vs the control plane.
+  say(`cpu while growing (first batch): ${cpuShares(cpu0, cpu1, t1 - t0)}`);
+  const cpu2 = cpuByProcess(b.cp.stateDir);
+  const t2 = Date.now();
   const ms2 = COLONIES > FIRST_BATCH ? await grow(b, FIRST_BATCH, COLONIES) : 0;
-  const steadyMs = ms1 + ms2;
   const rssN = procSample(b.pid).rssMiB;
   if (COLONIES > FIRST_BATCH) {
     const perColonyKiB = ((rssN - rss100) / (COLONIES - FIRST_BATCH)) * 1024;
@@ -489,6 +489,22 @@ async function main(): Promise<void> {
       `rss colonies=${COLONIES}: ${mib(rssN)} MiB (second batch all Ready in ${secs(ms2)} s); ${perColonyKiB.toFixed(0)} KiB per colony`,
     );
   }
+  const cpu3 = cpuByProcess(b.cp.stateDir);
+  if (COLONIES > FIRST_BATCH) say(`cpu while growing (the rest): ${cpuShares(cpu2, cpu3, Date.now() - t2)}`);
+  return { steadyMs: ms1 + ms2, rss: [rss100, rssN] };
+}
+
+async function main(): Promise<void> {
+  const t0 = Date.now();
+  say(
+    `scale bench: ${NODES} nodes, ${COLONIES} colonies × ${REPLICAS} (minReplicas ${MIN_REPLICAS}), provider ${PROVIDER}`,
+  );
+  const b = await setUp(t0);
+  const cpuStart = cpuByProcess(b.cp.stateDir);
+  await sleep(5000);
+  const rss0 = procSample(b.pid).rssMiB;
+  say(`rss colonies=0: ${mib(rss0)} MiB`);
+  const { steadyMs } = await growAll(b);
 
   say(`simulated cells: ${b.sim.writes} writes, ${b.sim.errors} retried`);
   await sleep(10_000); // let the last status writes land before the quiet window
@@ -506,17 +522,16 @@ async function main(): Promise<void> {
   const writesPerIncident = await loseNode(b, writesPerS);
   const delMs = await deleteColonies(b);
   say(`${DELETE} colonies deleted: cells and pods gone in ${secs(delMs)} s`);
+  // Nobody tampers with anything in this bench: every incident the operator counts is false.
   const falseIncidents = metricSum(await scrape(b.metricsAddr), 'celula_lockdown_incidents_total');
+  say(`cpu over the whole run: ${cpuShares(cpuStart, cpuByProcess(b.cp.stateDir), Date.now() - t0)}`);
   say(`wall time ${secs(Date.now() - t0)} s`);
+  say(`scale rss_peak_mib=${mib(procSample(b.pid).hwmMiB)} delete_s=${secs(delMs)}`);
   say(
-    `scale cpu_idle_pct=${w.cpuPct.toFixed(1)} false_incidents=${falseIncidents} rss_peak_mib=${mib(procSample(b.pid).hwmMiB)} delete_s=${secs(delMs)}`,
-  );
-  say(
-    `scale nodes=${NODES} cells=${COLONIES * REPLICAS} steady_s=${secs(steadyMs)} rss_mib=${mib(rss.rssMiB)} qps_steady=${qps.toFixed(1)} writes_per_incident=${writesPerIncident.toFixed(1)}`,
+    `scale nodes=${NODES} cells=${COLONIES * REPLICAS} steady_s=${secs(steadyMs)} rss_mib=${mib(rss.rssMiB)} cpu_idle_pct=${w.cpuPct.toFixed(1)} qps_steady=${qps.toFixed(1)} writes_per_incident=${writesPerIncident.toFixed(1)} false_incidents=${falseIncidents}`,
   );
   b.proxy.stop();
   await b.sim.stop();
-  await b.cells.stop();
   await b.cp.stop();
 }
 

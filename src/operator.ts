@@ -24,6 +24,7 @@ import { defaultHijackPath, hardeningController, loadHijackScript } from './cont
 import { lockdownController, type Lockdown } from './controllers/lockdown-wiring.js';
 import { NODE_LEASE_NAMESPACE } from './controllers/node-lease.js';
 import { nodeLiveness } from './controllers/node-liveness.js';
+import { PlacementLedger } from './controllers/placement.js';
 import { caches, type Caches } from './controllers/resources.js';
 import { ApiWriter } from './controllers/writer.js';
 import type { Logger } from './observability/logger.js';
@@ -280,6 +281,7 @@ export async function startOperator(config: OperatorConfig): Promise<Operator> {
     lockdownBreaks: lockdown?.breaks,
     lockdownNamespace: lockdown ? (ns: string): string | undefined => lockdown.namespaceWait(ns) : undefined,
     nodeLossAfter: cfg.nodeLossAfter,
+    placements: new PlacementLedger(),
     now,
     log: cfg.logger,
   };

@@ -184,4 +184,6 @@ export const ColonyConditions = {
   /** True while any holder is Unreachable: the colony is never Lost meanwhile. */
   HoldersUnreachable: 'HoldersUnreachable',
   LockdownIntact: 'LockdownIntact',
+  /** False while a cell the colony needs finds no node (the message names the constraints). */
+  CellsPlaced: 'CellsPlaced',
 } as const;

@@ -22,7 +22,8 @@ import { cellIndexOf } from '../builders/labels.js';
 import type { LockdownState } from './context.js';
 import { HEARD_AGAIN } from './cell-status.js';
 import { isHeardHolder, isHolder, isUnreachableHolder } from './holders.js';
-import { eligibleNodes, leavingReason, requiresHardenedNodes, spreadValue } from './nodes.js';
+import { eligibleNodes, leavingReason, spreadValue } from './nodes.js';
+import { addLoad, cellRequest, explainShortfall, loadIndex, pickNode, type LoadIndex } from './placement.js';
 
 /** Dead cells kept for their timestamps (join latency, recovery time) before they are deleted. */
 export const DEAD_CELL_HISTORY = 5;
@@ -31,7 +32,10 @@ export interface ColonyWorld {
   colony: Colony;
   /** Cells this colony controls. */
   cells: readonly Cell[];
+  /** Nodes heard from (silent ones, whose Lease went stale, are left out). */
   nodes: readonly V1Node[];
+  /** How many nodes were left out as silent (said when cells find no node). */
+  silentNodes?: number;
   lockdown: LockdownState;
   /** Breaks of the lock-down since this colony last counted them (however briefly they lasted). */
   lockdownBreaks?: number;
@@ -39,6 +43,11 @@ export interface ColonyWorld {
   namespaceWait?: string;
   /** Set while silence is a control-plane fault (mass-disruption guard): nothing is retired. */
   fault?: string;
+  /**
+   * Living cells per node of every colony (placement.ts loadIndex), asked for only when cells are
+   * to be placed; absent: only this colony's cells count.
+   */
+  load?: () => LoadIndex;
   now: Date;
 }
 
@@ -145,32 +154,41 @@ function needs(w: ColonyWorld, f: Counts & { seeded: boolean; lost: boolean; lea
   return { count: 1, genesis: true };
 }
 
-function place(w: ColonyWorld, n: Needs): { create: CellPlacement[]; shortfall?: string } {
-  if (n.count === 0) return { create: [] };
+/** Spread values already taken by this colony's living cells (not those on leaving nodes). */
+function occupiedSpread(w: ColonyWorld): Set<string> {
   // A cell on a leaving node gives up its spread slot: its replacement may take it (another node of
   // the same zone, say) since the leaving cell goes once the replacement holds the secret.
-  const occupied = new Set(
+  return new Set(
     w.cells
       .filter((c) => !isDead(c) && !onLeavingNode(w, c))
       .map((c) => w.nodes.find((node) => node.metadata?.name === c.spec.node))
       .filter((node): node is V1Node => node !== undefined)
       .map((node) => spreadValue(w.colony, node)),
   );
+}
+
+/** Each cell on the least loaded eligible node that has room and a free spread slot (placement.ts). */
+function place(w: ColonyWorld, n: Needs): { create: CellPlacement[]; shortfall?: string } {
+  if (n.count === 0) return { create: [] };
+  const occupied = occupiedSpread(w);
+  const index = new Map(w.load?.() ?? loadIndex(w.cells, () => w.colony));
+  const load = { index, req: cellRequest(w.colony) };
+  const eligible = eligibleNodes(w.colony, w.nodes);
   const create: CellPlacement[] = [];
-  let index = lastIndex(w) + 1;
-  for (const node of eligibleNodes(w.colony, w.nodes)) {
-    if (create.length === n.count) break;
-    const key = spreadValue(w.colony, node);
-    if (occupied.has(key)) continue;
-    occupied.add(key);
-    create.push({ index: index++, node: node.metadata?.name ?? '', genesis: n.genesis });
+  let next = lastIndex(w) + 1;
+  while (create.length < n.count) {
+    const node = pickNode(w.colony, eligible, occupied, load);
+    if (!node) break;
+    const name = node.metadata?.name ?? '';
+    occupied.add(spreadValue(w.colony, node));
+    addLoad(index, name, load.req);
+    create.push({ index: next++, node: name, genesis: n.genesis });
   }
   if (create.length === n.count) return { create };
-  const kind = requiresHardenedNodes(w.colony) ? 'hardened, Ready' : 'Ready';
-  return {
-    create,
-    shortfall: `need ${n.count} more ${kind} node(s) with a free spread slot; found ${create.length}`,
-  };
+  const missing = n.count - create.length;
+  const why = explainShortfall(w.colony, w.nodes, occupied, { ...load, missing });
+  const silent = w.silentNodes ? `; ${w.silentNodes} silent node(s) (stale Lease) not counted` : '';
+  return { create, shortfall: `${why}${silent}` };
 }
 
 function oldDead(cells: readonly Cell[]): string[] {
@@ -221,21 +239,22 @@ function secretCondition(f: Facts): Cond {
   };
 }
 
+function readyCounts(w: ColonyWorld, f: Facts): string {
+  return (
+    `${f.alive}/${w.colony.spec.replicas} holders heard${f.unreachable ? `, ${f.unreachable} unreachable` : ''}` +
+    (f.leaving ? `; ${f.leaving} on leaving nodes, being replaced` : '')
+  );
+}
+
 function readyCondition(w: ColonyWorld, f: Facts, secret: Cond): Cond {
-  const { replicas } = w.colony.spec;
-  const counts =
-    `${f.alive}/${replicas} holders heard${f.unreachable ? `, ${f.unreachable} unreachable` : ''}` +
-    (f.leaving ? `; ${f.leaving} on leaving nodes, being replaced` : '');
-  if (f.seeded && !f.lost && f.alive >= replicas)
+  const counts = readyCounts(w, f);
+  if (f.seeded && !f.lost && f.alive >= w.colony.spec.replicas)
     return { type: C.Ready, status: 'True', reason: 'AllCellsAlive', message: counts };
+  if (f.shortfall) {
+    const message = f.seeded ? `${counts}; ${f.shortfall}` : f.shortfall;
+    return { type: C.Ready, status: 'False', reason: 'InsufficientNodes', message };
+  }
   if (!f.seeded) return { type: C.Ready, status: 'False', reason: secret.reason, message: secret.message };
-  if (f.shortfall)
-    return {
-      type: C.Ready,
-      status: 'False',
-      reason: 'InsufficientNodes',
-      message: `${counts}; ${f.shortfall}`,
-    };
   const reason = f.lost ? 'SecretLost' : f.unreachable > 0 ? 'HoldersUnreachable' : 'CellsStarting';
   return { type: C.Ready, status: 'False', reason, message: counts };
 }
@@ -308,6 +327,17 @@ function unreachableCondition(f: Facts): Cond {
   };
 }
 
+function placedCondition(f: Facts): Cond {
+  if (f.shortfall)
+    return { type: C.CellsPlaced, status: 'False', reason: 'NoNodeFits', message: f.shortfall };
+  return {
+    type: C.CellsPlaced,
+    status: 'True',
+    reason: 'Placed',
+    message: 'every cell the colony needs has a node',
+  };
+}
+
 function lockdownCondition(state: LockdownState): Cond {
   switch (state) {
     case 'Intact':
@@ -370,6 +400,7 @@ function conditions(w: ColonyWorld, f: Facts): Cond[] {
     lostCondition(f),
     unreachableCondition(f),
     lockdownCondition(w.lockdown),
+    placedCondition(f),
   ];
 }
 

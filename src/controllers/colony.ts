@@ -10,7 +10,7 @@ import {
   type Colony,
   type ColonyStatus,
 } from '../api/types.js';
-import { buildCell } from '../builders/cell.js';
+import { buildCell, type CellPlacement } from '../builders/cell.js';
 import { buildCellDisruptionBudget } from '../builders/disruption-budget.js';
 import { buildCellNetworkPolicy } from '../builders/network-policy.js';
 import { buildProgramService, programServiceName } from '../builders/program-service.js';
@@ -46,6 +46,7 @@ import {
   colonyChanged,
   nodeChanged,
 } from './predicates.js';
+import { cellRequest, loadIndex, type NodeLoad } from './placement.js';
 
 /**
  * While cells are on their way, look again even if no event arrives: a safety net (every input of
@@ -66,13 +67,26 @@ export function settlingRecheckMs(status: ColonyStatus, now: Date): number {
 }
 
 /** Nodes minus those whose Lease went stale: a replacement never lands on a silent node. */
-function liveNodes(ctx: ControllerContext): V1Node[] {
+function liveNodes(ctx: ControllerContext): { live: V1Node[]; silent: number } {
   const now = ctx.now();
   const since = ctx.guard.observingSince();
-  return ctx.nodes.list().filter((n) => {
+  const all = ctx.nodes.list();
+  const live = all.filter((n) => {
     const lease = ctx.nodeLeases.get(NODE_LEASE_NAMESPACE, n.metadata?.name ?? '');
     return judgeLease(lease, now, ctx.nodeLossAfter, since).kind !== 'lost';
   });
+  return { live, silent: all.length - live.length };
+}
+
+/** Living cells per node of every colony the operator sees, plus those it created and has not seen yet. */
+function clusterLoad(ctx: ControllerContext): Map<string, NodeLoad> {
+  const index = loadIndex(ctx.cells.list(), (c) => ctx.colonies.get(c.metadata.namespace, c.spec.colony));
+  const inCache = (key: string): boolean => {
+    const [ns = '', name = ''] = key.split('/');
+    return ctx.cells.get(ns, name) !== undefined;
+  };
+  ctx.placements?.addPending(index, inCache, ctx.now());
+  return index;
 }
 
 async function ensureServiceAccount(ctx: ControllerContext, colony: Colony): Promise<void> {
@@ -159,6 +173,20 @@ async function reportFloor(ctx: ControllerContext, colony: Colony, plan: ColonyP
   }
 }
 
+/**
+ * A Warning when needed cells find no node, or find none for other constraints than before (node
+ * counts alone changing is no news: the condition's message keeps them current).
+ */
+async function reportPlacement(ctx: ControllerContext, colony: Colony, plan: ColonyPlan): Promise<void> {
+  const P = ColonyConditions.CellsPlaced;
+  const find = (s: ColonyStatus | undefined): string | undefined =>
+    s?.conditions?.find((c) => c.type === P && c.status === 'False')?.message;
+  const now = find(plan.status);
+  const shape = (m: string | undefined): string | undefined => m?.replace(/\d+/g, '#');
+  if (now === undefined || shape(now) === shape(find(colony.status))) return;
+  await ctx.write.event(eventRef(colony, 'Colony'), 'Warning', 'FailedPlacement', now);
+}
+
 function recordFloor(ctx: ControllerContext, colony: Colony, s: ColonyStatus): void {
   const counts = { alive: s.alive ?? 0, unreachable: s.unreachable ?? 0, joining: s.joining ?? 0 };
   ctx.metrics?.colony(colony.metadata.namespace ?? '', colony.metadata.name ?? '', {
@@ -167,16 +195,44 @@ function recordFloor(ctx: ControllerContext, colony: Colony, s: ColonyStatus): v
   });
 }
 
-/** Creates the planned cells, prunes old dead ones, retires the surplus. */
+/** The planned cells, built, each with the key the placement ledger knows it by. */
+function plannedCells(
+  colony: Colony,
+  plan: ColonyPlan,
+): Array<{ placement: CellPlacement; cell: Cell; key: string }> {
+  const namespace = colony.metadata.namespace ?? '';
+  return plan.create.map((placement) => {
+    const cell = buildCell(colony, placement);
+    return { placement, cell, key: `${namespace}/${cell.metadata.name ?? ''}` };
+  });
+}
+
+/**
+ * Every planned cell counts as load at once, synchronously after planning and before any await: a
+ * colony reconciled meanwhile must not see these nodes as emptier than they are. Returns the undo.
+ */
+function assumePlacements(ctx: ControllerContext, colony: Colony, plan: ColonyPlan): () => void {
+  const cells = plannedCells(colony, plan);
+  const req = cellRequest(colony);
+  for (const { placement, key } of cells) ctx.placements?.assume(key, placement.node, req, ctx.now());
+  return () => {
+    for (const { key } of cells) ctx.placements?.forget(key);
+  };
+}
+
+/** Creates the planned cells (already assumed in the ledger), prunes old dead ones, retires the surplus. */
 async function applyPlan(ctx: ControllerContext, colony: Colony, plan: ColonyPlan): Promise<void> {
   const namespace = colony.metadata.namespace ?? '';
-  for (const placement of plan.create) {
-    const cell = buildCell(colony, placement);
+  const cells = plannedCells(colony, plan);
+  for (const [i, { placement, cell }] of cells.entries()) {
     ctx.log.info(
       { cell: cell.metadata.name, node: placement.node, genesis: placement.genesis },
       'creating cell',
     );
-    await ctx.write.apply(cell);
+    await ctx.write.apply(cell).catch((err: unknown) => {
+      for (const rest of cells.slice(i)) ctx.placements?.forget(rest.key);
+      throw err;
+    });
     ctx.expectations?.expect(colony.metadata.uid ?? '', [cell.metadata.name ?? ''], ctx.now().getTime());
   }
   for (const dead of plan.delete) await ctx.write.delete(CellKind, namespace, dead);
@@ -280,24 +336,33 @@ export async function reconcileColony(ctx: ControllerContext, key: string): Prom
   const cells = ownCells(ctx, colony);
   if (cacheBehind(ctx, colony, cells)) return { requeueAfter: CACHE_WAIT_MS };
   const breaks = unCountedBreaks(ctx, colony);
+  const nodes = liveNodes(ctx);
   const plan = planColony({
     colony,
     cells,
-    nodes: liveNodes(ctx),
+    nodes: nodes.live,
+    silentNodes: nodes.silent,
     lockdown: ctx.lockdown(),
     lockdownBreaks: breaks.count,
     namespaceWait: ctx.lockdownNamespace?.(namespace),
     fault: ctx.guard.verdict(ctx, ctx.now()).fault,
+    load: () => clusterLoad(ctx),
     now: ctx.now(),
   });
-  if (plan.create.some((p) => p.genesis) && (await liveCellsUnseen(ctx, colony, cells)))
+  const unassume = assumePlacements(ctx, colony, plan);
+  if (plan.create.some((p) => p.genesis) && (await liveCellsUnseen(ctx, colony, cells))) {
+    unassume();
     return { requeueAfter: CACHE_WAIT_MS };
+  }
 
   await applyPlan(ctx, colony, plan);
   recordFloor(ctx, colony, plan.status);
   const changed = await ctx.write.patchStatus('Colony', colony, withBitcoinAddress(colony, plan.status));
   breaks.counted();
-  if (changed) await reportFloor(ctx, colony, plan);
+  if (changed) {
+    await reportFloor(ctx, colony, plan);
+    await reportPlacement(ctx, colony, plan);
+  }
   return nextCheck(ctx, colony, plan);
 }
 

@@ -17,6 +17,7 @@ import type { EventSource } from '../runtime/controller.js';
 import type { CreateExpectations } from './expectations.js';
 import type { FloorMetrics } from './floor-metrics.js';
 import type { FloorGuard } from './guard.js';
+import type { PlacementLedger } from './placement.js';
 import type { Caches } from './resources.js';
 
 export interface Reader<T> {
@@ -108,6 +109,8 @@ export interface ControllerContext {
    * or undefined when they may be made. Absent: no lock-down (--lockdown=false, tests).
    */
   lockdownNamespace?(namespace: string): string | undefined;
+  /** Cells created but not yet cached, counted as load when placing (absent: the cache alone). */
+  placements?: PlacementLedger;
   /** `--node-loss-after` in seconds; undefined = three renew intervals of each node's Lease. */
   nodeLossAfter?: number;
   now(): Date;

@@ -1,7 +1,8 @@
 // The operator against the real control plane, running as its own service account:
 // Colony → genesis Cell → pod bound to a node in a PSS-restricted namespace; status explains the
 // wait for the public key; deletion cascades; a restarted API server does not stop reconciliation;
-// the service account's permissions are exactly the declared ones.
+// the service account's permissions are exactly the declared ones; genesis cells of many colonies
+// spread across the nodes.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -162,6 +163,28 @@ describe('operator', () => {
       async () => (await cells('lottery')).length === 0 && (await pods('lottery')).length === 0,
       'cascade delete',
       60_000,
+    );
+  });
+
+  it('spreads the genesis cells of many colonies across the nodes (issue 12)', async () => {
+    const names = Array.from({ length: 12 }, (_, i) => `spread-${i}`);
+    // Cells already there (after-restart's genesis cell) count as load like any other colony's.
+    const before = (await Promise.all(['lottery', 'after-restart'].map(cells))).flat();
+    await Promise.all(
+      names.map((name) => custom.createNamespacedCustomObject({ ...res(COLONY_PLURAL), body: colony(name) })),
+    );
+    const genesis = await waitFor(async () => {
+      const all = await Promise.all(names.map(async (n) => (await cells(n)).find((c) => c.spec.genesis)));
+      return all.every((c) => c !== undefined) && all;
+    }, 'a genesis cell for each of the 12 colonies');
+    const living = [...before, ...genesis].filter((c) => c.status?.phase !== 'Dead');
+    const perNode = NODES.map((n) => living.filter((c) => c.spec.node === n).length);
+    // 12 colonies created at once on 4 nodes: as even as the cells already there allow, not 12 on
+    // the first node.
+    expect(perNode.reduce((a, b) => a + b, 0)).toBe(living.length);
+    expect(Math.max(...perNode) - Math.min(...perNode)).toBeLessThanOrEqual(1);
+    await Promise.all(
+      names.map((name) => custom.deleteNamespacedCustomObject({ ...res(COLONY_PLURAL), name })),
     );
   });
 

@@ -28,6 +28,7 @@ import {
   MASS_DISRUPTION_DEFAULTS,
   type MassDisruptionOptions,
 } from '../../src/controllers/guard.js';
+import { PlacementLedger } from '../../src/controllers/placement.js';
 import { createLogger } from '../../src/observability/logger.js';
 
 type Obj = { metadata?: { namespace?: string; name?: string; uid?: string } };
@@ -253,6 +254,7 @@ export function memoryContext(o: MemoryContextOptions): MemoryContext {
     guard,
     lockdown: () => o.lockdown ?? 'Intact',
     nodeLossAfter: o.nodeLossAfter,
+    placements: new PlacementLedger(),
     now: clock.now,
     log: createLogger({ level: 'silent' }),
   };

@@ -176,7 +176,13 @@ describe('reconcileColony: Lost only on proof', () => {
     expect(b.cond('Degraded')).toMatchObject({ status: 'True' });
     expect(b.cond('Ready')).toMatchObject({ status: 'False' });
     expect(created(b)).toEqual(['lottery-3@n4', 'lottery-4@n5']);
-    expect(events(b)).toEqual(['Warning:HoldersUnreachable', 'Warning:FloorBreached']);
+    // The third replacement has nowhere to go (n1–n3 are silent): the colony says so.
+    expect(events(b)).toEqual([
+      'Warning:HoldersUnreachable',
+      'Warning:FloorBreached',
+      'Warning:FailedPlacement',
+    ]);
+    expect(b.cond('CellsPlaced')).toMatchObject({ status: 'False', reason: 'NoNodeFits' });
   });
 
   it('every holder proven dead: Lost, a Warning, and nothing is made again', async () => {
