@@ -82,8 +82,28 @@ function parseJson(raw: Buffer): unknown {
   }
 }
 
-function send(res: ServerResponse, reply: Reply): void {
-  const body = JSON.stringify(reply.body);
+/** What goes on the wire: a status Node accepts and the JSON text of the body. */
+interface Wire {
+  status: number;
+  text: string;
+}
+
+/**
+ * The program's reply as it will be sent. A reply that is not `{ status: 200..599, body }` with a
+ * JSON-serialisable body (a BigInt, a cycle, no reply at all) is the program's error: thrown here,
+ * inside the route's try, it becomes a 500 — never an exception after the route returned, which
+ * would be an unhandled rejection and end the cell (and the secret it holds).
+ */
+function wire(reply: Reply | undefined): Wire {
+  const status = reply?.status;
+  if (typeof status !== 'number' || !Number.isInteger(status) || status < 200 || status > 599) {
+    throw new Error('the program replied without a status code in 200..599');
+  }
+  return { status, text: JSON.stringify(reply?.body) ?? 'null' };
+}
+
+function send(res: ServerResponse, reply: Wire): void {
+  const body = reply.text;
   res.writeHead(reply.status, {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),
@@ -92,7 +112,7 @@ function send(res: ServerResponse, reply: Reply): void {
   res.end(body);
 }
 
-const errorReply = (status: number, message: string): Reply => ({ status, body: { error: message } });
+const errorReply = (status: number, message: string): Wire => wire({ status, body: { error: message } });
 
 export class ProgramServer {
   readonly #program: Program;
@@ -108,10 +128,9 @@ export class ProgramServer {
 
   listen(port: number, host: string): Promise<AddressInfo> {
     const server = createServer((req, res) => {
-      this.#handle(req, res).then(
-        (reply) => send(res, reply),
-        () => res.destroy(),
-      );
+      this.#handle(req, res)
+        .then((reply) => send(res, reply))
+        .catch(() => res.destroy());
     });
     server.requestTimeout = 10_000;
     server.headersTimeout = 5_000;
@@ -136,7 +155,7 @@ export class ProgramServer {
     return new Promise((resolve) => server.close(() => resolve()));
   }
 
-  async #handle(req: IncomingMessage, res: ServerResponse): Promise<Reply> {
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<Wire> {
     const method = req.method ?? '';
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const handler = this.#program.routes[`${method} ${path}`];
@@ -146,13 +165,13 @@ export class ProgramServer {
     }
     try {
       const request = await requestOf(req, path);
-      return await handler(request, this.#ctx);
+      return wire(await handler(request, this.#ctx));
     } catch (err) {
       return this.#failure(err, res, `${method} ${path}`);
     }
   }
 
-  #failure(err: unknown, res: ServerResponse, route: string): Reply {
+  #failure(err: unknown, res: ServerResponse, route: string): Wire {
     if (err instanceof HttpRefusal || err instanceof ProgramError) {
       if (err.status === 413) res.setHeader('connection', 'close');
       return errorReply(err.status, err.message);

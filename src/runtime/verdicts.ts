@@ -7,6 +7,13 @@
 import type { Clock, TimerHandle } from './clock.js';
 import type { Change, ChangeHandler, EventSource } from './controller.js';
 
+/**
+ * The longest delay a Node timer takes (2^31-1 ms, 24.8 days): a longer one fires after 1 ms. A
+ * verdict that could change only later (a Lease whose leaseDurationSeconds is huge: its node chooses
+ * it) is judged again then, instead of every millisecond.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 export interface Judgement {
   /** The verdict; a change of it is reported. */
   verdict: string;
@@ -84,7 +91,8 @@ export class VerdictSource<T> implements EventSource<T> {
 
   private schedule(key: string, j: Judgement): { handle: TimerHandle } | undefined {
     if (j.recheckAfterMs === undefined) return undefined;
-    return { handle: this.opts.clock.setTimeout(() => this.fire(key), Math.max(0, j.recheckAfterMs)) };
+    const ms = Math.min(MAX_TIMER_MS, Math.max(0, j.recheckAfterMs));
+    return { handle: this.opts.clock.setTimeout(() => this.fire(key), ms) };
   }
 
   private cancel(entry: Seen<T> | undefined): void {
