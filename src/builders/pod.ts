@@ -78,8 +78,21 @@ function container(colony: Colony, cell: Cell): V1Container {
       fieldEnv('POD_IP', 'status.podIP'),
     ] as V1Container['env'],
     resources: { requests: quantities, limits: quantities },
-    readinessProbe: { httpGet: { path: '/readyz', port: CELL_PORT }, periodSeconds: 2, failureThreshold: 1 },
-    livenessProbe: { httpGet: { path: '/healthz', port: CELL_PORT }, periodSeconds: 10 },
+    // Probes are answered on the cell's one event loop, which a busy program shares: timeouts leave
+    // room for a slow moment. A liveness kill ends a holder for good (restartPolicy Never), so it
+    // takes a minute of silence: only a wedged process, never a slow one, is killed.
+    readinessProbe: {
+      httpGet: { path: '/readyz', port: CELL_PORT },
+      periodSeconds: 2,
+      timeoutSeconds: 3,
+      failureThreshold: 1,
+    },
+    livenessProbe: {
+      httpGet: { path: '/healthz', port: CELL_PORT },
+      periodSeconds: 10,
+      timeoutSeconds: 5,
+      failureThreshold: 6,
+    },
     securityContext: {
       allowPrivilegeEscalation: false,
       privileged: false,

@@ -114,23 +114,41 @@ function send(res: ServerResponse, reply: Wire): void {
 
 const errorReply = (status: number, message: string): Wire => wire({ status, body: { error: message } });
 
+/**
+ * Program requests handled at once; more are refused at once with 503 and Retry-After. The program
+ * shares the cell's event loop with the join port and its health checks: a flood of valid but costly
+ * requests (anyone can reach the program port) must not delay a probe until the kubelet kills a
+ * holder (found by the attacker review: 8 callers of maximal lottery draws pushed /healthz to 5 s).
+ */
+export const MAX_PROGRAM_IN_FLIGHT = 4;
+
 export class ProgramServer {
   readonly #program: Program;
   readonly #ctx: ProgramContext;
   readonly #log: Logger | undefined;
+  readonly #maxInFlight: number;
+  #inFlight = 0;
   #server: Server | undefined;
 
-  constructor(program: Program, ctx: ProgramContext, logger?: Logger) {
+  constructor(program: Program, ctx: ProgramContext, logger?: Logger, maxInFlight = MAX_PROGRAM_IN_FLIGHT) {
     this.#program = program;
     this.#ctx = ctx;
     this.#log = logger;
+    this.#maxInFlight = maxInFlight;
   }
 
   listen(port: number, host: string): Promise<AddressInfo> {
     const server = createServer((req, res) => {
+      if (this.#inFlight >= this.#maxInFlight) {
+        res.setHeader('retry-after', '1');
+        send(res, errorReply(503, 'busy: too many program requests at once; retry'));
+        return;
+      }
+      this.#inFlight += 1;
       this.#handle(req, res)
         .then((reply) => send(res, reply))
-        .catch(() => res.destroy());
+        .catch(() => res.destroy())
+        .finally(() => (this.#inFlight -= 1));
     });
     server.requestTimeout = 10_000;
     server.headersTimeout = 5_000;

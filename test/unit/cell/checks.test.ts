@@ -652,7 +652,7 @@ describe('checkPodSpec', () => {
         }
         const vol = (spec(p).volumes as { projected: Record<string, unknown> }[])[0]!;
         vol.projected.defaultMode = 420;
-        Object.assign(c0(p).readinessProbe as object, { timeoutSeconds: 1, successThreshold: 1 });
+        Object.assign(c0(p).readinessProbe as object, { successThreshold: 1 });
         Object.assign(spec(p), {
           dnsPolicy: 'ClusterFirst',
           schedulerName: 'default-scheduler',

@@ -1,4 +1,4 @@
-// Review (session 3): what a buggy program's reply does to the cell process. ProgramServer used to
+// Found by the attacker review (session 3): what a buggy program's reply does to the cell process. ProgramServer used to
 // send the reply in the fulfilment handler of `#handle(...).then(send, destroy)`
 // (src/cell/program-host.ts): when `send` threw — a body JSON.stringify cannot serialise (a BigInt),
 // a route that returns no reply object, a status writeHead refuses — the promise `.then` returned
