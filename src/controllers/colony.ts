@@ -1,6 +1,6 @@
 // Colony reconciler: fetch → deletion → desired → apply → status → requeue.
 // Cells and pods go away with the colony through owner references; no finalizer is needed.
-import type { V1ClusterRoleBinding, V1Node } from '@kubernetes/client-node';
+import type { V1ClusterRoleBinding, V1Node, V1Service } from '@kubernetes/client-node';
 import { isConditionTrue } from '../api/conditions.js';
 import {
   CellKind,
@@ -13,7 +13,7 @@ import {
 import { buildCell, type CellPlacement } from '../builders/cell.js';
 import { buildCellDisruptionBudget } from '../builders/disruption-budget.js';
 import { buildCellNetworkPolicy } from '../builders/network-policy.js';
-import { buildProgramService, programServiceName } from '../builders/program-service.js';
+import { buildProgramService } from '../builders/program-service.js';
 import { colonyBitcoinAddress, DEFAULT_BITCOIN_NETWORK } from '../api/bitcoin.js';
 import { cellServiceAccountName } from '../builders/names.js';
 import { isControlledBy } from '../builders/owner.js';
@@ -45,6 +45,7 @@ import {
   clusterBindingChanged,
   colonyChanged,
   nodeChanged,
+  serviceChanged,
 } from './predicates.js';
 import { cellRequest, loadIndex, type NodeLoad } from './placement.js';
 
@@ -253,10 +254,38 @@ function unCountedBreaks(ctx: ControllerContext, colony: Colony): { count: numbe
 }
 
 /** A colony hosting a program: its Service, applied when missing from the cache (issue 13). */
+/**
+ * The program Service: made when missing, and taken back when its selector or ports were changed
+ * (clients of the program must reach the colony's cells and nothing else). A Service of that name
+ * made by someone else is not the colony's: it is left alone and the colony says so (a Warning).
+ */
 async function ensureProgramService(ctx: ControllerContext, colony: Colony): Promise<void> {
   if (colony.spec.program === undefined) return;
-  const name = programServiceName(colony.metadata.name ?? '');
-  if (!ctx.services.get(colony.metadata.namespace, name)) await ctx.write.apply(buildProgramService(colony));
+  const want = buildProgramService(colony);
+  const name = want.metadata?.name ?? '';
+  const have = ctx.services.get(colony.metadata.namespace, name);
+  if (have && !isControlledBy(have, colony)) {
+    const why = `Service ${name} exists and is not this colony's: its clients may not reach its cells; delete it and the colony makes its own`;
+    await ctx.write.event(eventRef(colony, 'Colony'), 'Warning', 'ProgramServiceTaken', why);
+    return;
+  }
+  if (!have || !sameService(have, want)) await ctx.write.apply(want, true);
+}
+
+/** Same selector and ports: what the program's clients depend on. */
+function sameService(have: V1Service, want: V1Service): boolean {
+  return (
+    JSON.stringify(have.spec?.selector ?? {}) === JSON.stringify(want.spec?.selector ?? {}) &&
+    sameServicePorts(have, want)
+  );
+}
+
+function sameServicePorts(have: V1Service, want: V1Service): boolean {
+  const key = (s: V1Service): string =>
+    JSON.stringify(
+      (s.spec?.ports ?? []).map((p) => [p.name, p.port, String(p.targetPort), p.protocol ?? 'TCP']),
+    );
+  return key(have) === key(want);
 }
 
 /**
@@ -403,7 +432,7 @@ export function colonyController(d: ControllerDeps): ControllerDescriptor {
       source(c.roleBindings, owner, childChanged),
       source(c.networkPolicies, owner, childChanged),
       source(c.disruptionBudgets, owner, budgetChanged),
-      source(c.services, owner, childChanged),
+      source(c.services, owner, serviceChanged),
       source(c.clusterRoleBindings, colonyOfBinding, clusterBindingChanged),
       // Node changes it reads (readiness, labels, taints, cordon, capacity) and a node going silent
       // or being heard again can change placement for every colony.

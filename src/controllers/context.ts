@@ -38,7 +38,8 @@ export interface EventRef {
 
 export interface Writer {
   /** Server-side apply with the operator's field manager. */
-  apply(obj: { apiVersion?: string; kind?: string; metadata?: object }): Promise<void>;
+  /** Server-side apply; `force` takes back fields another manager changed (a child edited by hand). */
+  apply(obj: { apiVersion?: string; kind?: string; metadata?: object }, force?: boolean): Promise<void>;
   delete(kind: Kind, namespace: string, name: string, uid?: string): Promise<void>;
   /**
    * Patches status only when it changed, with optimistic locking. Returns true when written.

@@ -8,6 +8,7 @@ import type {
   V1ObjectMeta,
   V1Pod,
   V1PodDisruptionBudget,
+  V1Service,
 } from '@kubernetes/client-node';
 import type { Cell, Colony } from '../api/types.js';
 import { projectionChanged, type Predicate } from '../runtime/controller.js';
@@ -83,6 +84,13 @@ export const colonySpecChanged: Predicate<Colony> = projectionChanged((c) => [
  */
 export const childChanged: Predicate<{ metadata?: V1ObjectMeta }> = projectionChanged((o) => [
   meta(o.metadata),
+]);
+
+/** The colony's program Service: who owns it, and the selector and ports its clients depend on. */
+export const serviceChanged: Predicate<V1Service> = projectionChanged((v) => [
+  meta(v.metadata),
+  v.spec?.selector,
+  v.spec?.ports,
 ]);
 
 /** The colony's PodDisruptionBudget: its spec (minAvailable), not the status the disruption controller keeps. */

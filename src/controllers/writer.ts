@@ -45,8 +45,8 @@ export function keptStatus(
 export class ApiWriter implements Writer {
   constructor(private readonly client: WriteClient) {}
 
-  async apply(obj: { apiVersion?: string; kind?: string; metadata?: object }): Promise<void> {
-    await this.client.apply(obj);
+  async apply(obj: { apiVersion?: string; kind?: string; metadata?: object }, force = false): Promise<void> {
+    await this.client.apply(obj, force);
   }
 
   /** Deletes by name; with a uid, only that incarnation (a precondition). Already gone is fine. */

@@ -613,6 +613,23 @@ const frozenSpecChanges: [string, Mutation | undefined, Mutation, string, string
     'program is immutable',
   ],
   [
+    'changing the bitcoin network',
+    (c) => {
+      c.spec.secret = { algorithm: 'secp256k1' };
+      c.spec.bitcoin = { network: 'regtest' };
+    },
+    (c) => (c.spec.bitcoin = { network: 'mainnet' }),
+    'spec.bitcoin',
+    'bitcoin is immutable',
+  ],
+  [
+    'adding a bitcoin network',
+    (c) => (c.spec.secret = { algorithm: 'secp256k1' }),
+    (c) => (c.spec.bitcoin = { network: 'testnet' }),
+    'spec.bitcoin',
+    'bitcoin is immutable',
+  ],
+  [
     'changing args',
     (c) => (c.spec.args = ['--a']),
     (c) => (c.spec.args = ['--b']),
