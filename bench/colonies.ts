@@ -16,7 +16,6 @@
 // Last line: `colonies n=<n> rss_mib=.. cpu_pct=.. cell_reconciles_per_s=.. colony_reconciles_per_s=..
 //   false_incidents=.. tamper_events=.. placement=<node:count,...>`.
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { CoreV1Api, CustomObjectsApi, KubeConfig, type CoreV1Event } from '@kubernetes/client-node';
 
 import { CELL_PLURAL, COLONY_PLURAL, GROUP, VERSION, type Cell, type Colony } from '../src/api/types.js';
@@ -24,16 +23,15 @@ import { OPERATOR_NAME } from '../src/builders/rbac-rules.js';
 import { DEFAULT_OPERATOR_NAMESPACE, installOperatorPrerequisites } from '../src/install.js';
 import { cacheDir, ControlPlane } from '../test/cluster/controlplane.js';
 import { freePort, spawnComponent } from '../test/cluster/procs.js';
+import { benchFlags } from './args.js';
 import { metricSum, procSample, scrape } from './scale-support.js';
 
-const { values: flags } = parseArgs({
-  options: {
-    colonies: { type: 'string', default: '200' },
-    replicas: { type: 'string', default: '3' },
-    nodes: { type: 'string', default: '4' },
-    'settle-s': { type: 'string', default: '90' },
-    'window-s': { type: 'string', default: '20' },
-  },
+const flags = benchFlags('colonies', {
+  colonies: { type: 'string', default: '200' },
+  replicas: { type: 'string', default: '3' },
+  nodes: { type: 'string', default: '4' },
+  'settle-s': { type: 'string', default: '90' },
+  'window-s': { type: 'string', default: '20' },
 });
 
 function whole(name: string, min: number): number {

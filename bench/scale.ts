@@ -31,7 +31,6 @@
 //   writes_per_incident=<n> false_incidents=<n>` (false_incidents: celula_lockdown_incidents_total,
 //   all false since nothing here tampers).
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import {
   CoordinationV1Api,
   CoreV1Api,
@@ -73,18 +72,17 @@ import {
   total,
   type Counts,
 } from './scale-support.js';
+import { benchFlags } from './args.js';
 
-const { values: flags } = parseArgs({
-  options: {
-    nodes: { type: 'string', default: '1000' },
-    colonies: { type: 'string', default: '1000' },
-    'pool-size': { type: 'string', default: '1000' },
-    'lease-seconds': { type: 'string', default: '40' },
-    provider: { type: 'string', default: 'existing' },
-    'quiet-s': { type: 'string', default: '60' },
-    delete: { type: 'string', default: '100' },
-    'timeout-s': { type: 'string', default: '900' },
-  },
+const flags = benchFlags('scale', {
+  nodes: { type: 'string', default: '1000' },
+  colonies: { type: 'string', default: '1000' },
+  'pool-size': { type: 'string', default: '1000' },
+  'lease-seconds': { type: 'string', default: '40' },
+  provider: { type: 'string', default: 'existing' },
+  'quiet-s': { type: 'string', default: '60' },
+  delete: { type: 'string', default: '100' },
+  'timeout-s': { type: 'string', default: '900' },
 });
 const NODES = Number(flags.nodes);
 const COLONIES = Number(flags.colonies);
