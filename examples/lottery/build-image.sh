@@ -32,7 +32,9 @@ main() {
   }
   local ctx
   ctx="$(mktemp -d)"
-  trap 'rm -rf "$ctx"' EXIT
+  # Expanded now: at exit this function's local is gone (set -u would fail on it).
+  # shellcheck disable=SC2064
+  trap "rm -rf '$ctx'" EXIT
   make_context "$ctx"
   log "building $LOTTERY_IMAGE on $CELULA_IMAGE (compile stage: $BUILD_BASE)"
   nice -n 19 docker build --build-arg "CELULA_IMAGE=$CELULA_IMAGE" --build-arg "BUILD_BASE=$BUILD_BASE" \
