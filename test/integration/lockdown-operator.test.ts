@@ -341,7 +341,7 @@ describe('operator lock-down', () => {
     const sample = await getColonyIn(names.at(-1)!);
     expect(condition(sample, 'LockdownIntact')?.status).toBe('True');
     expect(sample.status?.lockdownIncidents ?? 0).toBe(0);
-  });
+  }, 360_000); // 100 colonies on a loaded 2-core CI machine: the cell wait alone allows 240 s
 
   it('drops a namespace key once its last colony and cell pod are gone (and counts no incident)', async () => {
     const gone = scaleNs[0]!;
