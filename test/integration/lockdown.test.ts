@@ -929,7 +929,7 @@ describe('admission lock-down, on the real API server with the real kubectl', ()
       write: lockdownWriter(
         new WriteClient({ kubeConfig: kc, fieldManager: MANAGER, now: () => new Date() }),
       ),
-      report: (_p, summary) => Promise.resolve(void reports.push(summary)),
+      report: (_p, summary) => void reports.push(summary),
     });
     expect(reports.at(-1)).toContain(`${POLICY.podConnect}: Missing`);
     expect(reports.at(-1)).toContain(`${POLICY.ephemeral}: Changed`);
