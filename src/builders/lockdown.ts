@@ -74,6 +74,8 @@ export const POLICY = {
   nodeProxy: 'celula-lockdown-node-proxy',
   ephemeral: 'celula-lockdown-ephemeral-containers',
   podSpec: 'celula-lockdown-pod-spec-frozen',
+  podLabels: 'celula-lockdown-pod-labels-frozen',
+  cellLabels: 'celula-lockdown-pod-cell-labels',
   nodePods: 'celula-lockdown-hardened-node-pods',
   nodeBinding: 'celula-lockdown-hardened-node-binding',
   paramsGuard: 'celula-lockdown-params-guard',
@@ -99,6 +101,14 @@ export function namespaceKey(namespace: string): string {
 export { operatorUsername };
 
 /**
+ * The labels the operator puts on cell pods and selects them by (labels.ts cellLabels): frozen on
+ * every pod for everyone but the operator, so no one makes an ordinary pod look like a cell (its
+ * namespace would be kept locked) nor takes a cell pod out of the operator's label-selected cache.
+ * `app.kubernetes.io/managed-by` counts when its old or new value is the operator's.
+ */
+export const CELL_LABEL_KEYS = [LABELS.cell, LABELS.colony, LABELS.cellIndex, LABELS.genesis] as const;
+
+/**
  * The denial messages, as TypeScript mirrors of the policies' messageExpressions (tests assert the
  * API server's answer contains exactly these).
  */
@@ -109,6 +119,10 @@ export const MESSAGES = {
   ephemeral: (ns: string, pod: string): string =>
     `celula: ephemeral (debug) containers in locked pod ${ns}/${pod} are forbidden for everyone`,
   podSpec: (ns: string, pod: string): string => `celula: the spec of locked pod ${ns}/${pod} cannot change`,
+  podLabels: (ns: string, pod: string): string =>
+    `celula: the labels of pod ${ns}/${pod} in a colony namespace are changed only by the operator`,
+  cellLabels: (ns: string, pod: string): string =>
+    `celula: the cell labels of pod ${ns}/${pod} (${CELL_LABEL_KEYS.join(', ')}, ${LABELS.managedBy}=${MANAGER}) are set only by the operator`,
   nodePodNotCell: (node: string): string =>
     `celula: only the operator's cell pods may be placed on hardened node ${node}`,
   nodePodHostAccess: (node: string): string =>
@@ -241,6 +255,69 @@ function podSpec(): PolicyDef {
   };
 }
 
+/** `obj`'s label `key` as a CEL string; absent is `<none>`, which no label value can be. */
+function labelCel(obj: 'object' | 'oldObject', key: string): string {
+  return `((has(${obj}.metadata.labels) && ${lit(key)} in ${obj}.metadata.labels) ? ${obj}.metadata.labels[${lit(key)}] : '<none>')`;
+}
+
+/** True when an update adds, changes or removes a cell label (CELL_LABEL_KEYS, or managed-by to/from ours). */
+const CELL_LABELS_CHANGED = [
+  ...CELL_LABEL_KEYS.map((k) => `${labelCel('object', k)} != ${labelCel('oldObject', k)}`),
+  `(${labelCel('object', LABELS.managedBy)} != ${labelCel('oldObject', LABELS.managedBy)} && ` +
+    `(${labelCel('object', LABELS.managedBy)} == ${lit(MANAGER)} || ${labelCel('oldObject', LABELS.managedBy)} == ${lit(MANAGER)}))`,
+].join(' || ');
+
+/** True when an update changes any label (absent labels and an empty map are the same: omitted). */
+const LABELS_CHANGED =
+  'has(object.metadata.labels) != has(oldObject.metadata.labels) || ' +
+  '(has(object.metadata.labels) && object.metadata.labels != oldObject.metadata.labels)';
+
+/**
+ * Every label of a pod in a colony namespace is the operator's (its NetworkPolicy, budget and caches
+ * select cell pods by label; the kubelet does not change pod labels). The cell labels themselves are
+ * left to pod-cell-labels (below), so a refusal has one message. Main resource only: `pods/status` can
+ * change labels too, but matching it here would refuse every kubelet status write cluster-wide while
+ * the parameters are missing (fail closed); pod-cell-labels, parameter-free, covers `pods/status`.
+ */
+function podLabels(opts: LockdownOptions): PolicyDef {
+  return {
+    name: POLICY.podLabels,
+    params: true,
+    rules: [rule(['UPDATE'], ['pods'])],
+    variables: [
+      { name: 'byOperator', expression: `request.userInfo.username == ${lit(operatorUsername(opts))}` },
+      { name: 'cellLabelsChanged', expression: CELL_LABELS_CHANGED },
+    ],
+    validations: [
+      deny(
+        `variables.byOperator || variables.cellLabelsChanged || !${locked(NS_KEY_FROM_REQUEST)} || !(${LABELS_CHANGED})`,
+        `'celula: the labels of pod ' + ${POD_REF} + ' in a colony namespace are changed only by the operator'`,
+      ),
+    ],
+  };
+}
+
+/**
+ * The cell labels, on any pod in any namespace, are the operator's: adding `celula.io/cell` to an
+ * ordinary pod must not make it a cell pod (which keeps a namespace locked), removing it from a
+ * cell pod must not take it out of the operator's pod cache (it would never see that pod die).
+ * Parameter-free (missing parameters do not stop every pod update), and `pods/status` too: the
+ * status strategy resets the spec, not the labels.
+ */
+function cellLabels(opts: LockdownOptions): PolicyDef {
+  return {
+    name: POLICY.cellLabels,
+    params: false,
+    rules: [rule(['UPDATE'], ['pods', 'pods/status'])],
+    validations: [
+      deny(
+        `request.userInfo.username == ${lit(operatorUsername(opts))} || !(${CELL_LABELS_CHANGED})`,
+        `'celula: the cell labels of pod ' + ${POD_REF} + ' (${CELL_LABEL_KEYS.join(', ')}, ${LABELS.managedBy}=${MANAGER}) are set only by the operator'`,
+      ),
+    ],
+  };
+}
+
 /**
  * Pod creation: on a hardened node (spec.nodeName, what `kubectl debug node/…` does too) only the
  * operator's cell pods, in a colony namespace, without host access; in a colony namespace only the
@@ -348,6 +425,8 @@ function definitions(opts: LockdownOptions): PolicyDef[] {
     nodeProxy(),
     ephemeral(),
     podSpec(),
+    podLabels(opts),
+    cellLabels(opts),
     nodePods(opts),
     nodeBinding(),
     paramsGuard(opts),

@@ -110,21 +110,20 @@ export class IncidentEvents {
   }
 }
 
-/** One event about the lock-down parameters; best effort (logged when it cannot be recorded). */
-async function recordEvent(
-  d: LockdownDeps,
-  uid: string | undefined,
-  reason: string,
-  message: string,
-): Promise<void> {
+/**
+ * One event about the lock-down parameters, fire-and-forget: events are the write client's lowest
+ * priority, so a busy operator would hold the caller behind its own event (a restore waited a whole
+ * minute under load). Never awaited; an event that cannot be recorded is logged.
+ */
+function recordEvent(d: LockdownDeps, uid: string | undefined, reason: string, message: string): void {
   const regarding: V1ObjectReference = {
     apiVersion: API_VERSION,
     kind: LockdownParametersKind,
     name: LOCKDOWN_PARAMS,
     ...(uid ? { uid } : {}),
   };
-  await d.client
-    .event(regarding, 'Warning', reason, message)
+  void Promise.resolve()
+    .then(() => d.client.event(regarding, 'Warning', reason, message))
     .catch((err: unknown) => d.logger.warn({ err: describeError(err), reason }, 'event not recorded'));
 }
 
@@ -132,19 +131,16 @@ async function recordEvent(
  * Says once per mutator (kind/name) that it breaks the lock-down, also at start-up: it is not ours
  * to restore, someone must remove it. Forgets the ones that are gone, so a return is said again.
  */
-function mutatorAnnouncer(
-  d: LockdownDeps,
-  uid: () => string | undefined,
-): (found: MutatorFinding[]) => Promise<void> {
+function mutatorAnnouncer(d: LockdownDeps, uid: () => string | undefined): (found: MutatorFinding[]) => void {
   const said = new Set<string>();
-  return async (found) => {
+  return (found) => {
     const now = new Set(found.map((m) => `${m.kind}/${m.name}`));
     for (const key of [...said]) if (!now.has(key)) said.delete(key);
     for (const m of found.filter((f) => !said.has(`${f.kind}/${f.name}`))) {
       said.add(`${m.kind}/${m.name}`);
       d.logger.warn({ kind: m.kind, name: m.name, why: m.why }, 'mutating admission can change cell pods');
       const message = `${describeMutator(m)}: lock-down broken, no colony is seeded until it is removed or provably excludes cell pods`;
-      await recordEvent(d, uid(), 'MutatingAdmission', message);
+      recordEvent(d, uid(), 'MutatingAdmission', message);
     }
   };
 }
@@ -203,16 +199,18 @@ function reporter(
   d: LockdownDeps,
   state: ReportState,
   uid: () => string | undefined,
-): (plan: LockdownPlan, summary: string) => Promise<void> {
+): (plan: LockdownPlan, summary: string) => void {
   const incidents = incidentCounter(d.registry);
   const announceMutators = mutatorAnnouncer(d, uid);
   const clock = (): number => (d.now ?? ((): Date => new Date()))().getTime();
-  const say = async (message: string | undefined): Promise<void> => {
-    if (message !== undefined) await recordEvent(d, uid(), 'LockdownTampered', message);
+  const say = (message: string | undefined): void => {
+    if (message !== undefined) recordEvent(d, uid(), 'LockdownTampered', message);
   };
-  return async (plan, summary) => {
-    await announceMutators(plan.mutators);
-    await say(state.events.flush(clock()));
+  // Synchronous: the state and the incident count change before the restores, the events are sent
+  // in the background (recordEvent), so no restore waits for one.
+  return (plan, summary) => {
+    announceMutators(plan.mutators);
+    say(state.events.flush(clock()));
     const next: LockdownState = plan.intact ? 'Intact' : policiesTampered(plan) ? 'Broken' : 'Mutated';
     const wasIntact = state.now === 'Intact';
     if (next === state.now) return;
@@ -227,7 +225,7 @@ function reporter(
     // First look at start-up: installing, not an incident. A mutator alone was announced above.
     if (!wasIntact || !policiesTampered(plan)) return;
     incidents.inc();
-    await say(state.events.offer(clock(), summary));
+    say(state.events.offer(clock(), summary));
   };
 }
 
@@ -291,6 +289,8 @@ export function lockdownController(d: LockdownDeps): Lockdown {
   const memory: LockdownMemory = {};
   const report = reporter(d, state, () => params()?.metadata?.uid);
   const watchNamespaces = namespaceWatch(d.onChange);
+  /** The colony namespaces of the last pass (lockdownTargets keeps them while cell pods remain). */
+  let lastNamespaces: string[] = [];
   const key = (): string => LOCKDOWN_KEY;
   const controller: ControllerDescriptor = {
     name: 'lockdown',
@@ -301,16 +301,21 @@ export function lockdownController(d: LockdownDeps): Lockdown {
       watchNamespaces(params());
       return reconcileLockdown({
         opts: d.opts,
-        targets: () =>
-          lockdownTargets(
+        targets: () => {
+          const targets = lockdownTargets(
             {
               nodes: d.nodes.list(),
               pods: [...own.pods.list(), ...d.pods.list()],
               cells: d.cells.list(),
               colonies: d.colonies.list(),
+              // Kept while cell pods remain: the keys in force and the ones this operator last wanted.
+              locked: [...lockedNamespaces(params()), ...lastNamespaces],
             },
             d.opts.operatorNamespace,
-          ),
+          );
+          lastNamespaces = targets.namespaces;
+          return targets;
+        },
         observe: () => ({
           policies: own.policies.list(),
           bindings: own.bindings.list(),

@@ -35,7 +35,7 @@ export interface LockdownTargets {
   nodes: string[];
   /** Non-cell pods already on a hardened node (outside colony namespaces). */
   pods: PodRef[];
-  /** Namespaces holding a Colony, a Cell or a cell pod: locked whole. */
+  /** Namespaces holding a Colony or a Cell, or already locked and holding a cell pod: locked whole. */
   namespaces: string[];
 }
 
@@ -44,8 +44,12 @@ export interface LockdownDeps {
   targets(): LockdownTargets;
   observe(): ObservedLockdown;
   write: LockdownWriter;
-  /** Called with every plan: the lead sets LockdownIntact on colonies, raises the Warning event, counts incidents. */
-  report(plan: LockdownPlan, summary: string): Promise<void>;
+  /**
+   * Called with every plan, before any restore: sets the lock-down state (LockdownIntact on colonies)
+   * and counts incidents. Synchronous on purpose: its Warning event is sent in the background, so a
+   * restore never waits behind an event (the lowest write priority) on a busy operator.
+   */
+  report(plan: LockdownPlan, summary: string): void;
   /**
    * Kept across passes by the caller: the parameters' data as last seen intact, and as last written
    * by this operator, so that its own update (a new colony namespace, a hardened node) is Outdated,
@@ -81,14 +85,17 @@ type Meta = { namespace?: string; name?: string } | undefined;
 
 /**
  * What to lock, from the caches: hardened nodes (isHardenedLabelValue); every namespace holding a
- * Colony, a Cell or a pod with the cell label (the key is there as soon as the Colony is, before its
- * first cell, and stays until its last cell pod is gone); and every other pod bound to a hardened
- * node outside those namespaces (pre-existing DaemonSet pods there: hardened nodes take no new
- * non-cell pods, so this set does not change with cells). Reserved namespaces (kube-*, the
- * operator's) are never locked: their colonies wait (namespaceWait in lockdown-wiring.ts).
+ * Colony or a Cell (the key is there as soon as the Colony is, before its first cell), and every
+ * namespace already locked (`world.locked`: the keys in force) that still holds a pod with the cell
+ * label (kept until its last cell pod is gone: the garbage collector deletes Cells before their
+ * pods). A cell-labelled pod alone never locks a new namespace: whoever may label one pod must not
+ * lock a whole namespace (the cell-labels policy freezes those labels too). Then every other pod
+ * bound to a hardened node outside those namespaces (pre-existing DaemonSet pods there: hardened
+ * nodes take no new non-cell pods, so this set does not change with cells). Reserved namespaces
+ * (kube-*, the operator's) are never locked: their colonies wait (namespaceWait in lockdown-wiring.ts).
  */
 export function lockdownTargets(
-  world: { nodes: V1Node[]; pods: V1Pod[]; cells: Cell[]; colonies: Colony[] },
+  world: { nodes: V1Node[]; pods: V1Pod[]; cells: Cell[]; colonies: Colony[]; locked?: Iterable<string> },
   operatorNamespace?: string,
 ): LockdownTargets {
   const nodes = world.nodes
@@ -96,9 +103,7 @@ export function lockdownTargets(
     .map((n) => n.metadata?.name ?? '')
     .filter((n) => n !== '');
   const hardened = new Set(nodes);
-  const cellPods = world.pods.filter((p) => p.metadata?.labels?.[LABELS.cell] !== undefined);
-  const holders: Meta[] = [...world.colonies, ...world.cells, ...cellPods].map((o) => o.metadata);
-  const namespaces = [...new Set(holders.map((m) => m?.namespace ?? ''))]
+  const namespaces = [...colonyNamespaces(world)]
     .filter((ns) => ns !== '' && !reservedNamespace(ns, operatorNamespace))
     .sort();
   const locked = new Set(namespaces);
@@ -107,6 +112,23 @@ export function lockdownTargets(
     .map((p) => ({ namespace: p.metadata?.namespace ?? '', name: p.metadata?.name ?? '' }))
     .filter((p) => p.namespace !== '' && p.name !== '');
   return { nodes, pods, namespaces };
+}
+
+/** Namespaces of Colonies and Cells, and the already locked ones that still hold a cell pod. */
+function colonyNamespaces(world: {
+  pods: V1Pod[];
+  cells: Cell[];
+  colonies: Colony[];
+  locked?: Iterable<string>;
+}): Set<string> {
+  const holders: Meta[] = [...world.colonies, ...world.cells].map((o) => o.metadata);
+  const out = new Set(holders.map((m) => m?.namespace ?? ''));
+  const locked = new Set(world.locked ?? []);
+  for (const p of world.pods) {
+    const ns = p.metadata?.namespace ?? '';
+    if (locked.has(ns) && p.metadata?.labels?.[LABELS.cell] !== undefined) out.add(ns);
+  }
+  return out;
 }
 
 export function desiredLockdown(opts: LockdownOptions, targets: LockdownTargets): LockdownDesired[] {
@@ -127,13 +149,14 @@ async function restore(write: LockdownWriter, action: LockdownAction): Promise<b
 }
 
 /**
- * Plans, reports, then restores in order (parameters, policies, bindings). A failed write throws
+ * Plans, reports (the state change, synchronously; no event is awaited), then restores in order
+ * (parameters, policies, bindings). A failed write throws
  * (backoff); a plan with actions requeues soon to confirm the restoration landed.
  */
 export async function reconcileLockdown(deps: LockdownDeps): Promise<ReconcileResult> {
   const desired = desiredLockdown(deps.opts, deps.targets());
   const plan = planLockdown(desired, deps.observe(), ownParams(deps.memory));
-  await deps.report(plan, describePlan(plan));
+  deps.report(plan, describePlan(plan));
   for (const action of plan.actions) {
     const wrote = await restore(deps.write, action);
     if (wrote && deps.memory && action.desired.kind === 'LockdownParameters')

@@ -63,7 +63,13 @@ beforeAll(async () => {
   custom = kc.makeApiClient(CustomObjectsApi);
   adm = kc.makeApiClient(AdmissionregistrationV1Api);
   ns = await createNamespace('lockdown-op');
-  await controlPlane().addNode(`${POOL}-n0`, { labels: { 'celula.test/pool': POOL } });
+  // Room for every cell of the scale test (100 and the others' at 500m CPU each): placement counts
+  // node capacity, and kwok's default 16 CPUs held 32 cells.
+  await controlPlane().addNode(`${POOL}-n0`, {
+    labels: { 'celula.test/pool': POOL },
+    cpu: '64',
+    pods: '200',
+  });
   // Every incident its own event at once (the rate limit is unit-tested): counts compare exactly.
   opStarted = Date.now();
   op = await runOperator({ lockdown: true, lockdownEventIntervalMs: 0 });

@@ -248,6 +248,7 @@ async function setupRbac(): Promise<void> {
             'pods/proxy',
             'pods/ephemeralcontainers',
             'pods/binding',
+            'pods/status',
             'nodes',
             'nodes/proxy',
             'serviceaccounts',
@@ -711,6 +712,137 @@ describe('admission lock-down, on the real API server with the real kubectl', ()
     );
   });
 
+  it('freezes the cell labels on every pod and every label in a colony namespace, but for the operator', async () => {
+    const merge = (labels: Record<string, string | null>): string => JSON.stringify({ metadata: { labels } });
+    for (const [who, cfg] of [
+      ['admin', adminCfg],
+      ['user', userCfg],
+    ] as const) {
+      const n = ['-n', ns];
+      // A holder's pod out of the operator's label-selected cache: it would never see the pod die.
+      await denied(
+        who,
+        'remove celula.io/cell from the cell pod',
+        cfg,
+        [...n, 'label', 'pod', CELL, `${LABELS.cell}-`],
+        MESSAGES.cellLabels(ns, CELL),
+      );
+      await denied(
+        who,
+        'remove managed-by from the cell pod',
+        cfg,
+        [...n, 'label', 'pod', CELL, `${LABELS.managedBy}-`],
+        MESSAGES.cellLabels(ns, CELL),
+      );
+      await denied(
+        who,
+        'change the cell pod colony label',
+        cfg,
+        [...n, 'label', 'pod', CELL, `${LABELS.colony}=other`, '--overwrite'],
+        MESSAGES.cellLabels(ns, CELL),
+      );
+      await denied(
+        who,
+        'remove celula.io/cell via pods/status',
+        cfg,
+        [
+          ...n,
+          'patch',
+          'pod',
+          CELL,
+          '--subresource=status',
+          '--type=merge',
+          '-p',
+          merge({ [LABELS.cell]: null }),
+        ],
+        MESSAGES.cellLabels(ns, CELL),
+      );
+      await denied(
+        who,
+        'add a label to the cell pod (colony namespace)',
+        cfg,
+        [...n, 'label', 'pod', CELL, 'team=x'],
+        MESSAGES.podLabels(ns, CELL),
+      );
+      await denied(
+        who,
+        'add a label to a non-cell pod in a colony namespace',
+        cfg,
+        [...n, 'label', 'pod', OTHER, 'team=x'],
+        MESSAGES.podLabels(ns, OTHER),
+      );
+      // An ordinary pod made to look like a cell: it must not lock (or keep locked) its namespace.
+      const p = ['-n', plainNs];
+      await denied(
+        who,
+        'add celula.io/cell to a plain pod elsewhere',
+        cfg,
+        [...p, 'label', 'pod', PLAIN_POD, `${LABELS.cell}=x`],
+        MESSAGES.cellLabels(plainNs, PLAIN_POD),
+      );
+      await denied(
+        who,
+        'add celula.io/cell to a plain pod via pods/status',
+        cfg,
+        [
+          ...p,
+          'patch',
+          'pod',
+          PLAIN_POD,
+          '--subresource=status',
+          '--type=merge',
+          '-p',
+          merge({ [LABELS.cell]: 'x' }),
+        ],
+        MESSAGES.cellLabels(plainNs, PLAIN_POD),
+      );
+      await notDenied(
+        who,
+        'add and remove an ordinary label on a plain pod (control)',
+        cfg,
+        [...p, 'label', 'pod', PLAIN_POD, `team-${who}=x`],
+        true,
+      );
+      await notDenied(
+        who,
+        'remove it again (control)',
+        cfg,
+        [...p, 'label', 'pod', PLAIN_POD, `team-${who}-`],
+        true,
+      );
+    }
+    // Why pods/status is matched: the status strategy resets the spec, not the labels.
+    await notDenied('admin', 'add an ordinary label via pods/status (control)', adminCfg, [
+      ...['-n', plainNs, 'patch', 'pod', PLAIN_POD, '--subresource=status', '--type=merge'],
+      ...['-p', merge({ 'via-status': 'x' })],
+    ]);
+    const viaStatus = await core.readNamespacedPod({ name: PLAIN_POD, namespace: plainNs });
+    expect(viaStatus.metadata?.labels?.['via-status']).toBe('x');
+    // The operator may (dry run: the cell pod keeps its labels for the other tests).
+    const dry = '--dry-run=server';
+    await notDenied(
+      'operator',
+      'remove celula.io/cell from the cell pod (control)',
+      operatorCfg,
+      ['-n', ns, 'label', 'pod', CELL, `${LABELS.cell}-`, dry],
+      true,
+    );
+    await notDenied(
+      'operator',
+      'add a label to the non-cell pod in the colony namespace (control)',
+      operatorCfg,
+      ['-n', ns, 'label', 'pod', OTHER, 'team=x', dry],
+      true,
+    );
+    await notDenied(
+      'operator',
+      'add celula.io/cell to a plain pod (control)',
+      operatorCfg,
+      ['-n', plainNs, 'label', 'pod', PLAIN_POD, `${LABELS.cell}=x`, dry],
+      true,
+    );
+  });
+
   it('keeps the scheduler from binding a pod there (nodeSelector), for admin and user pods', async () => {
     for (const [who, cfg] of [
       ['admin', adminCfg],
@@ -797,7 +929,7 @@ describe('admission lock-down, on the real API server with the real kubectl', ()
       write: lockdownWriter(
         new WriteClient({ kubeConfig: kc, fieldManager: MANAGER, now: () => new Date() }),
       ),
-      report: (_p, summary) => Promise.resolve(void reports.push(summary)),
+      report: (_p, summary) => void reports.push(summary),
     });
     expect(reports.at(-1)).toContain(`${POLICY.podConnect}: Missing`);
     expect(reports.at(-1)).toContain(`${POLICY.ephemeral}: Changed`);

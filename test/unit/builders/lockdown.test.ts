@@ -61,6 +61,7 @@ describe('lockdownPolicies', () => {
         POLICY.identityTokenSecret,
         POLICY.identityPod,
         POLICY.hardenedLabel,
+        POLICY.cellLabels,
       ] as string[];
       expect(p.spec?.paramKind).toEqual(
         unparameterised.includes(p.metadata!.name!)
@@ -75,6 +76,8 @@ describe('lockdownPolicies', () => {
     [POLICY.nodeProxy, ['CONNECT'], ['nodes/proxy']],
     [POLICY.ephemeral, ['UPDATE'], ['pods/ephemeralcontainers']],
     [POLICY.podSpec, ['UPDATE'], ['pods']],
+    [POLICY.podLabels, ['UPDATE'], ['pods']],
+    [POLICY.cellLabels, ['UPDATE'], ['pods', 'pods/status']],
     [POLICY.nodePods, ['CREATE'], ['pods']],
     [POLICY.nodeBinding, ['CREATE'], ['pods/binding']],
     [POLICY.paramsGuard, ['CREATE', 'UPDATE', 'DELETE'], ['lockdownparameters'], 'celula.io'],

@@ -518,7 +518,7 @@ describe('reconcileLockdown', () => {
       targets,
       observe: served,
       write,
-      report: (p) => Promise.resolve(void reports.push(p.intact)),
+      report: (p) => void reports.push(p.intact),
     });
     expect({ calls, reports, res }).toEqual({
       calls: [],
@@ -538,7 +538,7 @@ describe('reconcileLockdown', () => {
       targets,
       observe: () => observed,
       write,
-      report: (_p, s) => Promise.resolve(void summaries.push(s)),
+      report: (_p, s) => void summaries.push(s),
     });
     expect(summaries).toEqual([
       'ValidatingAdmissionPolicy celula-lockdown-ephemeral-containers: Changed; ' +
@@ -560,7 +560,7 @@ describe('reconcileLockdown', () => {
       observe: served,
       write,
       memory,
-      report: (p: { intact: boolean }) => Promise.resolve(void reports.push(p.intact)),
+      report: (p: { intact: boolean }) => void reports.push(p.intact),
     };
     await reconcileLockdown({ ...base, targets });
     expect(memory.confirmedParams).toEqual(params.data);
@@ -582,7 +582,7 @@ describe('reconcileLockdown', () => {
     const { calls, write } = fakeWriter();
     const memory: LockdownMemory = {};
     const reports: boolean[] = [];
-    const report = (p: { intact: boolean }): Promise<void> => Promise.resolve(void reports.push(p.intact));
+    const report = (p: { intact: boolean }): void => void reports.push(p.intact);
     const withNs =
       (...ns: string[]) =>
       () => ({ ...targets(), namespaces: ['ns', ...ns] });
@@ -625,7 +625,7 @@ describe('reconcileLockdown', () => {
         observe: served,
         write,
         memory,
-        report: () => Promise.resolve(),
+        report: () => undefined,
         targets: t,
       });
     }
@@ -646,7 +646,7 @@ describe('reconcileLockdown', () => {
       observe: served,
       write,
       memory,
-      report: () => Promise.resolve(),
+      report: () => undefined,
       targets: grown,
     });
     expect(memory.writtenParams).toBeUndefined();
@@ -656,7 +656,7 @@ describe('reconcileLockdown', () => {
     const observed = served();
     observed.params = undefined;
     const conflict = Object.assign(new Error('exists'), { code: 409 });
-    const base = { opts, targets, observe: () => observed, report: () => Promise.resolve() };
+    const base = { opts, targets, observe: () => observed, report: () => undefined };
     const ok: LockdownWriter = { create: () => Promise.reject(conflict), replace: () => Promise.resolve() };
     await expect(reconcileLockdown({ ...base, write: ok })).resolves.toBeDefined();
     const boom: LockdownWriter = {
@@ -680,7 +680,7 @@ describe('lockdownTargets', () => {
     expect(t.nodes).toEqual(expected);
   });
 
-  it('locks hardened nodes, colony namespaces (colonies, Cells, cell pods) and other pods on a hardened node', () => {
+  it('locks hardened nodes, colony namespaces (colonies, Cells; kept for cell pods) and other pods on a hardened node', () => {
     const hardenedLabel = { 'node-restriction.kubernetes.io/celula-hardened': 'abc123def456' };
     const t = lockdownTargets({
       nodes: [{ metadata: { name: 'h1', labels: hardenedLabel } }, { metadata: { name: 'plain' } }],
@@ -692,7 +692,7 @@ describe('lockdownTargets', () => {
           metadata: { namespace: 'ns', name: 'lottery-0', labels: { 'celula.io/cell': 'lottery-0' } },
           spec: { nodeName: 'h1', containers: [] },
         },
-        // The last cell pod of a namespace whose Colony and Cells are gone: still locked.
+        // The last cell pod of a locked namespace whose Colony and Cells are gone: still locked.
         {
           metadata: { namespace: 'draining', name: 'x-0', labels: { 'celula.io/cell': 'x-0' } },
           spec: { nodeName: 'plain', containers: [] },
@@ -702,6 +702,8 @@ describe('lockdownTargets', () => {
         { metadata: { namespace: 'default', name: 'web' }, spec: { nodeName: 'plain', containers: [] } },
         { metadata: { namespace: 'default', name: 'pending' }, spec: { containers: [] } },
       ],
+      // The keys in force: `draining` was a colony namespace.
+      locked: ['draining', 'ns'],
     });
     expect(t).toEqual({
       nodes: ['h1'],
