@@ -1,17 +1,12 @@
 // The chaos suite's per-fault table: rows added incident by incident, merged across shards, printed.
 import type { IncidentStats } from './monitor.js';
 
-export interface Row {
+/** A fault's totals: the incident stats summed (worst times kept), plus counts and recovery times. */
+export type Row = Omit<IncidentStats, 'notes'> & {
   incidents: number;
-  secretsLost: number;
-  wronglyKilled: number;
-  fingerprintChanges: number;
-  retired: number;
-  worstBelowFloorS: number;
-  worstFloorUnmetS: number;
   recoveries: number[];
   timeouts: number;
-}
+};
 
 export type Rows = Map<string, Row>;
 
