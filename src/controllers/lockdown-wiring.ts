@@ -267,6 +267,13 @@ function namespaceWatch(onChange: () => void): (params: ObservedObject | undefin
   };
 }
 
+/**
+ * A restore that fails (403 while someone took the operator's permission, 5xx) is retried at most
+ * 2 s apart, not the work queue's 60 s: one key, so this is at most one failed write every 2 s, and
+ * the lock-down is back (and new colonies seed) within 2 s of the cause going away.
+ */
+export const LOCKDOWN_RETRY = { baseMs: 50, maxMs: 2_000 } as const;
+
 /** The lock-down controller: one key; its own informers, nodes, colonies and cells wake it. */
 export function lockdownController(d: LockdownDeps): Lockdown {
   const r = LOCKDOWN_RESOURCES;
@@ -296,6 +303,7 @@ export function lockdownController(d: LockdownDeps): Lockdown {
     name: 'lockdown',
     needsLeader: true,
     concurrency: 1,
+    backoff: LOCKDOWN_RETRY,
     resyncKeys: () => [LOCKDOWN_KEY],
     reconcile: () => {
       watchNamespaces(params());

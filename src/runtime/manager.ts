@@ -15,6 +15,7 @@ import {
   type Reconcile,
   type ReconcileResult,
 } from './controller.js';
+import type { BackoffOptions } from './workqueue.js';
 
 /** What a controller reads: a cache of one resource that reports its changes. */
 export interface Cache<T> extends EventSource<T> {
@@ -88,6 +89,8 @@ export interface ControllerDescriptor {
   needsLeader: boolean;
   /** Parallel reconciles (different keys); default 1. */
   concurrency?: number;
+  /** Retry backoff of a failed reconcile; default the work queue's (5 ms doubling to 60 s). */
+  backoff?: BackoffOptions;
 }
 
 /** A leader election the manager starts and stops: LeaderElector, or a test double. */
@@ -157,6 +160,7 @@ export class Manager implements InformerSource {
       registry: this.opts.registry,
       clock: this.opts.clock,
       concurrency: d.concurrency,
+      backoff: d.backoff,
       reconcile: d.needsLeader ? this.gated(d.reconcile) : d.reconcile,
     });
     for (const s of d.sources) controller.watch(s.informer, s.map, s.changed);

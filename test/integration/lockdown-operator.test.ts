@@ -210,14 +210,18 @@ describe('operator lock-down', () => {
       status: 'False',
       reason: 'PoliciesMissing',
     });
-    await new Promise((r) => setTimeout(r, 2_000));
+    // Long enough that a work-queue backoff doubling to its 60 s cap would wait ≈ 10 s for its next
+    // try; the lock-down retries at most 2 s apart (LOCKDOWN_RETRY).
+    await new Promise((r) => setTimeout(r, 10_000));
     expect(await cells('blocked')).toHaveLength(0);
 
     // Give the permission back: the operator restores the binding and the colony seeds.
     const now = await rbac.readClusterRole({ name: OPERATOR_NAME });
     now.rules = original;
     await rbac.replaceClusterRole({ name: OPERATOR_NAME, body: now });
-    await waitFor(async () => (await cells('blocked')).length === 1, 'genesis cell after restore', 30_000);
+    const restored = Date.now();
+    await waitFor(async () => (await cells('blocked')).length === 1, 'genesis cell after restore', 10_000);
+    console.log(`genesis cell ${Date.now() - restored} ms after the operator's permission came back`);
     // The colony's status is written after the cells it creates in the same reconcile: wait for it.
     const after = await waitFor(async () => {
       const col = await getColony('blocked');
