@@ -52,7 +52,11 @@ import {
 } from '../src/api/types.js';
 import { CELL_RUNTIME_LABEL } from '../src/builders/pod.js';
 import { OPERATOR_NAME } from '../src/builders/rbac-rules.js';
-import { DEFAULT_OPERATOR_NAMESPACE, installOperatorPrerequisites } from '../src/install.js';
+import {
+  DEFAULT_OPERATOR_NAMESPACE,
+  installOperatorPrerequisites,
+  OPERATOR_NODE_FLAGS,
+} from '../src/install.js';
 import { cacheDir, ControlPlane } from '../test/cluster/controlplane.js';
 import { writeKubeconfig } from '../test/cluster/kubeconfig.js';
 import { addNodePool, detachNode, KWOK_POOL_LABEL } from '../test/cluster/kwok-pool.js';
@@ -83,7 +87,10 @@ const flags = benchFlags('scale', {
   'quiet-s': { type: 'string', default: '60' },
   delete: { type: 'string', default: '100' },
   'timeout-s': { type: 'string', default: '900' },
+  // The V8 flags the operator runs with: the chart's (OPERATOR_NODE_FLAGS) unless given ('' = none).
+  'node-flags': { type: 'string', default: OPERATOR_NODE_FLAGS.join(' ') },
 });
+const NODE_FLAGS = flags['node-flags'].split(' ').filter((f) => f !== '');
 const NODES = Number(flags.nodes);
 const COLONIES = Number(flags.colonies);
 const POOL_SIZE = Number(flags['pool-size']);
@@ -189,6 +196,7 @@ async function startOperator(
     name: 'celula-operator',
     bin: process.execPath,
     args: [
+      ...NODE_FLAGS,
       path.join(repoRoot(), 'dist/src/main.js'),
       '--kubeconfig',
       kubeconfig,
@@ -465,6 +473,13 @@ async function deleteColonies(b: Bench): Promise<number> {
 
 // ---------------------------------------------------------------- main
 
+/** The operator's V8 heap as its own /metrics says (prom-client's default metrics), in MiB. */
+async function heap(b: Bench): Promise<string> {
+  const text = await scrape(b.metricsAddr);
+  const m = (name: string): string => mib(metricSum(text, `celula_process_nodejs_${name}`) / 2 ** 20);
+  return `heap used ${m('heap_size_used_bytes')} of ${m('heap_size_total_bytes')} MiB, external ${m('external_memory_bytes')} MiB (node flags: ${NODE_FLAGS.join(' ') || 'none'})`;
+}
+
 /** Grows to all colonies (first batch, RSS, the rest); the CPU of every process meanwhile. */
 async function growAll(b: Bench): Promise<{ steadyMs: number; rss: number[] }> {
   const cpu0 = cpuByProcess(b.cp.stateDir);
@@ -474,7 +489,7 @@ async function growAll(b: Bench): Promise<{ steadyMs: number; rss: number[] }> {
   const t1 = Date.now();
   await sleep(5000);
   const rss100 = procSample(b.pid).rssMiB;
-  say(`rss colonies=${FIRST_BATCH}: ${mib(rss100)} MiB (all Ready in ${secs(ms1)} s)`);
+  say(`rss colonies=${FIRST_BATCH}: ${mib(rss100)} MiB (all Ready in ${secs(ms1)} s); ${await heap(b)}`);
   // Where the creation phases spent CPU: the bench's own simulation vs the operator vs the control plane.
   say(`cpu while growing (first batch): ${cpuShares(cpu0, cpu1, t1 - t0)}`);
   const cpu2 = cpuByProcess(b.cp.stateDir);
@@ -484,7 +499,7 @@ async function growAll(b: Bench): Promise<{ steadyMs: number; rss: number[] }> {
   if (COLONIES > FIRST_BATCH) {
     const perColonyKiB = ((rssN - rss100) / (COLONIES - FIRST_BATCH)) * 1024;
     say(
-      `rss colonies=${COLONIES}: ${mib(rssN)} MiB (second batch all Ready in ${secs(ms2)} s); ${perColonyKiB.toFixed(0)} KiB per colony`,
+      `rss colonies=${COLONIES}: ${mib(rssN)} MiB (second batch all Ready in ${secs(ms2)} s); ${perColonyKiB.toFixed(0)} KiB per colony; ${await heap(b)}`,
     );
   }
   const cpu3 = cpuByProcess(b.cp.stateDir);
@@ -501,7 +516,7 @@ async function main(): Promise<void> {
   const cpuStart = cpuByProcess(b.cp.stateDir);
   await sleep(5000);
   const rss0 = procSample(b.pid).rssMiB;
-  say(`rss colonies=0: ${mib(rss0)} MiB`);
+  say(`rss colonies=0: ${mib(rss0)} MiB; ${await heap(b)}`);
   const { steadyMs } = await growAll(b);
 
   say(`simulated cells: ${b.sim.writes} writes, ${b.sim.errors} retried`);
@@ -514,7 +529,7 @@ async function main(): Promise<void> {
     `quiet ${secs(w.ms)} s: operator requests ${total(w.counts)} (${qps.toFixed(2)}/s; writes ${writesPerS.toFixed(2)}/s): ${topCounts(w.counts)}`,
   );
   say(
-    `quiet: cpu ${w.cpuPct.toFixed(1)} % of a core; reconciles ${reconcileRates(w)}; rss ${mib(rss.rssMiB)} MiB (peak ${mib(rss.hwmMiB)} MiB)`,
+    `quiet: cpu ${w.cpuPct.toFixed(1)} % of a core; reconciles ${reconcileRates(w)}; rss ${mib(rss.rssMiB)} MiB (peak ${mib(rss.hwmMiB)} MiB); ${await heap(b)}`,
   );
   say(`cache (JSON per object as the API serves it): ${await cacheSizes(b)}`);
   const writesPerIncident = await loseNode(b, writesPerS);

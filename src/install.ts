@@ -17,6 +17,12 @@ import { applyObject } from './runtime/apply.js';
 
 export { DEFAULT_OPERATOR_NAMESPACE };
 
+/**
+ * The V8 flags the operator process runs with (the chart's `command`, the scale bench's default),
+ * set from `npm run bench:scale` measurements (docs/operations.md "Memory").
+ */
+export const OPERATOR_NODE_FLAGS: readonly string[] = [];
+
 async function waitEstablished(kc: KubeConfig, names: string[], timeoutMs = 30_000): Promise<void> {
   const ext = kc.makeApiClient(ApiextensionsV1Api);
   const deadline = Date.now() + timeoutMs;
