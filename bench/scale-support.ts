@@ -67,6 +67,8 @@ export class CountingProxy {
   #server: https.Server | undefined;
   readonly #upstream: URL;
   readonly #ca: Buffer;
+  /** While recording: every write (method, path, body) the operator makes, in order. */
+  #journal: string[] | undefined;
 
   constructor(upstream: string, caFile: string) {
     this.#upstream = new URL(upstream);
@@ -85,6 +87,18 @@ export class CountingProxy {
 
   snapshot(): Counts {
     return new Map(this.#counts);
+  }
+
+  /** Starts recording every write's method, path and body (to see what a window's writes were). */
+  record(): void {
+    this.#journal = [];
+  }
+
+  /** Stops recording; the writes recorded since record(), in order. */
+  recorded(): string[] {
+    const out = this.#journal ?? [];
+    this.#journal = undefined;
+    return out;
   }
 
   stop(): void {
@@ -111,6 +125,12 @@ export class CountingProxy {
     );
     up.on('error', () => res.destroy());
     res.on('close', () => up.destroy());
+    const journal = this.#journal;
+    if (journal && req.method !== 'GET') {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => journal.push(`${req.method} ${req.url} ${Buffer.concat(chunks).toString()}`));
+    }
     req.pipe(up);
   }
 }

@@ -30,6 +30,7 @@
 // Last line: `scale nodes=<n> cells=<n> steady_s=<s> rss_mib=<n> cpu_idle_pct=<n> qps_steady=<n>
 //   writes_per_incident=<n> false_incidents=<n>` (false_incidents: celula_lockdown_incidents_total,
 //   all false since nothing here tampers).
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   CoordinationV1Api,
@@ -402,6 +403,7 @@ async function loseNode(b: Bench, baselineWritesPerS: number): Promise<number> {
   );
   const c0 = b.proxy.snapshot();
   const t0 = Date.now();
+  b.proxy.record();
   b.sim.lose(node);
   await detachNode(b.cp, node);
   const seen = (): boolean =>
@@ -420,6 +422,9 @@ async function loseNode(b: Bench, baselineWritesPerS: number): Promise<number> {
   say(
     `  operator writes in the ${secs(ms)} s incident window: ${total(d, isWrite)} (${topCounts(new Map([...d].filter(([k]) => isWrite(k))))}); reads/watches: ${topCounts(new Map([...d].filter(([k]) => !isWrite(k))), 6)}`,
   );
+  const journal = path.join(b.cp.stateDir, 'incident-writes.log');
+  fs.writeFileSync(journal, `${b.proxy.recorded().join('\n')}\n`);
+  say(`  every write of the window, with its body: ${journal}`);
   await returnNode(b, node);
   return affected.size ? writes / affected.size : NaN;
 }
