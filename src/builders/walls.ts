@@ -490,7 +490,10 @@ export function hardenedLabelWall(opts: IdentityOptions, name: string): WallDef 
     `(${o} != null && has(${o}.metadata.labels) && ${key} in ${o}.metadata.labels ? ${o}.metadata.labels[${key}] : ${absent})`;
   return {
     name,
-    rules: [rule(['CREATE', 'UPDATE'], ['nodes'])],
+    // nodes/status too: a status update keeps metadata (only the spec is reset), so labels change
+    // through it as well, and anyone with nodes/status write (node-problem-detector, many CNIs) could
+    // otherwise call their node hardened.
+    rules: [rule(['CREATE', 'UPDATE'], ['nodes', 'nodes/status'])],
     variables: [
       { name: 'newValue', expression: value('object') },
       { name: 'oldValue', expression: value('oldObject') },
@@ -534,7 +537,7 @@ export function sealedLabelWall(name: string): WallDef {
     `(has(${o}.metadata.labels) && ${key} in ${o}.metadata.labels ? ${o}.metadata.labels[${key}] : '')`;
   return {
     name,
-    rules: [rule(['UPDATE'], ['namespaces'])],
+    rules: [rule(['UPDATE'], ['namespaces', 'namespaces/status'])], // status updates keep metadata edits
     matchConditions: [{ name: 'was-sealed', expression: `${value('oldObject')} != ''` }],
     validations: [wallDeny(`${value('object')} == ${value('oldObject')}`, 'sealedLabel')],
   };

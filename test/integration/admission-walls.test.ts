@@ -72,6 +72,11 @@ function kubectl(cfg: string, args: string[], input?: string): Promise<Run> {
 const short = (s: string): string => s.replace(/\s+/g, ' ').slice(0, 160);
 
 /** kubectl must fail with `message`, from static policy `policy`. */
+/** A merge patch setting (or, with null, removing) one label. */
+function labelPatch(key: string, value: string | null): string {
+  return JSON.stringify({ metadata: { labels: { [key]: value } } });
+}
+
 async function denied(
   who: string,
   what: string,
@@ -586,6 +591,23 @@ describe('other credentials and the hardened label', () => {
       STATIC_POLICY.hardenedLabel,
       wallMessage('hardenedLabelBy', { name: NODE, user: ADMIN_USER }),
     );
+    // A status update keeps metadata edits: the label must not come in through nodes/status either.
+    await denied(
+      'cluster-admin',
+      'label node hardened=<digest> through nodes/status',
+      admin,
+      [
+        'patch',
+        'node',
+        NODE,
+        '--subresource=status',
+        '--type=merge',
+        '-p',
+        labelPatch(LABELS.hardened, DIGEST),
+      ],
+      STATIC_POLICY.hardenedLabel,
+      wallMessage('hardenedLabelBy', { name: NODE, user: ADMIN_USER }),
+    );
     await denied(
       'operator',
       'label node hardened=true',
@@ -694,6 +716,22 @@ describe('acceptance 3: static policies survive a cluster-admin deleting every A
       'unseal the colony namespace',
       admin,
       ['label', 'namespace', NS, `${SEALED_NAMESPACE_LABEL}-`],
+      STATIC_POLICY.sealedLabel,
+      wallMessage('sealedLabel', { name: NS }),
+    );
+    await denied(
+      'cluster-admin',
+      'unseal the colony namespace through namespaces/status',
+      admin,
+      [
+        'patch',
+        'namespace',
+        NS,
+        '--subresource=status',
+        '--type=merge',
+        '-p',
+        labelPatch(SEALED_NAMESPACE_LABEL, null),
+      ],
       STATIC_POLICY.sealedLabel,
       wallMessage('sealedLabel', { name: NS }),
     );

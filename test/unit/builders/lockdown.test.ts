@@ -84,7 +84,7 @@ describe('lockdownPolicies', () => {
     [POLICY.identityToken, ['CREATE'], ['serviceaccounts/token']],
     [POLICY.identityTokenSecret, ['CREATE', 'UPDATE'], ['secrets']],
     [POLICY.identityPod, ['CREATE'], ['pods']],
-    [POLICY.hardenedLabel, ['CREATE', 'UPDATE'], ['nodes']],
+    [POLICY.hardenedLabel, ['CREATE', 'UPDATE'], ['nodes', 'nodes/status']],
   ])('%s matches %j on %j (subresources named, no wildcards)', (name, ops, resources, group = '') => {
     const p = find(objs, 'ValidatingAdmissionPolicy', name);
     expect(p.kind === 'ValidatingAdmissionPolicy' && p.spec?.matchConstraints?.resourceRules).toEqual([

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import type { V1ValidatingAdmissionPolicySpec } from '@kubernetes/client-node';
 import yaml from 'js-yaml';
 
 import {
@@ -84,6 +85,17 @@ describe('API-side identity walls', () => {
       expect(b?.kind === 'ValidatingAdmissionPolicyBinding' && b.spec?.paramRef).toBeUndefined();
     },
   );
+
+  it('the static label walls cover the status subresources, through which labels change too', () => {
+    const statics = staticPolicyObjects().filter((o) => o.kind === 'ValidatingAdmissionPolicy');
+    const resources = (name: string): string[] =>
+      statics
+        .filter((o) => o.metadata?.name === name)
+        .flatMap((o) => (o.spec as V1ValidatingAdmissionPolicySpec).matchConstraints?.resourceRules ?? [])
+        .flatMap((r) => r.resources ?? []);
+    expect(resources(STATIC_POLICY.hardenedLabel)).toEqual(['nodes', 'nodes/status']);
+    expect(resources(STATIC_POLICY.sealedLabel)).toEqual(['namespaces', 'namespaces/status']);
+  });
 
   it('the token wall names cell accounts by suffix and the operator account exactly', () => {
     const p = objs.find((o) => o.metadata?.name === POLICY.identityToken);
