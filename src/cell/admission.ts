@@ -13,6 +13,7 @@ import { API_VERSION, CellKind, type Cell, type Colony } from '../api/types.js';
 import { buildCellPod } from '../builders/pod.js';
 import { requiresHardenedNodes } from '../builders/provider.js';
 import {
+  colonyCode,
   podChecks,
   tokenChecks,
   type ColonyContext,
@@ -84,8 +85,9 @@ async function inspectPod(token: TokenFacts, inspector: PodInspector): Promise<P
 }
 
 /**
- * Pure: what the peer checks against — the fresh Colony's image, never looser than at start (a
- * provider switched to `unhardened` after start does not lift the hardened-node requirement).
+ * Pure: what the peer checks against — the fresh Colony, never looser than at start (a provider
+ * switched to `unhardened` after start does not lift the hardened-node requirement) and running the
+ * same code (colonyCode) as at start.
  */
 export function currentContext(atStart: ColonyContext, fresh: Colony): ColonyContext {
   const uid = fresh.metadata.uid ?? '';
@@ -93,6 +95,14 @@ export function currentContext(atStart: ColonyContext, fresh: Colony): ColonyCon
     throw new JoinRefused(
       'wrong-colony',
       `colony ${atStart.name} now has uid ${clip(uid)}, not ${atStart.uid}`,
+    );
+  }
+  // The code is pinned to what this peer started with: a Colony whose image, args or program changed
+  // (the CRD's immutability rules edited away, a conversion webhook) gets no joiner admitted.
+  if (atStart.code !== undefined && colonyCode(fresh) !== atStart.code) {
+    throw new JoinRefused(
+      'colony-changed',
+      `colony ${atStart.name} no longer runs the code this peer started with (image, args, program, algorithm or network changed)`,
     );
   }
   return {

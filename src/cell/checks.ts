@@ -3,7 +3,7 @@
 // verified (TokenVerifier) and the pod looked up (PodInspector); see admission.ts for the order.
 import { BlockList, isIP } from 'node:net';
 
-import { API_VERSION, CellKind, ColonyKind, JOIN_AUDIENCE } from '../api/types.js';
+import { API_VERSION, CellKind, ColonyKind, JOIN_AUDIENCE, type Colony } from '../api/types.js';
 import { isHardenedLabelValue } from '../builders/hardening.js';
 import { clip, JoinRefused } from './errors.js';
 import { podSpecDifference } from './pod-spec.js';
@@ -122,6 +122,23 @@ export interface PodFacts {
 }
 
 /** The colony the peer serves, as the peer knows it (from its own pod spec / env). */
+/**
+ * The Colony fields that make up the code its cells run and what that code is told, as one canonical
+ * string: image, args, program, secret algorithm, bitcoin network. The CRD keeps them immutable, but
+ * a cluster-admin can edit the CRD's rules away (or serve the Colony through a conversion webhook), so
+ * a peer pins what it started with rather than trust the Colony it reads at each join.
+ */
+export function colonyCode(colony: Colony): string {
+  const s = colony.spec;
+  return JSON.stringify([
+    s.image,
+    s.args ?? [],
+    s.program ?? null,
+    s.secret?.algorithm ?? null,
+    s.bitcoin ?? null,
+  ]);
+}
+
 export interface ColonyContext {
   name: string;
   namespace: string;
@@ -131,6 +148,11 @@ export interface ColonyContext {
   requireHardened: boolean;
   /** The label key that marks a hardened node (LABELS.hardened). */
   hardenedLabel: string;
+  /**
+   * The code the colony runs as this peer started with it (`colonyCode`: image, args, program, secret
+   * algorithm, bitcoin network): a peer admits joiners only while the fresh Colony still says the same.
+   */
+  code?: string | undefined;
   /** When set, the joiner's token must belong to this service account. */
   serviceAccount?: string | undefined;
   /**

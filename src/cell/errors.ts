@@ -6,6 +6,7 @@ export const REFUSAL_STATUS = {
   'bad-request': 400,
   'too-large': 413,
   'wrong-colony': 403,
+  'colony-changed': 403,
   'unknown-session': 404,
   'session-expired': 410,
   busy: 429,

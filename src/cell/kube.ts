@@ -34,7 +34,14 @@ import { requiresHardenedNodes } from '../builders/provider.js';
 import type { Logger } from '../observability/logger.js';
 import { isNotFound, statusCode } from '../observability/errors.js';
 import type { PodInspector, TokenVerifier } from './admission.js';
-import { nodePodCIDRs, type CellView, type ColonyContext, type PodFacts, type TokenFacts } from './checks.js';
+import {
+  colonyCode,
+  nodePodCIDRs,
+  type CellView,
+  type ColonyContext,
+  type PodFacts,
+  type TokenFacts,
+} from './checks.js';
 import { clip, JoinRefused } from './errors.js';
 
 /** The field manager of everything a cell writes (only its own Cell's identity). */
@@ -207,6 +214,7 @@ export function colonyContext(colony: Colony): ColonyContext {
     namespace: colony.metadata.namespace ?? '',
     uid: colony.metadata.uid ?? '',
     image: colony.spec.image,
+    code: colonyCode(colony),
     requireHardened: requiresHardenedNodes(colony),
     hardenedLabel: LABELS.hardened,
     serviceAccount: cellServiceAccountName(name),
