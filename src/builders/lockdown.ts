@@ -35,6 +35,7 @@ import {
   type LockdownParameters,
 } from '../api/types.js';
 import {
+  colonyStatusWall,
   hardenedLabelWall,
   identityPodWall,
   identityServiceAccountCel,
@@ -83,6 +84,7 @@ export const POLICY = {
   identityTokenSecret: 'celula-lockdown-identity-token-secret',
   identityPod: 'celula-lockdown-identity-pod',
   hardenedLabel: 'celula-lockdown-hardened-label',
+  colonyStatus: 'celula-lockdown-colony-status',
 } as const;
 
 export function nodeKey(node: string): string {
@@ -416,6 +418,7 @@ function identityWalls(opts: LockdownOptions): PolicyDef[] {
     legacyTokenSecretWall(opts, POLICY.identityTokenSecret),
     identityPodWall(opts, POLICY.identityPod),
     hardenedLabelWall(opts, POLICY.hardenedLabel),
+    colonyStatusWall(opts, POLICY.colonyStatus),
   ].map((w) => ({ ...w, params: false }));
 }
 

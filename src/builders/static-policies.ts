@@ -16,6 +16,7 @@ import { DEFAULT_OPERATOR_NAMESPACE, MANAGER } from '../api/types.js';
 import { cellIdentityWall } from './cell-identity-policy.js';
 import { managedLabels } from './labels.js';
 import {
+  colonyStatusWall,
   hardenedLabelWall,
   identityPodWall,
   identityTokenWall,
@@ -49,6 +50,7 @@ export const STATIC_POLICY = {
   identityPod: staticName('identity-pod'),
   cellWrites: staticName('cell-identity'),
   hardenedLabel: staticName('hardened-label'),
+  colonyStatus: staticName('colony-status'),
   sealedConnect: staticName('sealed-connect'),
   sealedEphemeral: staticName('sealed-ephemeral-containers'),
   sealedLabel: staticName('sealed-namespace-label'),
@@ -61,6 +63,7 @@ export function staticWalls(opts: IdentityOptions = DEFAULT_STATIC_IDENTITY): Wa
     identityPodWall(opts, STATIC_POLICY.identityPod),
     cellIdentityWall([operatorUsername(opts)], STATIC_POLICY.cellWrites),
     hardenedLabelWall(opts, STATIC_POLICY.hardenedLabel),
+    colonyStatusWall(opts, STATIC_POLICY.colonyStatus),
     sealedConnectWall(STATIC_POLICY.sealedConnect),
     sealedEphemeralWall(STATIC_POLICY.sealedEphemeral),
     sealedLabelWall(STATIC_POLICY.sealedLabel),

@@ -230,6 +230,15 @@ export const MESSAGE_PARTS = {
     NAME,
     ' must be the hardening script digest prefix (12 lowercase hex digits)',
   ],
+  colonyStatus: [
+    'celula: the status of Colony ',
+    NS,
+    '/',
+    NAME,
+    ' is written only by the operator; ',
+    USER,
+    ' may not',
+  ],
   sealedConnect: [
     'celula: ',
     SUBRESOURCE,
@@ -506,6 +515,19 @@ export function hardenedLabelWall(opts: IdentityOptions, name: string): WallDef 
         'hardenedLabelValue',
       ),
     ],
+  };
+}
+
+/**
+ * Colony status is the operator's alone: a forged `publicKey` (before the genesis cell reports) or a
+ * forged `Lost` condition would make the operator, or every joiner, give up a colony whose secret is
+ * alive. Nobody else, cluster-admin included, writes it.
+ */
+export function colonyStatusWall(opts: IdentityOptions, name: string): WallDef {
+  return {
+    name,
+    rules: [rule(['UPDATE'], ['colonies/status'], GROUP)],
+    validations: [wallDeny(isOperator(opts), 'colonyStatus')],
   };
 }
 

@@ -26,10 +26,15 @@ export const CELL_REPORTED_FIELDS = ['publicKey', 'fingerprint', 'joinKey', 'key
 /** While silence is excused (a control-plane fault), look again this soon. */
 const EXCUSED_RECHECK_MS = 2000;
 
-/** The pod named after the cell, split into ours (controlled by the cell) or someone else's. */
+/**
+ * The pod named after the cell, split into ours or someone else's. Ours: controlled by the cell, or the
+ * very incarnation the cell recorded (its uid) whatever its ownerReferences say now — removing them
+ * (anyone who may patch pods can) must not make a running holder look gone.
+ */
 function podOf(pod: V1Pod | undefined, cell: Cell): { pod?: V1Pod; foreign: boolean } {
   if (!pod) return { foreign: false };
-  return isControlledBy(pod, cell) ? { pod, foreign: false } : { foreign: true };
+  const recorded = cell.status?.podUID !== undefined && pod.metadata?.uid === cell.status.podUID;
+  return recorded || isControlledBy(pod, cell) ? { pod, foreign: false } : { foreign: true };
 }
 
 /** Creates the pod of a living cell that never had one; deletes the pod of a dead one. */

@@ -496,9 +496,16 @@ export function surplus(w: ColonyWorld, key: string | undefined): string[] {
 }
 
 /** Lost needs every holder proven dead after the key was recorded; a holder alive undoes an old Lost. */
+/**
+ * Lost: a recorded key and no holder of it left. Not while a living cell proves it holds *a* key:
+ * then the recorded key is not the one the cells hold (a forged Colony status, written in the moment
+ * between an admin deleting the colony-status wall and the operator restoring it), and the secret
+ * is not gone.
+ */
 function isLost(w: ColonyWorld, holders: number): boolean {
   const old = w.colony.status ?? {};
-  return old.publicKey !== undefined && holders === 0;
+  if (old.publicKey === undefined || holders > 0) return false;
+  return !w.cells.some((c) => c.status?.phase !== 'Dead' && provesItsKey(w.colony, c));
 }
 
 export function planColony(w: ColonyWorld): ColonyPlan {

@@ -341,6 +341,67 @@ describe('attack 1: minting a join token for a cell service account', () => {
   });
 });
 
+describe('attack 2b: forged Colony status', () => {
+  it('only the operator writes Colony status: a forged key or a forged Lost is refused even to a cluster-admin', async () => {
+    const colonyObj = {
+      apiVersion: `${GROUP}/${VERSION}`,
+      kind: 'Colony',
+      metadata: { name: 'forged-status', namespace: NS },
+      spec: { image: `registry.example/cell@sha256:${'ab'.repeat(32)}`, secret: { algorithm: 'ed25519' } },
+    };
+    await allowed(
+      'cluster-admin',
+      'create a Colony (control)',
+      admin,
+      ['create', '-f', '-'],
+      JSON.stringify(colonyObj),
+    );
+    const patch = (status: object): string[] => [
+      '-n',
+      NS,
+      'patch',
+      'colonies.celula.io',
+      'forged-status',
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ status }),
+    ];
+    const msg = wallMessage('colonyStatus', { namespace: NS, name: 'forged-status', user: ADMIN_USER });
+    await denied(
+      'cluster-admin',
+      'patch Colony status.publicKey (forged key)',
+      admin,
+      patch({ publicKey: 'forged' }),
+      STATIC_POLICY.colonyStatus,
+      msg,
+    );
+    const lost = {
+      conditions: [
+        {
+          type: 'Lost',
+          status: 'True',
+          reason: 'AllCellsDied',
+          message: 'forged',
+          lastTransitionTime: '2026-01-01T00:00:00Z',
+        },
+      ],
+    };
+    await denied(
+      'cluster-admin',
+      'patch Colony status Lost=True (forged loss)',
+      admin,
+      patch(lost),
+      STATIC_POLICY.colonyStatus,
+      msg,
+    );
+    await allowed('operator', 'patch Colony status (control)', admin, [
+      ...asOperator,
+      ...patch({ lastCellIndex: 0 }),
+    ]);
+  });
+});
+
 describe('attack 2: forged Cell status', () => {
   const args = { namespace: NS, name: 'lottery-0' };
 

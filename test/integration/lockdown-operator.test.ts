@@ -309,7 +309,7 @@ describe('operator lock-down', () => {
       const have = Object.keys(p.data ?? {}).filter((k) => k.startsWith(namespaceKey('')));
       const settled = have.length === want.size && [...want].every((n) => namespaceKey(n) in (p.data ?? {}));
       return scaleNs.every((n) => want.has(n)) && settled && p;
-    }, 'namespace keys written, and only those of namespaces with colonies or cell pods');
+    }, 'namespace keys written, and only those of namespaces with colonies or cell pods', 60_000);
     await waitFor(async () => (await cellPods()) >= SCALE_NAMESPACES, 'first cells made after their keys');
     const before = {
       resourceVersion: keyed.metadata?.resourceVersion,

@@ -61,6 +61,7 @@ describe('lockdownPolicies', () => {
         POLICY.identityTokenSecret,
         POLICY.identityPod,
         POLICY.hardenedLabel,
+        POLICY.colonyStatus,
         POLICY.cellLabels,
       ] as string[];
       expect(p.spec?.paramKind).toEqual(
@@ -85,6 +86,7 @@ describe('lockdownPolicies', () => {
     [POLICY.identityTokenSecret, ['CREATE', 'UPDATE'], ['secrets']],
     [POLICY.identityPod, ['CREATE'], ['pods']],
     [POLICY.hardenedLabel, ['CREATE', 'UPDATE'], ['nodes', 'nodes/status']],
+    [POLICY.colonyStatus, ['UPDATE'], ['colonies/status'], 'celula.io'],
   ])('%s matches %j on %j (subresources named, no wildcards)', (name, ops, resources, group = '') => {
     const p = find(objs, 'ValidatingAdmissionPolicy', name);
     expect(p.kind === 'ValidatingAdmissionPolicy' && p.spec?.matchConstraints?.resourceRules).toEqual([

@@ -173,6 +173,19 @@ describe('planColony', () => {
     expect(cond(plan.status, 'Lost')).toMatchObject({ status: 'False' });
   });
 
+  it('is not Lost when the recorded key is forged while a living cell proves the key it holds', () => {
+    // Someone wrote status.publicKey before the genesis cell reported (the colony-status wall deleted
+    // for a moment): no cell holds that key, but the genesis cell proves it holds the real one.
+    const col = colony((c) => (c.status = { publicKey: 'FORGED', fingerprint: 'FORGED' }));
+    const genesis = provenGenesis(col, 'n1');
+    const plan = planColony(world({ colony: col, cells: [genesis] }));
+    expect(plan.becameLost).toBe(false);
+    expect(cond(plan.status, 'Lost')?.status).not.toBe('True');
+    // A proof that does not verify is no evidence: with only that, the colony is Lost as before.
+    const unproven = provenGenesis(col, 'n1', 'not-a-signature');
+    expect(planColony(world({ colony: col, cells: [unproven] })).becameLost).toBe(true);
+  });
+
   it('retires surplus newest-first once suspects are heard again, never below replicas heard holders', () => {
     const col = colony((c) => (c.status = { ...seededStatus }));
     const cells = [

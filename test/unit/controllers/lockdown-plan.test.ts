@@ -56,6 +56,10 @@ function served(): ObservedLockdown {
   };
 }
 
+/** The object of the tamper tests' usual target, found by name (not by its place in the sorted list). */
+const ephemeral = <T extends { metadata?: { name?: string } }>(objs: T[]): T =>
+  objs.find((o) => o.metadata?.name === 'celula-lockdown-ephemeral-containers')!;
+
 describe('planLockdown', () => {
   it('is intact when everything is there, ignoring metadata noise and server defaults', () => {
     expect(planLockdown(desired, served())).toEqual({ intact: true, actions: [], mutators: [] });
@@ -109,7 +113,12 @@ describe('planLockdown', () => {
 
   type Tamper = [string, (o: ObservedLockdown) => void, string, 'Missing' | 'Changed'];
   const table: Tamper[] = [
-    ['a deleted binding', (o) => o.bindings.splice(0, 1), 'celula-lockdown-ephemeral-containers', 'Missing'],
+    [
+      'a deleted binding',
+      (o) => o.bindings.splice(o.bindings.indexOf(ephemeral(o.bindings)), 1),
+      'celula-lockdown-ephemeral-containers',
+      'Missing',
+    ],
     [
       'a deleted policy',
       (o) =>
@@ -122,40 +131,42 @@ describe('planLockdown', () => {
     ],
     [
       'a binding being deleted',
-      (o) => ((o.bindings[0] as any).metadata.deletionTimestamp = 't'),
+      (o) => ((ephemeral(o.bindings) as any).metadata.deletionTimestamp = 't'),
       'celula-lockdown-ephemeral-containers',
       'Missing',
     ],
     ['deleted lock-down parameters', (o) => (o.params = undefined), 'celula-lockdown', 'Missing'],
     [
       'a binding switched to Warn',
-      (o) => ((o.bindings[0] as any).spec.validationActions = ['Warn']),
+      (o) => ((ephemeral(o.bindings) as any).spec.validationActions = ['Warn']),
       'celula-lockdown-ephemeral-containers',
       'Changed',
     ],
     [
       'a binding paramRef switched to Allow',
-      (o) => ((o.bindings[0] as any).spec.paramRef.parameterNotFoundAction = 'Allow'),
+      (o) => ((ephemeral(o.bindings) as any).spec.paramRef.parameterNotFoundAction = 'Allow'),
       'celula-lockdown-ephemeral-containers',
       'Changed',
     ],
     [
       'a binding narrowed by matchResources',
       (o) =>
-        ((o.bindings[0] as any).spec.matchResources = { namespaceSelector: { matchLabels: { none: 'x' } } }),
+        ((ephemeral(o.bindings) as any).spec.matchResources = {
+          namespaceSelector: { matchLabels: { none: 'x' } },
+        }),
       'celula-lockdown-ephemeral-containers',
       'Changed',
     ],
     [
       'a policy validation rewritten to true',
-      (o) => ((o.policies[0] as any).spec.validations[0].expression = 'true'),
+      (o) => ((ephemeral(o.policies) as any).spec.validations[0].expression = 'true'),
       'celula-lockdown-ephemeral-containers',
       'Changed',
     ],
     [
       'a policy given an excluding rule',
       (o) =>
-        ((o.policies[0] as any).spec.matchConstraints.excludeResourceRules = [
+        ((ephemeral(o.policies) as any).spec.matchConstraints.excludeResourceRules = [
           { resources: ['pods/ephemeralcontainers'] },
         ]),
       'celula-lockdown-ephemeral-containers',
@@ -163,13 +174,13 @@ describe('planLockdown', () => {
     ],
     [
       'a policy given a never-true matchCondition',
-      (o) => ((o.policies[0] as any).spec.matchConditions = [{ name: 'x', expression: 'false' }]),
+      (o) => ((ephemeral(o.policies) as any).spec.matchConditions = [{ name: 'x', expression: 'false' }]),
       'celula-lockdown-ephemeral-containers',
       'Changed',
     ],
     [
       'a policy switched to Ignore',
-      (o) => ((o.policies[0] as any).spec.failurePolicy = 'Ignore'),
+      (o) => ((ephemeral(o.policies) as any).spec.failurePolicy = 'Ignore'),
       'celula-lockdown-ephemeral-containers',
       'Changed',
     ],
@@ -530,8 +541,8 @@ describe('reconcileLockdown', () => {
   it('reports, then recreates a deleted binding and replaces an edited policy, checking back soon', async () => {
     const { calls, write } = fakeWriter();
     const observed = served();
-    observed.bindings.splice(0, 1);
-    (observed.policies[0] as any).spec.failurePolicy = 'Ignore';
+    observed.bindings.splice(observed.bindings.indexOf(ephemeral(observed.bindings)), 1);
+    (ephemeral(observed.policies) as any).spec.failurePolicy = 'Ignore';
     const summaries: string[] = [];
     const res = await reconcileLockdown({
       opts,
@@ -545,7 +556,7 @@ describe('reconcileLockdown', () => {
         'ValidatingAdmissionPolicyBinding celula-lockdown-ephemeral-containers: Missing',
     ]);
     expect(calls).toEqual([
-      'replace ValidatingAdmissionPolicy celula-lockdown-ephemeral-containers @101',
+      'replace ValidatingAdmissionPolicy celula-lockdown-ephemeral-containers @102',
       'create ValidatingAdmissionPolicyBinding celula-lockdown-ephemeral-containers',
     ]);
     expect(res.requeueAfter).toBeLessThan(LOCKDOWN_RESYNC_MS);

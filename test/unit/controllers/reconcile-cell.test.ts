@@ -256,6 +256,20 @@ describe('reconcileCell: a holder ends on proof', () => {
     expect(b.status(0)?.phase).toBe('Alive');
   });
 
+  it("a holder's own pod (its recorded uid) stripped of its ownerReferences is still its pod: no death", async () => {
+    // `kubectl patch pod --type=json -p '[{"op":"remove","path":"/metadata/ownerReferences"}]'`
+    const b = build({ podMods: [(p) => delete p.metadata!.ownerReferences] });
+    await reconcileCell(b.ctx, b.key(0));
+    expect(b.status(0)).toMatchObject({ phase: 'Alive' });
+    expect(podDeletes(b)).toEqual([]);
+    // Another pod of the cell's name (another uid, not the cell's): the recorded one is gone (names are unique).
+    const squatter = pod(b.cells[1]!, ready, (p) => (p.metadata!.uid = 'someone-else'));
+    b.world.pods.put(squatter);
+    b.world.livePods.set('ns/lottery-1', squatter);
+    await reconcileCell(b.ctx, b.key(1));
+    expect(b.status(1)).toMatchObject({ phase: 'Dead', reason: 'PodVanished' });
+  });
+
   it('a Dead cell is never revived', async () => {
     const b = build();
     b.world.pods.put(pod(b.cells[0]!, failed, ownerOf(b.cells[0]!)));
