@@ -303,13 +303,18 @@ describe('operator lock-down', () => {
     for (const c of first) await create(c);
     // Keyed, and settled: the keys of earlier tests' namespaces go only once their last cell pod is
     // gone (seconds under load); that removal is not a write caused by the cells made below.
-    const keyed = await waitFor(async () => {
-      const p = await readParams();
-      const want = await colonyNamespaces();
-      const have = Object.keys(p.data ?? {}).filter((k) => k.startsWith(namespaceKey('')));
-      const settled = have.length === want.size && [...want].every((n) => namespaceKey(n) in (p.data ?? {}));
-      return scaleNs.every((n) => want.has(n)) && settled && p;
-    }, 'namespace keys written, and only those of namespaces with colonies or cell pods', 60_000);
+    const keyed = await waitFor(
+      async () => {
+        const p = await readParams();
+        const want = await colonyNamespaces();
+        const have = Object.keys(p.data ?? {}).filter((k) => k.startsWith(namespaceKey('')));
+        const settled =
+          have.length === want.size && [...want].every((n) => namespaceKey(n) in (p.data ?? {}));
+        return scaleNs.every((n) => want.has(n)) && settled && p;
+      },
+      'namespace keys written, and only those of namespaces with colonies or cell pods',
+      60_000,
+    );
     await waitFor(async () => (await cellPods()) >= SCALE_NAMESPACES, 'first cells made after their keys');
     const before = {
       resourceVersion: keyed.metadata?.resourceVersion,
