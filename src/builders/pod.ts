@@ -78,20 +78,17 @@ function container(colony: Colony, cell: Cell): V1Container {
       fieldEnv('POD_IP', 'status.podIP'),
     ] as V1Container['env'],
     resources: { requests: quantities, limits: quantities },
-    // Probes are answered on the cell's one event loop, which a busy program shares: timeouts leave
-    // room for a slow moment. A liveness kill ends a holder for good (restartPolicy Never), so it
-    // takes a minute of silence: only a wedged process, never a slow one, is killed.
+    // Readiness only: it is answered on the cell's one event loop, which a busy program shares, so
+    // its timeout leaves room for a slow moment. No liveness probe: a kubelet's liveness kill is death
+    // on suspicion (restartPolicy Never: the holder's copy is gone), and one input that hangs the
+    // program could stall every holder at once. A wedged holder stays a suspect (Unreachable
+    // NotReady): the operator surges a replacement and retires the suspect once the floor is met
+    // without it (docs/floor.md).
     readinessProbe: {
       httpGet: { path: '/readyz', port: CELL_PORT },
       periodSeconds: 2,
       timeoutSeconds: 3,
       failureThreshold: 1,
-    },
-    livenessProbe: {
-      httpGet: { path: '/healthz', port: CELL_PORT },
-      periodSeconds: 10,
-      timeoutSeconds: 5,
-      failureThreshold: 6,
     },
     securityContext: {
       allowPrivilegeEscalation: false,

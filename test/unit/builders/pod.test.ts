@@ -82,6 +82,13 @@ describe('buildCellPod', () => {
     }
   });
 
+  it('has a readiness probe and no liveness probe (a stalled holder is a suspect, never killed by its kubelet)', () => {
+    const container = pod.spec!.containers[0]!;
+    expect(container.readinessProbe?.httpGet?.path).toBe('/readyz');
+    expect(container.livenessProbe).toBeUndefined();
+    expect(container.startupProbe).toBeUndefined();
+  });
+
   it('is deterministic', () => {
     expect(buildCellPod(col, c)).toEqual(pod);
   });

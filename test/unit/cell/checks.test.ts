@@ -735,7 +735,16 @@ describe('checkPodSpec', () => {
       (p) => (c0(p).lifecycle = { postStart: { exec: { command: ['x'] } } }),
       /lifecycle is set/,
     ],
-    ['exec probe', (p) => (c0(p).livenessProbe = { exec: { command: ['x'] } }), /livenessProbe.exec is set/],
+    [
+      'exec probe',
+      (p) => (c0(p).readinessProbe = { exec: { command: ['x'] } }),
+      /readinessProbe.exec is set/,
+    ],
+    [
+      'a liveness probe added',
+      (p) => (c0(p).livenessProbe = { tcpSocket: { port: 1 } }),
+      /livenessProbe is set/,
+    ],
     ['env reordered', (p) => c0(p).env!.reverse(), /env has entries duplicated or in another order/],
     ['no spec', (p) => delete p.spec, /pod spec is missing/],
   ])('%s', (_n, edit, want) => {
