@@ -82,8 +82,8 @@ function container(colony: Colony, cell: Cell): V1Container {
     // its timeout leaves room for a slow moment. No liveness probe: a kubelet's liveness kill is death
     // on suspicion (restartPolicy Never: the holder's copy is gone), and one input that hangs the
     // program could stall every holder at once. A wedged holder stays a suspect (Unreachable
-    // NotReady): the operator surges a replacement and retires the suspect once the floor is met
-    // without it (docs/floor.md).
+    // NotReady): the operator surges a replacement at once and never retires a suspect; heard
+    // again, it is surplus like any holder (docs/floor.md).
     readinessProbe: {
       httpGet: { path: '/readyz', port: CELL_PORT },
       periodSeconds: 2,
