@@ -322,9 +322,10 @@ export class CellApi {
   /**
    * Publishes the digest of this process's join key in its own Cell's status, before its first hello
    * (write-once; the cell-identity admission policy allows it while status.publicKey is unset).
+   * Returns the join key the stored Cell holds after the write, as the API server answered it.
    */
-  async publishJoinKey(joinKey: string): Promise<void> {
-    await this.#patchOwnStatus({ joinKey });
+  async publishJoinKey(joinKey: string): Promise<string | undefined> {
+    return (await this.#patchOwnStatus({ joinKey }))?.status?.joinKey;
   }
 
   /**
@@ -339,9 +340,9 @@ export class CellApi {
     await this.#patchOwnStatus(identity);
   }
 
-  async #patchOwnStatus(status: Record<string, string>): Promise<void> {
+  async #patchOwnStatus(status: Record<string, string>): Promise<Cell | undefined> {
     const { namespace, cell } = this.#opts;
-    await this.#custom.patchNamespacedCustomObjectStatus(
+    return (await this.#custom.patchNamespacedCustomObjectStatus(
       {
         group: GROUP,
         version: VERSION,
@@ -352,7 +353,7 @@ export class CellApi {
         fieldManager: CELL_FIELD_MANAGER,
       },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-    );
+    )) as Cell | undefined;
   }
 }
 

@@ -183,8 +183,9 @@ async function joinOnce(
  * pod, someone pre-empted it (only a principal impersonating this pod can): never join, say so loudly.
  */
 async function publishJoinKey(api: CellApi, digest: string): Promise<void> {
+  let stored: string | undefined;
   try {
-    await api.publishJoinKey(digest);
+    stored = await api.publishJoinKey(digest);
   } catch (err) {
     const published = (await api.ownCell().catch(() => undefined))?.status?.joinKey;
     if (published !== undefined && published !== digest) {
@@ -194,6 +195,14 @@ async function publishJoinKey(api: CellApi, digest: string): Promise<void> {
       );
     }
     throw err;
+  }
+  // Read back: a mutating admission webhook or policy on cells/status could swap the key on its way
+  // in (the stored Cell is what peers seal to); then this process could never open a sealed secret.
+  if (stored !== digest) {
+    throw new FatalCellError(
+      `the join key stored for this pod (${stored ?? 'none'}) is not the one this process published; ` +
+        'something changed the write on its way (a mutating admission on cells/status?): refusing to join',
+    );
   }
 }
 
