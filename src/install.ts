@@ -18,8 +18,9 @@ import { applyObject } from './runtime/apply.js';
 export { DEFAULT_OPERATOR_NAMESPACE };
 
 /**
- * The V8 flags the operator process runs with (the chart's `command`, the scale bench's default),
- * set from `npm run bench:scale` measurements (docs/operations.md "Memory").
+ * V8 flags for the operator process (the scale bench's default; `--node-flags` tries others). None
+ * yet: the per-colony heap is not profiled, and a heap limit below a large fleet's live heap would
+ * crash the operator rather than slim it (docs/operations.md "Memory and writes at scale").
  */
 export const OPERATOR_NODE_FLAGS: readonly string[] = [];
 
