@@ -634,9 +634,12 @@ describe('cell runtime on the real control plane', () => {
   });
 
   it('turns the colony Lost when every cell dies, and never seeds again (acceptance 3b)', async () => {
-    const alive = await waitAlive(3);
+    await waitAlive(3);
     const genesisCell = (await getColony()).status?.genesisCell;
-    for (const c of alive) kubelet!.kill(c.status!.pod!);
+    // Every cell process dies, not only the three Alive: a fourth (a replacement still joining, or a
+    // holder a loaded machine shows Unreachable for a moment) may hold the secret too, and then the
+    // colony is rightly not Lost (seen once under a load of 15 on 2 cores).
+    for (const c of kubelet!.cells()) if (c.exitCode === undefined) kubelet!.kill(c.pod);
     const lost = await waitFor(
       async () =>
         (await getColony()).status?.conditions?.find((c) => c.type === 'Lost' && c.status === 'True'),
