@@ -36,6 +36,7 @@ import { Manager, type ControllerDescriptor, type Elector, type LeadershipHooks 
 import { TimedKubeConfig } from './runtime/timed-kubeconfig.js';
 import { PRIORITY, type Priority, type RateLimit } from './runtime/rate-limit.js';
 import { defaultPriority, DEFAULT_WRITE_LIMIT, WriteClient, type WriteRequest } from './runtime/write.js';
+import { RetirementGate, retirementWindowMs } from './controllers/retirement.js';
 
 export interface OperatorConfig {
   kubeConfig: KubeConfig;
@@ -282,6 +283,7 @@ export async function startOperator(config: OperatorConfig): Promise<Operator> {
     lockdownNamespace: lockdown ? (ns: string): string | undefined => lockdown.namespaceWait(ns) : undefined,
     nodeLossAfter: cfg.nodeLossAfter,
     placements: new PlacementLedger(),
+    retirements: new RetirementGate(retirementWindowMs(cfg.nodeLossAfter)),
     now,
     log: cfg.logger,
   };

@@ -384,7 +384,8 @@ export async function reconcileColony(ctx: ControllerContext, key: string): Prom
     return { requeueAfter: CACHE_WAIT_MS };
   }
 
-  await applyPlan(ctx, colony, plan);
+  const retiring = confirmedRetirements(ctx, colony, plan);
+  await applyPlan(ctx, colony, retiring.plan);
   recordFloor(ctx, colony, plan.status);
   const changed = await ctx.write.patchStatus('Colony', colony, withBitcoinAddress(colony, plan.status));
   breaks.counted();
@@ -392,7 +393,24 @@ export async function reconcileColony(ctx: ControllerContext, key: string): Prom
     await reportFloor(ctx, colony, plan);
     await reportPlacement(ctx, colony, plan);
   }
-  return nextCheck(ctx, colony, plan);
+  return soonest(nextCheck(ctx, colony, plan), retiring.waitMs);
+}
+
+/** The plan with only the retirements confirmed over the detection window (retirement.ts). */
+function confirmedRetirements(
+  ctx: ControllerContext,
+  colony: Colony,
+  plan: ColonyPlan,
+): { plan: ColonyPlan; waitMs?: number } {
+  if (!ctx.retirements) return { plan };
+  const { due, waitMs } = ctx.retirements.due(colony.metadata.uid ?? '', plan.retire, ctx.now().getTime());
+  return { plan: { ...plan, retire: due }, waitMs };
+}
+
+/** The earlier of a result's re-check and `waitMs` (a retirement still being confirmed). */
+function soonest(r: ReconcileResult, waitMs: number | undefined): ReconcileResult {
+  if (waitMs === undefined) return r;
+  return { ...r, requeueAfter: Math.min(r.requeueAfter ?? waitMs, waitMs) };
 }
 
 /** A settling colony looks again later; a Lost one has nothing to wait for (events still wake it). */

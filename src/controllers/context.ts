@@ -19,6 +19,7 @@ import type { FloorMetrics } from './floor-metrics.js';
 import type { FloorGuard } from './guard.js';
 import type { PlacementLedger } from './placement.js';
 import type { Caches } from './resources.js';
+import type { RetirementGate } from './retirement.js';
 
 export interface Reader<T> {
   get(namespace: string | undefined, name: string): T | undefined;
@@ -110,6 +111,8 @@ export interface ControllerContext {
    * or undefined when they may be made. Absent: no lock-down (--lockdown=false, tests).
    */
   lockdownNamespace?(namespace: string): string | undefined;
+  /** Two-phase retirement of surplus cells (retirement.ts); absent: retired as soon as planned. */
+  retirements?: RetirementGate;
   /** Cells created but not yet cached, counted as load when placing (absent: the cache alone). */
   placements?: PlacementLedger;
   /** `--node-loss-after` in seconds; undefined = three renew intervals of each node's Lease. */

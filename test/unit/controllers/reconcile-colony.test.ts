@@ -16,6 +16,11 @@ import {
   retiredCells as retired,
   type MemoryContext,
 } from '../../support/memory-context.js';
+import {
+  RETIREMENT_MARGIN_MS,
+  RetirementGate,
+  retirementWindowMs,
+} from '../../../src/controllers/retirement.js';
 
 const T0 = new Date('2026-01-01T00:10:00Z');
 const KEY = 'PK';
@@ -114,6 +119,60 @@ describe('reconcileColony: surge first', () => {
     await reconcileColony(b.ctx, 'ns/lottery');
     expect(retired(b)).toEqual(['lottery-3']);
     expect(b.cond('HoldersUnreachable')).toMatchObject({ status: 'False' });
+  });
+});
+
+describe('reconcileColony: a retirement is confirmed over the detection window', () => {
+  it('retires a surplus holder only after it stayed surplus for the whole window, re-checking then', async () => {
+    const b = build(['Alive', 'Alive', 'Alive', 'Alive']);
+    b.ctx.retirements = new RetirementGate(10_000);
+    const first = await reconcileColony(b.ctx, 'ns/lottery');
+    expect(retired(b)).toEqual([]);
+    expect(first.requeueAfter).toBe(10_000);
+    b.clock.advance(9_000);
+    expect((await reconcileColony(b.ctx, 'ns/lottery')).requeueAfter).toBe(1_000);
+    expect(retired(b)).toEqual([]);
+    b.clock.advance(1_000);
+    await reconcileColony(b.ctx, 'ns/lottery');
+    expect(retired(b)).toEqual(['lottery-3']);
+  });
+
+  it('forgets a candidate as soon as the picture changes: a holder found gone meanwhile keeps the surplus', async () => {
+    // Four heard holders (one surplus) — then, inside the window, the node of another turns out to
+    // have died (its cell Unreachable): nothing is surplus any more and nothing is retired, then or later.
+    const b = build(['Alive', 'Alive', 'Alive', 'Alive']);
+    b.ctx.retirements = new RetirementGate(10_000);
+    await reconcileColony(b.ctx, 'ns/lottery');
+    const victim = b.world.cells.get('ns', 'lottery-1')!;
+    b.world.cells.put({ ...victim, status: { ...victim.status, phase: 'Unreachable' } });
+    b.clock.advance(10_000);
+    await reconcileColony(b.ctx, 'ns/lottery');
+    expect(retired(b)).toEqual([]);
+    // Heard again: a new window starts (the old clock was forgotten).
+    b.world.cells.put({ ...victim, status: { ...victim.status, phase: 'Alive' } });
+    b.clock.advance(1_000);
+    await reconcileColony(b.ctx, 'ns/lottery');
+    expect(retired(b)).toEqual([]);
+    b.clock.advance(10_000);
+    await reconcileColony(b.ctx, 'ns/lottery');
+    expect(retired(b)).toHaveLength(1);
+  });
+});
+
+describe('RetirementGate', () => {
+  it('counts the window per cell from when it was first planned, per colony', () => {
+    const g = new RetirementGate(1_000);
+    expect(g.due('c1', ['a'], 0)).toEqual({ due: [], waitMs: 1_000 });
+    expect(g.due('c2', ['a'], 500)).toEqual({ due: [], waitMs: 1_000 });
+    expect(g.due('c1', ['a', 'b'], 600)).toEqual({ due: [], waitMs: 400 });
+    expect(g.due('c1', ['a', 'b'], 1_000)).toEqual({ due: ['a'], waitMs: 600 });
+    expect(g.due('c1', [], 1_100)).toEqual({ due: [] });
+    expect(g.due('c1', ['b'], 1_200)).toEqual({ due: [], waitMs: 1_000 });
+  });
+
+  it('waits the node-loss threshold plus a margin (a kubelet default Lease when the flag is unset)', () => {
+    expect(retirementWindowMs(8)).toBe(8_000 + RETIREMENT_MARGIN_MS);
+    expect(retirementWindowMs(undefined)).toBe(40_000 + RETIREMENT_MARGIN_MS);
   });
 });
 
