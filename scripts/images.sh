@@ -327,9 +327,16 @@ nothing_to_run_but_node() {
   [[ -z "$found" ]]
 }
 
-cell_help() { run_ro "$IMAGE" --help | grep -q '^celula-cell'; }
+# The help is captured before grep: with pipefail, `cmd | grep -q` fails at random (SIGPIPE).
+cell_help() {
+  local help
+  help=$(run_ro "$IMAGE" --help) && grep -q '^celula-cell' <<<"$help"
+}
 
-operator_help() { run_ro --entrypoint node "$IMAGE" dist/src/main.js --help | grep -q '^celula-operator'; }
+operator_help() {
+  local help
+  help=$(run_ro --entrypoint node "$IMAGE" dist/src/main.js --help) && grep -q '^celula-operator' <<<"$help"
+}
 
 # The default command is the cell under the flag its memory-hygiene gate requires.
 cell_entrypoint() {

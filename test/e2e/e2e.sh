@@ -104,11 +104,14 @@ build_image() {
 }
 
 # kind load image-archive runs `docker exec --privileged`: through the shim (kind_run).
+# Lists are captured before grep: with pipefail, `cmd | grep -q` fails whenever grep exits at its
+# match while cmd still writes (SIGPIPE) — ctr writes a line at a time, so it failed at random.
 load_image() {
-  local n
+  local n refs
   kind_run load image-archive --name "$CLUSTER_NAME" "$ARCHIVE" >&2
   for n in $("$E2E_BIN/kind" get nodes --name "$CLUSTER_NAME"); do
-    docker exec "$n" ctr -n k8s.io images ls -q | grep -qF "@$MANIFEST_DIGEST" \
+    refs=$(docker exec "$n" ctr -n k8s.io images ls -q) || die "cannot list the images of node $n"
+    grep -qF "@$MANIFEST_DIGEST" <<<"$refs" \
       || die "node $n has no image with digest $MANIFEST_DIGEST after kind load"
   done
   log "every node holds celula@$MANIFEST_DIGEST"
@@ -312,8 +315,9 @@ restart_operator() {
 helm_upgrade() {
   write_values debug
   hl upgrade "$RELEASE" "$ROOT/charts/celula" -n "$NS_OP" -f "$E2E/e2e-values.yaml" >&2
-  kc -n "$NS_OP" get deployment celula-operator -o jsonpath='{.spec.template.spec.containers[0].args}' | grep -q -- '--log-level=debug' \
-    || die "helm upgrade did not change the log level"
+  local args
+  args=$(kc -n "$NS_OP" get deployment celula-operator -o jsonpath='{.spec.template.spec.containers[0].args}')
+  grep -q -- '--log-level=debug' <<<"$args" || die "helm upgrade did not change the log level"
   operator_available
   colony_ready 120
   same_key
