@@ -72,8 +72,23 @@ export const MANUAL_LABEL = 'celula.io/harness';
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 /** Loopback block per harness instance: 127.<rand>.<hi>.<lo>, so concurrent runs rarely collide. */
+/** Env var fixing the second octet of a harness's loopback block (100–249); else it is random. */
+export const LOOPBACK_BLOCK_ENV = 'CELULA_LOOPBACK_BLOCK';
+
+/** Distinct blocks for harnesses side by side (chaos shards): 37 and 150 are coprime. */
+export function shardLoopbackBlock(i: number): number {
+  return 100 + ((i * 37) % 150);
+}
+
+function loopbackBlock(): number {
+  const fixed = Number(process.env[LOOPBACK_BLOCK_ENV]);
+  return Number.isInteger(fixed) && fixed >= 100 && fixed < 250
+    ? fixed
+    : 100 + Math.floor(Math.random() * 150);
+}
+
 function loopbackAllocator(): () => string {
-  const second = 100 + Math.floor(Math.random() * 150);
+  const second = loopbackBlock();
   let n = 0;
   return () => {
     n += 1;

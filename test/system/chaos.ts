@@ -15,6 +15,7 @@ import { FAULTS, rng, type Fault, type FaultContext } from './faults.js';
 import { Monitor, type IncidentStats } from './monitor.js';
 import { COLONIES, System } from './system.js';
 import { addTo, mergeRows, rowsFromJson, rowsToJson, table, totals, type Rows } from './table.js';
+import { LOOPBACK_BLOCK_ENV, shardLoopbackBlock } from '../support/local-kubelet.js';
 
 interface Args {
   incidents: number;
@@ -295,8 +296,12 @@ interface ShardResult {
 
 function runShard(args: Args, i: number, dir: string, children: ChildProcess[]): Promise<ShardResult> {
   const out = path.join(dir, `shard-${i}.json`);
+  // Each shard's cells get their own loopback block (local-kubelet.ts): two random blocks collided
+  // once (1 in 150), and one shard's cells could not bind their addresses.
+  const env = { ...process.env, [LOOPBACK_BLOCK_ENV]: String(shardLoopbackBlock(i)) };
   const child = spawn(process.execPath, [process.argv[1]!, ...shardArgs(args, i, out)], {
     stdio: ['ignore', 'pipe', 'inherit'],
+    env,
   });
   children.push(child);
   readline.createInterface({ input: child.stdout }).on('line', (l) => process.stdout.write(`s${i} ${l}\n`));
