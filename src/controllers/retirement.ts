@@ -46,9 +46,4 @@ export class RetirementGate {
     else this.#since.delete(colony);
     return waitMs === undefined ? { due } : { due, waitMs };
   }
-
-  /** A deleted colony's candidates. */
-  forget(colony: string): void {
-    this.#since.delete(colony);
-  }
 }
