@@ -20,6 +20,7 @@ import { isNotFound } from '../observability/errors.js';
 import { applyObject, customStatusClient, patchStatus, type StatusClient } from './apply.js';
 import type { Clock } from './clock.js';
 import { PRIORITY, PriorityTokenBucket, type Priority, type RateLimit } from './rate-limit.js';
+import { StatusMemo } from './status-memo.js';
 
 /** A write attempted while this replica does not (or no longer) hold the leader lease. */
 export class NotLeaderError extends Error {
@@ -88,6 +89,7 @@ export class WriteClient {
   private readonly fence: () => boolean;
   private readonly bucket: PriorityTokenBucket;
   private readonly priority: (w: WriteRequest) => Priority;
+  private readonly memo = new StatusMemo();
   private eventSeq = 0;
 
   constructor(private readonly opts: WriteClientOptions) {
@@ -151,7 +153,8 @@ export class WriteClient {
   /**
    * Writes the status `desired(live)` computes only when it differs from the live one (see
    * runtime/apply.ts patchStatus: resourceVersion-guarded, re-read and retried on conflict).
-   * Returns true when written.
+   * Returns true when written. While the cache has not yet delivered this client's last write to the
+   * same object, `current` is taken as that write left it (status-memo.ts): no patch bound to fail.
    */
   async patchStatus<T extends WithStatus>(
     res: StatusResource,
@@ -168,7 +171,10 @@ export class WriteClient {
         return inner.patchStatus(namespace, name, patch);
       },
     };
-    const result = await patchStatus(client, current, desired);
+    const key = `${res.plural}.${res.group}/${current.metadata?.namespace ?? ''}/${current.metadata?.name ?? ''}`;
+    const cachedVersion = current.metadata?.resourceVersion;
+    const result = await patchStatus(client, this.memo.fresher(key, current), desired);
+    this.memo.remember(key, cachedVersion, result.object);
     return result.changed;
   }
 

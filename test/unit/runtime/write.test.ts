@@ -48,6 +48,14 @@ function respond(req: IncomingMessage, res: ServerResponse, text: string): void 
     // A status read: the live object.
     return void res.end(JSON.stringify({ metadata: { namespace: 'ns', name: 'c', resourceVersion: '2' } }));
   }
+  if (req.method === 'PATCH' && url.pathname.endsWith('/status')) {
+    // A status patch: the object as written, one version on.
+    const body = JSON.parse(text) as { metadata: { resourceVersion: string }; status: object };
+    const resourceVersion = String(Number(body.metadata.resourceVersion) + 1);
+    return void res.end(
+      JSON.stringify({ metadata: { namespace: 'ns', name: 'c', resourceVersion }, status: body.status }),
+    );
+  }
   res.end(text || '{}');
 }
 
@@ -113,6 +121,25 @@ describe('WriteClient', () => {
       ['PATCH', '/apis/g.io/v1/namespaces/ns/things/c/status', 'the-manager'],
     ]);
     expect(seen[0]?.body).toEqual({ metadata: { resourceVersion: '1' }, status: { a: 2 } });
+  });
+
+  it('does not patch again on a cache that has not yet shown its own last status write', async () => {
+    seen.length = 0;
+    const w = client();
+    const res = { group: 'g.io', version: 'v1', plural: 'things' };
+    const stale = { metadata: { namespace: 'ns', name: 'c', resourceVersion: '5' }, status: { a: 1 } };
+    expect(await w.patchStatus(res, stale, () => ({ a: 2 }))).toBe(true);
+    // The informer has not delivered version 6 yet: the same decision again is no request at all.
+    expect(await w.patchStatus(res, stale, () => ({ a: 2 }))).toBe(false);
+    // A further change is sent against the version the write left, not the stale cached one.
+    expect(await w.patchStatus(res, stale, () => ({ a: 3 }))).toBe(true);
+    // The cache caught up (version 7): it is trusted again.
+    const caught = { ...stale, metadata: { ...stale.metadata, resourceVersion: '7' }, status: { a: 3 } };
+    expect(await w.patchStatus(res, caught, () => ({ a: 3 }))).toBe(false);
+    expect(seen.map((s) => [s.method, s.body])).toEqual([
+      ['PATCH', { metadata: { resourceVersion: '5' }, status: { a: 2 } }],
+      ['PATCH', { metadata: { resourceVersion: '6' }, status: { a: 3 } }],
+    ]);
   });
 
   it('deletes in the background with a uid precondition', async () => {

@@ -1,0 +1,38 @@
+// The status memo: an object's last written status stands in for a cache that has not shown it yet,
+// and only for exactly the cached version it replaced.
+import { describe, expect, it } from '@jest/globals';
+import { StatusMemo } from '../../../src/runtime/status-memo.js';
+
+const obj = (rv: string, a: number) => ({
+  metadata: { name: 'c', resourceVersion: rv },
+  spec: { s: 1 },
+  status: { a },
+});
+
+describe('StatusMemo', () => {
+  it('answers the written version while the cache shows the one it replaced, then forgets', () => {
+    const m = new StatusMemo();
+    m.remember('k', '5', obj('6', 2));
+    expect(m.fresher('k', obj('5', 1))).toEqual(obj('6', 2));
+    expect(m.fresher('k', obj('9', 4))).toEqual(obj('9', 4));
+    expect(m.size()).toBe(0);
+    expect(m.fresher('k', obj('5', 1))).toEqual(obj('5', 1));
+  });
+
+  it('keeps nothing when the write left the cached version (nothing was written) or names no version', () => {
+    const m = new StatusMemo();
+    m.remember('k', '5', obj('5', 1));
+    m.remember('j', undefined, obj('6', 1));
+    expect(m.size()).toBe(0);
+  });
+
+  it('is bounded: the oldest entry goes first', () => {
+    const m = new StatusMemo(2);
+    m.remember('a', '1', obj('2', 1));
+    m.remember('b', '1', obj('2', 1));
+    m.remember('c', '1', obj('2', 1));
+    expect(m.size()).toBe(2);
+    expect(m.fresher('a', obj('1', 0))).toEqual(obj('1', 0));
+    expect(m.fresher('c', obj('1', 0))).toEqual(obj('2', 1));
+  });
+});
