@@ -166,7 +166,9 @@ async function observed(ctx: ControllerContext, cell: Cell, holder: boolean): Pr
 
 export async function reconcileCell(ctx: ControllerContext, key: string): Promise<ReconcileResult> {
   const { namespace, name } = splitKey(key);
-  const cell = ctx.cells.get(namespace, name);
+  const cached = ctx.cells.get(namespace, name);
+  // Judged from what this operator last wrote, while the cache has not shown it yet.
+  const cell = cached && ctx.write.latest('Cell', cached);
   if (!cell || cell.metadata.deletionTimestamp) return {};
   const colony = ctx.colonies.get(namespace, cell.spec.colony);
   if (!colony || !isControlledBy(cell, colony)) return {}; // orphan: the garbage collector takes it

@@ -353,7 +353,9 @@ async function liveCellsUnseen(
 
 export async function reconcileColony(ctx: ControllerContext, key: string): Promise<ReconcileResult> {
   const { namespace, name } = splitKey(key);
-  const colony = ctx.colonies.get(namespace, name);
+  const cached = ctx.colonies.get(namespace, name);
+  // Planned from what this operator last wrote, while the cache has not shown it yet.
+  const colony = cached && ctx.write.latest('Colony', cached);
   if (!colony) {
     ctx.metrics?.forget(namespace, name);
     await removeClusterRoleBinding(ctx, namespace, name);

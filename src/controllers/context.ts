@@ -53,6 +53,11 @@ export interface Writer {
     keep?: readonly string[],
   ): Promise<boolean>;
   event(ref: EventRef, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
+  /**
+   * The object as this writer's last status write left it, while the cache still shows the version
+   * that write replaced (runtime/status-memo.ts); else `cached`. Reconcilers plan from it.
+   */
+  latest<T extends Colony | Cell>(kind: 'Colony' | 'Cell', cached: T): T;
 }
 
 /**

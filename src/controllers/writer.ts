@@ -63,6 +63,10 @@ export class ApiWriter implements Writer {
     return this.client.patchStatus(STATUS[kind], current, (live) => keptStatus(status, live, keep));
   }
 
+  latest<T extends Colony | Cell>(kind: 'Colony' | 'Cell', cached: T): T {
+    return this.client.latest(STATUS[kind], cached);
+  }
+
   async event(ref: EventRef, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
     const regarding = {
       apiVersion: API_VERSION,

@@ -171,11 +171,20 @@ export class WriteClient {
         return inner.patchStatus(namespace, name, patch);
       },
     };
-    const key = `${res.plural}.${res.group}/${current.metadata?.namespace ?? ''}/${current.metadata?.name ?? ''}`;
-    const cachedVersion = current.metadata?.resourceVersion;
-    const result = await patchStatus(client, this.memo.fresher(key, current), desired);
-    this.memo.remember(key, cachedVersion, result.object);
+    const key = memoKey(res, current);
+    const from = this.memo.fresher(key, current);
+    const result = await patchStatus(client, from, desired);
+    this.memo.remember(key, from.metadata?.resourceVersion, result.object);
     return result.changed;
+  }
+
+  /**
+   * `cached`, or the object as this client's last status write left it while the cache has not shown
+   * that write yet (status-memo.ts): what a reconciler plans from, so a status it derives from the
+   * old one (a count, a "since") builds on what it last wrote, not on what the cache still shows.
+   */
+  latest<T extends WithStatus>(res: StatusResource, cached: T): T {
+    return this.memo.fresher(memoKey(res, cached), cached);
   }
 
   /** JSON merge patch of a node. */
@@ -223,4 +232,8 @@ export class WriteClient {
     }
     return client;
   }
+}
+
+function memoKey(res: StatusResource, o: KubernetesObject): string {
+  return `${res.plural}.${res.group}/${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
 }

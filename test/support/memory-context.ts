@@ -100,6 +100,11 @@ export class RecordingWriter implements Writer {
     await Promise.resolve();
   }
 
+  /** The memory world shows every write at once: the cached object is the latest. */
+  latest<T extends Colony | Cell>(_kind: 'Colony' | 'Cell', cached: T): T {
+    return cached;
+  }
+
   async patchStatus(
     kind: 'Colony' | 'Cell',
     current: Colony | Cell,

@@ -26,6 +26,25 @@ describe('StatusMemo', () => {
     expect(m.size()).toBe(0);
   });
 
+  it("chains this writer's writes: any version it replaced answers the last, the last answers itself", () => {
+    const m = new StatusMemo();
+    m.remember('k', '5', obj('6', 2));
+    const view = m.fresher('k', obj('5', 1));
+    m.remember('k', view.metadata.resourceVersion, obj('7', 3));
+    expect(m.fresher('k', obj('5', 1))).toEqual(obj('7', 3));
+    expect(m.fresher('k', obj('6', 2))).toEqual(obj('7', 3));
+    const caught = obj('7', 3);
+    expect(m.fresher('k', caught)).toBe(caught);
+    expect(m.size()).toBe(1);
+  });
+
+  it('keeps the entry a write started from when that write changed nothing', () => {
+    const m = new StatusMemo();
+    m.remember('k', '5', obj('6', 2));
+    m.remember('k', '6', obj('6', 2));
+    expect(m.fresher('k', obj('5', 1))).toEqual(obj('6', 2));
+  });
+
   it('is bounded: the oldest entry goes first', () => {
     const m = new StatusMemo(2);
     m.remember('a', '1', obj('2', 1));

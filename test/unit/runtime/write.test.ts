@@ -142,6 +142,30 @@ describe('WriteClient', () => {
     ]);
   });
 
+  it('shows a reconciler its own last status write while the cache lags, so a count raised twice is two', async () => {
+    seen.length = 0;
+    const w = client();
+    const res = { group: 'g.io', version: 'v1', plural: 'counts' };
+    const stale = { metadata: { namespace: 'ns', name: 'n', resourceVersion: '5' }, status: { n: 0 } };
+    // Two incidents, each counted from what the reconciler reads; the informer delivers neither write.
+    for (let i = 0; i < 2; i++) {
+      const view = w.latest(res, stale);
+      expect(await w.patchStatus(res, view, () => ({ n: view.status.n + 1 }))).toBe(true);
+    }
+    expect(w.latest(res, stale).status).toEqual({ n: 2 });
+    expect(seen.map((s) => s.body)).toEqual([
+      { metadata: { resourceVersion: '5' }, status: { n: 1 } },
+      { metadata: { resourceVersion: '6' }, status: { n: 2 } },
+    ]);
+    // The cache shows the first write only: still one of this writer's versions, the memo still answers.
+    const first = { ...stale, metadata: { ...stale.metadata, resourceVersion: '6' }, status: { n: 1 } };
+    expect(w.latest(res, first).status).toEqual({ n: 2 });
+    // Another writer's version: the cache is trusted again.
+    const other = { ...stale, metadata: { ...stale.metadata, resourceVersion: '9' }, status: { n: 7 } };
+    expect(w.latest(res, other)).toBe(other);
+    expect(w.latest(res, stale)).toBe(stale);
+  });
+
   it('deletes in the background with a uid precondition', async () => {
     seen.length = 0;
     await client().delete({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'ns', name: 'cm' }, 'uid-1');
