@@ -20,7 +20,11 @@ import { CoreV1Api, CustomObjectsApi, KubeConfig, type CoreV1Event } from '@kube
 
 import { CELL_PLURAL, COLONY_PLURAL, GROUP, VERSION, type Cell, type Colony } from '../src/api/types.js';
 import { OPERATOR_NAME } from '../src/builders/rbac-rules.js';
-import { DEFAULT_OPERATOR_NAMESPACE, installOperatorPrerequisites } from '../src/install.js';
+import {
+  DEFAULT_OPERATOR_NAMESPACE,
+  installOperatorPrerequisites,
+  OPERATOR_NODE_FLAGS,
+} from '../src/install.js';
 import { cacheDir, ControlPlane } from '../test/cluster/controlplane.js';
 import { freePort, spawnComponent } from '../test/cluster/procs.js';
 import { benchFlags } from './args.js';
@@ -85,6 +89,7 @@ async function startOperator(cp: ControlPlane): Promise<{ pid: number; metricsAd
     name: 'celula-operator',
     bin: process.execPath,
     args: [
+      ...OPERATOR_NODE_FLAGS,
       path.join(repoRoot(), 'dist/src/main.js'),
       '--kubeconfig',
       kubeconfig,

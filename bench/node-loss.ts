@@ -43,7 +43,11 @@ import {
 } from '../src/api/types.js';
 import { CELL_RUNTIME_LABEL } from '../src/builders/pod.js';
 import { OPERATOR_NAME } from '../src/builders/rbac-rules.js';
-import { DEFAULT_OPERATOR_NAMESPACE, installOperatorPrerequisites } from '../src/install.js';
+import {
+  DEFAULT_OPERATOR_NAMESPACE,
+  installOperatorPrerequisites,
+  OPERATOR_NODE_FLAGS,
+} from '../src/install.js';
 import { Informer } from '../src/runtime/informer.js';
 import { cacheDir, ControlPlane } from '../test/cluster/controlplane.js';
 import { freePort, spawnComponent } from '../test/cluster/procs.js';
@@ -212,7 +216,7 @@ async function startOperatorProcess(
   spawnComponent({
     name: 'celula-operator',
     bin: process.execPath,
-    args: [path.join(repoRoot(), 'dist/src/main.js'), ...args],
+    args: [...OPERATOR_NODE_FLAGS, path.join(repoRoot(), 'dist/src/main.js'), ...args],
     stateDir: cp.stateDir,
   });
   return { args: args.slice(2), metricsPort };

@@ -29,7 +29,11 @@ import {
 } from '../../src/api/types.js';
 import { CELL_RUNTIME_LABEL } from '../../src/builders/pod.js';
 import { OPERATOR_NAME } from '../../src/builders/rbac-rules.js';
-import { DEFAULT_OPERATOR_NAMESPACE, installOperatorPrerequisites } from '../../src/install.js';
+import {
+  DEFAULT_OPERATOR_NAMESPACE,
+  installOperatorPrerequisites,
+  OPERATOR_NODE_FLAGS,
+} from '../../src/install.js';
 import { applyObject } from '../../src/runtime/apply.js';
 import {
   auditPayout,
@@ -107,6 +111,7 @@ async function startCluster(root: string): Promise<Cluster> {
     name: 'celula-operator',
     bin: node,
     args: [
+      ...OPERATOR_NODE_FLAGS,
       path.join(root, 'dist/src/main.js'),
       '--kubeconfig',
       operatorKubeconfig,

@@ -16,7 +16,11 @@ import yaml from 'js-yaml';
 import { COLONY_PLURAL, GROUP, MANAGER, VERSION, type Colony } from '../../src/api/types.js';
 import { CELL_RUNTIME_LABEL } from '../../src/builders/pod.js';
 import { OPERATOR_NAME } from '../../src/builders/rbac-rules.js';
-import { DEFAULT_OPERATOR_NAMESPACE, installOperatorPrerequisites } from '../../src/install.js';
+import {
+  DEFAULT_OPERATOR_NAMESPACE,
+  installOperatorPrerequisites,
+  OPERATOR_NODE_FLAGS,
+} from '../../src/install.js';
 import { applyObject } from '../../src/runtime/apply.js';
 import { up } from './cli.js';
 import { spawnComponent } from './procs.js';
@@ -94,6 +98,7 @@ export async function runDemo(): Promise<void> {
     name: 'celula-operator',
     bin: node,
     args: [
+      ...OPERATOR_NODE_FLAGS,
       path.join(root, 'dist/src/main.js'),
       '--kubeconfig',
       operatorKubeconfig,

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import yaml from 'js-yaml';
 import { CRD_NAMES } from '../../src/api/crds.js';
+import { OPERATOR_NODE_FLAGS } from '../../src/install.js';
 import { ensureBinaries } from '../cluster/controlplane.js';
 import { repoRoot } from '../../scripts/generate-chart.js';
 import { clusterInfo, deleteNamespace, uniqueNamespace } from './support/cluster.js';
@@ -132,6 +133,15 @@ describe('charts/celula', () => {
       expect(d.metadata.namespace).toBe(NS);
     expect(rendered).not.toContain('{{');
     expect(rendered).toContain(`system:serviceaccount:${NS}:celula-operator`);
+    // The operator runs with the V8 flags every local launcher uses (the memory the docs measured).
+    const deployment = objects.find((o) => o.kind === 'Deployment') as unknown as {
+      spec: { template: { spec: { containers: Array<{ command: string[] }> } } };
+    };
+    expect(deployment.spec.template.spec.containers[0]?.command).toEqual([
+      'node',
+      ...OPERATOR_NODE_FLAGS,
+      'dist/src/main.js',
+    ]);
 
     const r = await run(
       'kubectl',

@@ -18,7 +18,11 @@ import {
 import { CELL_PLURAL, GROUP, LABELS, MANAGER, VERSION, type Cell, type Colony } from '../../src/api/types.js';
 import { CELL_RUNTIME_LABEL } from '../../src/builders/pod.js';
 import { LEADER_LEASE, OPERATOR_NAME } from '../../src/builders/rbac-rules.js';
-import { DEFAULT_OPERATOR_NAMESPACE, installOperatorPrerequisites } from '../../src/install.js';
+import {
+  DEFAULT_OPERATOR_NAMESPACE,
+  installOperatorPrerequisites,
+  OPERATOR_NODE_FLAGS,
+} from '../../src/install.js';
 import { applyObject } from '../../src/runtime/apply.js';
 import { cacheDir, ControlPlane } from '../cluster/controlplane.js';
 import { freePort, isAlive, readPid, spawnComponent, stopComponent } from '../cluster/procs.js';
@@ -204,6 +208,7 @@ export class System {
       name,
       bin: process.execPath,
       args: [
+        ...OPERATOR_NODE_FLAGS,
         path.join(this.#root, 'dist/src/main.js'),
         '--kubeconfig',
         this.#operatorKubeconfig,
