@@ -181,6 +181,11 @@ export class WorkQueue {
 
   private async process(worker: Worker, key: string): Promise<void> {
     try {
+      // Each item starts in a macrotask of its own. A reconcile that decides from caches and writes
+      // nothing never awaits real I/O, so without this a queue of such items drains in one chain of
+      // microtasks and the event loop never turns: no socket is read, no timer runs — the leader
+      // Lease is not renewed. Seen at 1,000 nodes: a 25-s burst of colony reconciles, leadership lost.
+      await yieldToEventLoop();
       await worker(key);
     } catch {
       this.addRateLimited(key);
@@ -199,4 +204,9 @@ export class WorkQueue {
     this.idleWaiters = [];
     for (const w of waiters) w();
   }
+}
+
+/** Resolves after the event loop has turned once (I/O callbacks and due timers run first). */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }

@@ -263,9 +263,10 @@ describe('Manager: start order and readiness', () => {
       'informer start /api/v1/nodes',
       'synced',
       'elector made',
-      // Controllers start before the election: the key queued while syncing runs at once.
-      'reconcile a ns/early',
+      // Controllers start before the election; the key queued while syncing runs on the next turn
+      // of the event loop (every work item does: runtime/workqueue.ts), after the election started.
       'elector start',
+      'reconcile a ns/early',
     ]);
   });
 
