@@ -29,6 +29,7 @@ import { mapToOwner, mapToSelf } from '../runtime/controller.js';
 import { source, type ControllerDescriptor } from '../runtime/manager.js';
 import { secondsBetween } from './cell.js';
 import { planColony, type ColonyPlan } from './colony-plan.js';
+import { checkRetirements } from './retirement-check.js';
 import { CreateExpectations } from './expectations.js';
 import {
   eventRef,
@@ -386,7 +387,7 @@ export async function reconcileColony(ctx: ControllerContext, key: string): Prom
     return { requeueAfter: CACHE_WAIT_MS };
   }
 
-  const retiring = confirmedRetirements(ctx, colony, plan);
+  const retiring = await confirmedRetirements(ctx, colony, cells, plan);
   await applyPlan(ctx, colony, retiring.plan);
   recordFloor(ctx, colony, plan.status);
   const changed = await ctx.write.patchStatus('Colony', colony, withBitcoinAddress(colony, plan.status));
@@ -398,15 +399,34 @@ export async function reconcileColony(ctx: ControllerContext, key: string): Prom
   return soonest(nextCheck(ctx, colony, plan), retiring.waitMs);
 }
 
-/** The plan with only the retirements confirmed over the detection window (retirement.ts). */
-function confirmedRetirements(
+/** A retirement deferred by the live count is looked at again this soon (its window starts anew). */
+const RETIREMENT_RECHECK_MS = 5_000;
+
+/**
+ * The plan with only the retirements confirmed over the detection window (retirement.ts), and —
+ * for holders — by a live count of the holders that stay (retirement-check.ts).
+ */
+async function confirmedRetirements(
   ctx: ControllerContext,
   colony: Colony,
+  cells: readonly Cell[],
   plan: ColonyPlan,
-): { plan: ColonyPlan; waitMs?: number } {
-  if (!ctx.retirements) return { plan };
-  const { due, waitMs } = ctx.retirements.due(colony.metadata.uid ?? '', plan.retire, ctx.now().getTime());
-  return { plan: { ...plan, retire: due }, waitMs };
+): Promise<{ plan: ColonyPlan; waitMs?: number }> {
+  const { due, waitMs } = ctx.retirements?.due(
+    colony.metadata.uid ?? '',
+    plan.retire,
+    ctx.now().getTime(),
+  ) ?? { due: plan.retire };
+  const checked = await checkRetirements(ctx, colony, cells, due);
+  if (checked.deferred.length === 0) return { plan: { ...plan, retire: due }, waitMs };
+  ctx.log.info(
+    { deferred: checked.deferred, confirmed: checked.confirmed, replicas: colony.spec.replicas },
+    'retirement deferred: too few of the holders that stay were confirmed live',
+  );
+  return {
+    plan: { ...plan, retire: checked.retire },
+    waitMs: Math.min(waitMs ?? RETIREMENT_RECHECK_MS, RETIREMENT_RECHECK_MS),
+  };
 }
 
 /** The earlier of a result's re-check and `waitMs` (a retirement still being confirmed). */

@@ -9,7 +9,7 @@ import { reconcileCell } from '../../../src/controllers/cell.js';
 import { reconcileColony } from '../../../src/controllers/colony.js';
 import { floorMetrics } from '../../../src/controllers/floor-metrics.js';
 import { Registry } from 'prom-client';
-import { cell, colony, lease, node, pod, ready } from '../../fixtures/objects.js';
+import { cell, colony, failed, lease, node, pod, ready } from '../../fixtures/objects.js';
 import {
   createdCells as created,
   memoryContext,
@@ -156,6 +156,51 @@ describe('reconcileColony: a retirement is confirmed over the detection window',
     b.clock.advance(10_000);
     await reconcileColony(b.ctx, 'ns/lottery');
     expect(retired(b)).toHaveLength(1);
+  });
+});
+
+describe('reconcileColony: a holder is retired only on a live count of the holders that stay', () => {
+  // Four heard holders, replicas 3: lottery-3 is surplus. The caches are frozen (a watch stalled
+  // while open): only the live reads can show what changed.
+  it('a staying holder whose pod the API server no longer has: no holder retired until the count holds', async () => {
+    const b = build(['Alive', 'Alive', 'Alive', 'Alive']);
+    b.world.livePods.set('ns/lottery-1', undefined);
+    const r = await reconcileColony(b.ctx, 'ns/lottery');
+    expect(retired(b)).toEqual([]);
+    expect(r.requeueAfter).toBeLessThanOrEqual(5_000);
+    expect(b.world.liveReads).toEqual(expect.arrayContaining(['cells/ns/lottery', 'pod/ns/lottery-1']));
+    b.world.livePods.delete('ns/lottery-1');
+    await reconcileColony(b.ctx, 'ns/lottery');
+    expect(retired(b)).toEqual(['lottery-3']);
+  });
+
+  it('a staying holder whose process exited, or whose Cell was deleted, does not count', async () => {
+    const b = build(['Alive', 'Alive', 'Alive', 'Alive']);
+    const c2 = b.world.cells.get('ns', 'lottery-2')!;
+    b.world.livePods.set('ns/lottery-2', ownedPod(c2, failed));
+    await reconcileColony(b.ctx, 'ns/lottery');
+    expect(retired(b)).toEqual([]);
+    b.world.livePods.delete('ns/lottery-2');
+    const others = b.world.cells.list('ns').filter((c) => c.metadata.name !== 'lottery-0');
+    b.world.liveCells.set('ns/lottery', others);
+    await reconcileColony(b.ctx, 'ns/lottery');
+    expect(retired(b)).toEqual([]);
+    // A Cell of that name made anew (another uid) is not the holder counted either.
+    const c0 = b.world.cells.get('ns', 'lottery-0')!;
+    b.world.liveCells.set('ns/lottery', [...others, { ...c0, metadata: { ...c0.metadata, uid: 'other' } }]);
+    await reconcileColony(b.ctx, 'ns/lottery');
+    expect(retired(b)).toEqual([]);
+  });
+
+  it('an API server that does not answer confirms nothing: no holder retired; a newcomer still goes', async () => {
+    const b = build(['Alive', 'Alive', 'Alive', 'Alive']);
+    b.world.apiDown = true;
+    await reconcileColony(b.ctx, 'ns/lottery');
+    expect(retired(b)).toEqual([]);
+    const n = build(['Alive', 'Alive', 'Alive', 'Joining']);
+    n.world.apiDown = true;
+    await reconcileColony(n.ctx, 'ns/lottery');
+    expect(retired(n)).toEqual(['lottery-3']);
   });
 });
 
