@@ -222,26 +222,38 @@ function assumePlacements(ctx: ControllerContext, colony: Colony, plan: ColonyPl
   };
 }
 
-/** Creates the planned cells (already assumed in the ledger), prunes old dead ones, retires the surplus. */
-async function applyPlan(ctx: ControllerContext, colony: Colony, plan: ColonyPlan): Promise<void> {
+/**
+ * Creates the planned cells (already assumed in the ledger), prunes old dead ones, then retires the
+ * surplus the live count confirms — counted last, right before the deletions, so that a loss during
+ * the creations is seen. Returns how soon to look again when a holder's retirement was deferred.
+ */
+async function applyPlan(
+  ctx: ControllerContext,
+  colony: Colony,
+  plan: ColonyPlan,
+  cells: readonly Cell[],
+): Promise<number | undefined> {
   const namespace = colony.metadata.namespace ?? '';
-  const cells = plannedCells(colony, plan);
-  for (const [i, { placement, cell }] of cells.entries()) {
+  const planned = plannedCells(colony, plan);
+  for (const [i, { placement, cell }] of planned.entries()) {
     ctx.log.info(
       { cell: cell.metadata.name, node: placement.node, genesis: placement.genesis },
       'creating cell',
     );
     await ctx.write.apply(cell).catch((err: unknown) => {
-      for (const rest of cells.slice(i)) ctx.placements?.forget(rest.key);
+      for (const rest of planned.slice(i)) ctx.placements?.forget(rest.key);
       throw err;
     });
     ctx.expectations?.expect(colony.metadata.uid ?? '', [cell.metadata.name ?? ''], ctx.now().getTime());
   }
   for (const dead of plan.delete) await ctx.write.delete(CellKind, namespace, dead);
-  for (const surplus of plan.retire) {
+  if (plan.retire.length === 0) return undefined;
+  const { retire, waitMs } = await confirmedNow(ctx, colony, cells, plan.retire);
+  for (const surplus of retire) {
     ctx.log.info({ cell: surplus }, 'retiring a surplus cell (replicas reached by heard holders)');
     await ctx.write.delete(CellKind, namespace, surplus);
   }
+  return waitMs;
 }
 
 /** Lock-down breaks this colony has not counted yet, and how to say it has (once its status is written). */
@@ -387,8 +399,8 @@ export async function reconcileColony(ctx: ControllerContext, key: string): Prom
     return { requeueAfter: CACHE_WAIT_MS };
   }
 
-  const retiring = await confirmedRetirements(ctx, colony, cells, plan);
-  await applyPlan(ctx, colony, retiring.plan);
+  const retiring = retirementsDue(ctx, colony, plan);
+  const deferredWaitMs = await applyPlan(ctx, colony, { ...plan, retire: retiring.due }, cells);
   recordFloor(ctx, colony, plan.status);
   const changed = await ctx.write.patchStatus('Colony', colony, withBitcoinAddress(colony, plan.status));
   breaks.counted();
@@ -396,37 +408,42 @@ export async function reconcileColony(ctx: ControllerContext, key: string): Prom
     await reportFloor(ctx, colony, plan);
     await reportPlacement(ctx, colony, plan);
   }
-  return soonest(nextCheck(ctx, colony, plan), retiring.waitMs);
+  return soonest(soonest(nextCheck(ctx, colony, plan), retiring.waitMs), deferredWaitMs);
 }
 
 /** A retirement deferred by the live count is looked at again this soon (its window starts anew). */
 const RETIREMENT_RECHECK_MS = 5_000;
 
+/** The plan's retirements confirmed over the detection window (retirement.ts), and when the next is due. */
+function retirementsDue(
+  ctx: ControllerContext,
+  colony: Colony,
+  plan: ColonyPlan,
+): { due: string[]; waitMs?: number } {
+  return (
+    ctx.retirements?.due(colony.metadata.uid ?? '', plan.retire, ctx.now().getTime()) ?? {
+      due: plan.retire,
+    }
+  );
+}
+
 /**
- * The plan with only the retirements confirmed over the detection window (retirement.ts), and —
- * for holders — by a live count of the holders that stay (retirement-check.ts).
+ * Of the due retirements, those a live count of the holders that stay confirms (retirement-check.ts),
+ * and — when a holder was kept — how soon to look again.
  */
-async function confirmedRetirements(
+async function confirmedNow(
   ctx: ControllerContext,
   colony: Colony,
   cells: readonly Cell[],
-  plan: ColonyPlan,
-): Promise<{ plan: ColonyPlan; waitMs?: number }> {
-  const { due, waitMs } = ctx.retirements?.due(
-    colony.metadata.uid ?? '',
-    plan.retire,
-    ctx.now().getTime(),
-  ) ?? { due: plan.retire };
+  due: readonly string[],
+): Promise<{ retire: string[]; waitMs?: number }> {
   const checked = await checkRetirements(ctx, colony, cells, due);
-  if (checked.deferred.length === 0) return { plan: { ...plan, retire: due }, waitMs };
+  if (checked.deferred.length === 0) return { retire: checked.retire };
   ctx.log.info(
     { deferred: checked.deferred, confirmed: checked.confirmed, replicas: colony.spec.replicas },
     'retirement deferred: too few of the holders that stay were confirmed live',
   );
-  return {
-    plan: { ...plan, retire: checked.retire },
-    waitMs: Math.min(waitMs ?? RETIREMENT_RECHECK_MS, RETIREMENT_RECHECK_MS),
-  };
+  return { retire: checked.retire, waitMs: RETIREMENT_RECHECK_MS };
 }
 
 /** The earlier of a result's re-check and `waitMs` (a retirement still being confirmed). */

@@ -6,15 +6,22 @@
 // moving with no error to see): a holder whose process exited, whose pod was deleted, or whose Cell
 // was deleted would still count as heard, for as long as the stall lasts. So before any holder is
 // retired, the holders that stay are counted from the API server itself: each one's Cell (same uid,
-// not being deleted) and its pod (the uid the cell recorded, Running, Ready, not being deleted). Only
-// if at least spec.replicas of them are confirmed is any holder retired; else none is, this time
-// (newcomers, which hold nothing, still go). An API server that does not answer confirms nothing.
-// Cost: one list of the colony's Cells and one pod read per staying holder, per retirement decision.
+// not being deleted, a heard holder by its live status — the cell controller writes Unreachable from
+// a live Lease read even while this colony's watch is stalled), its pod (the uid the live Cell
+// recorded, Running, Ready, not being deleted) and its node's Lease (not stale: a dead node's pod
+// still reads Running and Ready until the node lifecycle controller acts, and forever while it is
+// down). Only if at least spec.replicas of them are confirmed is any holder retired; else none is,
+// this time (newcomers, which hold nothing, still go). An API server that does not answer confirms
+// nothing. The check runs right before the deletions (colony.ts applyPlan), after the cells the
+// plan creates, so a loss during those creations is seen.
+// Cost: one list of the colony's Cells, and one pod and one Lease read per staying holder, per
+// retirement decision (rare: a surplus exists only after a surge).
 import type { V1Pod } from '@kubernetes/client-node';
 
 import type { Cell, Colony } from '../api/types.js';
 import type { ControllerContext } from './context.js';
 import { isHeardHolder } from './holders.js';
+import { judgeLease } from './node-lease.js';
 
 export interface RetirementCheck {
   /** What may be retired now: `retire` less its holders when too few staying holders are confirmed. */
@@ -29,7 +36,7 @@ export interface RetirementCheck {
 function podHolds(pod: V1Pod | undefined, cell: Cell): boolean {
   if (!pod || pod.metadata?.deletionTimestamp) return false;
   const recorded = cell.status?.podUID;
-  return (!recorded || pod.metadata?.uid === recorded) && runningReady(pod);
+  return recorded !== undefined && recorded !== '' && pod.metadata?.uid === recorded && runningReady(pod);
 }
 
 function runningReady(pod: V1Pod): boolean {
@@ -44,12 +51,16 @@ async function confirmStaying(ctx: ControllerContext, colony: Colony, staying: C
   const live = new Map(
     (await ctx.live.cells(ns, colony.metadata.name ?? '')).map((c) => [c.metadata.name ?? '', c]),
   );
+  const key = colony.status?.publicKey;
   const confirmed = await Promise.all(
     staying.map(async (cell) => {
       const name = cell.metadata.name ?? '';
       const now = live.get(name);
       if (!now || now.metadata.uid !== cell.metadata.uid || now.metadata.deletionTimestamp) return false;
-      return podHolds(await ctx.live.pod(ns, name), cell);
+      if (!isHeardHolder(now, key)) return false;
+      const [pod, lease] = await Promise.all([ctx.live.pod(ns, name), ctx.live.lease(now.spec.node)]);
+      // Positive evidence only: the Lease judged from its own renewal (no start-up grace).
+      return podHolds(pod, now) && judgeLease(lease, ctx.now(), ctx.nodeLossAfter).kind !== 'lost';
     }),
   );
   return confirmed.filter(Boolean).length;

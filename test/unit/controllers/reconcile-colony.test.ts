@@ -192,6 +192,37 @@ describe('reconcileColony: a holder is retired only on a live count of the holde
     expect(retired(b)).toEqual([]);
   });
 
+  it('a staying holder the live Cell shows Unreachable, or whose node stopped renewing, does not count', async () => {
+    // The cell controller reads Leases live and wrote lottery-1 Unreachable; this colony's stalled
+    // watch still shows it Alive, and its pod still reads Running and Ready (its node is dead).
+    const b = build(['Alive', 'Alive', 'Alive', 'Alive']);
+    const c1 = b.world.cells.get('ns', 'lottery-1')!;
+    const rest = b.world.cells.list('ns').filter((c) => c.metadata.name !== 'lottery-1');
+    b.world.liveCells.set('ns/lottery', [...rest, { ...c1, status: { ...c1.status, phase: 'Unreachable' } }]);
+    await reconcileColony(b.ctx, 'ns/lottery');
+    expect(retired(b)).toEqual([]);
+    // Its Cell still says Alive (the cell controller has not run yet), but its node's Lease, read live, is stale.
+    b.world.liveCells.delete('ns/lottery');
+    b.world.liveLeases.set('n2', lease('n2', T0, 60));
+    await reconcileColony(b.ctx, 'ns/lottery');
+    expect(retired(b)).toEqual([]);
+    expect(b.world.liveReads).toContain('lease/n2');
+    b.world.liveLeases.delete('n2');
+    await reconcileColony(b.ctx, 'ns/lottery');
+    expect(retired(b)).toEqual(['lottery-3']);
+  });
+
+  it('a staying holder whose Cell recorded no pod uid does not count (any pod of that name is not proof)', async () => {
+    const b = build(['Alive', 'Alive', 'Alive', 'Alive']);
+    const c2 = b.world.cells.get('ns', 'lottery-2')!;
+    const noUid = { ...c2.status };
+    delete noUid.podUID;
+    const rest = b.world.cells.list('ns').filter((c) => c.metadata.name !== 'lottery-2');
+    b.world.liveCells.set('ns/lottery', [...rest, { ...c2, status: noUid }]);
+    await reconcileColony(b.ctx, 'ns/lottery');
+    expect(retired(b)).toEqual([]);
+  });
+
   it('an API server that does not answer confirms nothing: no holder retired; a newcomer still goes', async () => {
     const b = build(['Alive', 'Alive', 'Alive', 'Alive']);
     b.world.apiDown = true;
