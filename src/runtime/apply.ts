@@ -59,6 +59,8 @@ export interface PatchStatusResult<T> {
   changed: boolean;
   object: T;
   attempts: number;
+  /** The resourceVersions read again after conflicts, oldest first (the cache may still show any). */
+  reread: string[];
 }
 
 export const STATUS_CONFLICT_RETRIES = 3;
@@ -78,16 +80,20 @@ export async function patchStatus<T extends WithStatus<object>>(
 ): Promise<PatchStatusResult<T>> {
   const { namespace, name } = nameOf(current);
   let live = current;
+  const reread: string[] = [];
   for (let attempt = 1; ; attempt++) {
     // A function recomputes the status against each live read, so fields another writer owns
     // (e.g. the identity a cell reports for itself) are carried over rather than erased.
     const body = statusPatchBody(live, typeof desired === 'function' ? desired(live) : desired);
-    if (!body) return { changed: false, object: live, attempts: attempt };
+    if (!body) return { changed: false, object: live, attempts: attempt, reread };
     try {
-      return { changed: true, object: await client.patchStatus(namespace, name, body), attempts: attempt };
+      const object = await client.patchStatus(namespace, name, body);
+      return { changed: true, object, attempts: attempt, reread };
     } catch (err) {
       if (!isConflict(err) || attempt > retries) throw err;
       live = await client.read(namespace, name);
+      const rv = live.metadata?.resourceVersion;
+      if (rv) reread.push(rv);
     }
   }
 }

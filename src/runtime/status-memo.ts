@@ -5,24 +5,31 @@
 // raised is raised from the old value again, so the second raise is lost; a "since" it already set is
 // set anew), and it sends a patch guarded by the old resourceVersion — a certain 409 Conflict, then a
 // re-read. The memo answers "what does this object look like after my last write?" while the cache
-// still shows a version that write (or a chain of this writer's writes) replaced; reconcilers read
-// their object through it (WriteClient.latest), and status writes start from it. As soon as the cache
-// shows anything else (caught up, or another writer), the entry is dropped and the cache is trusted.
+// still shows a version that write (or a chain of this writer's writes, or a version it re-read after
+// a conflict) replaced; reconcilers read their object through it (WriteClient.latest), and status
+// writes start from it. The answer is the whole object the API server returned for the write (its
+// spec and metadata too: a conflict's re-read may have brought a newer spec than the cache's). As
+// soon as the cache shows anything else (caught up, or another writer), the entry is dropped and
+// the cache is trusted.
 import type { KubernetesObject } from '@kubernetes/client-node';
 
 interface Entry {
-  /** Cached resourceVersions this writer's writes replaced, oldest first: the cache may still show any. */
+  /** Versions this writer's writes replaced (or re-read), oldest first: the cache may still show any. */
   bases: string[];
-  /** The resourceVersion and status the last write left behind. */
+  /** The resourceVersion the last write left behind. */
   resourceVersion: string;
-  status: object | undefined;
+  /** The object as the API server returned it for that write (managedFields dropped). */
+  object: WithStatus;
 }
 
 type WithStatus = KubernetesObject & { status?: object };
 
 /** Entries beyond this many (objects written whose cache never moved on, e.g. deleted) go oldest first. */
 export const STATUS_MEMO_CAP = 4096;
-/** Versions remembered per object: a cache further behind than this many own writes is re-read. */
+/**
+ * Versions remembered per object: the first (what a stalled cache keeps showing) and the most recent
+ * ones; a cache that shows a version in between that fell out is trusted and, if stale, costs a 409.
+ */
 const BASES_KEPT = 8;
 
 export class StatusMemo {
@@ -32,8 +39,8 @@ export class StatusMemo {
 
   /**
    * `cached`, or — while the cache still shows a version this writer's last writes replaced — the
-   * object as the last write left it (its resourceVersion and status over the cached metadata and
-   * spec). An object already answered (it carries the last write's version) is returned as it is.
+   * object as the last write left it. An object already answered (it carries the last write's
+   * version) is returned as it is.
    */
   fresher<T extends WithStatus>(key: string, cached: T): T {
     const e = this.entries.get(key);
@@ -44,18 +51,15 @@ export class StatusMemo {
       this.entries.delete(key);
       return cached;
     }
-    return {
-      ...cached,
-      metadata: { ...cached.metadata, resourceVersion: e.resourceVersion },
-      status: e.status,
-    };
+    return e.object as T;
   }
 
   /**
-   * After a write (or a conflict's re-read): `from` is the version the write was decided on (as
-   * fresher answered it), `seen` the object as the API server returned it.
+   * After a write: `from` is the version the write started from (as fresher answered it), `reread`
+   * the versions read again after conflicts (oldest first), `seen` the object as the API server
+   * returned it (the write's result, or the last re-read when it then changed nothing).
    */
-  remember(key: string, from: string | undefined, seen: WithStatus): void {
+  remember(key: string, from: string | undefined, seen: WithStatus, reread: readonly string[] = []): void {
     const resourceVersion = seen.metadata?.resourceVersion;
     const e = this.entries.get(key);
     this.entries.delete(key);
@@ -64,8 +68,11 @@ export class StatusMemo {
       if (e && from === e.resourceVersion) this.entries.set(key, e);
       return;
     }
-    const chained = e && from === e.resourceVersion ? [...e.bases, from] : [from];
-    this.entries.set(key, { bases: chained.slice(-BASES_KEPT), resourceVersion, status: seen.status });
+    const before = e && from === e.resourceVersion ? e.bases : [];
+    const bases = keepFirstAndLast(
+      [...new Set([...before, from, ...reread])].filter((v) => v !== resourceVersion),
+    );
+    this.entries.set(key, { bases, resourceVersion, object: withoutManagedFields(seen) });
     this.trim();
   }
 
@@ -78,4 +85,17 @@ export class StatusMemo {
   size(): number {
     return this.entries.size;
   }
+}
+
+/** The first version (what a stalled cache keeps showing) and the most recent, BASES_KEPT in all. */
+function keepFirstAndLast(bases: string[]): string[] {
+  if (bases.length <= BASES_KEPT) return bases;
+  return [bases[0] ?? '', ...bases.slice(-(BASES_KEPT - 1))];
+}
+
+function withoutManagedFields(o: WithStatus): WithStatus {
+  if (!o.metadata?.managedFields) return o;
+  const metadata = { ...o.metadata };
+  delete metadata.managedFields;
+  return { ...o, metadata };
 }

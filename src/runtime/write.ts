@@ -174,7 +174,7 @@ export class WriteClient {
     const key = memoKey(res, current);
     const from = this.memo.fresher(key, current);
     const result = await patchStatus(client, from, desired);
-    this.memo.remember(key, from.metadata?.resourceVersion, result.object);
+    this.memo.remember(key, from.metadata?.resourceVersion, result.object, result.reread);
     return result.changed;
   }
 

@@ -54,4 +54,38 @@ describe('StatusMemo', () => {
     expect(m.fresher('a', obj('1', 0))).toEqual(obj('1', 0));
     expect(m.fresher('c', obj('1', 0))).toEqual(obj('2', 1));
   });
+
+  it('chains the versions a conflict re-read: the cache may show any of them', () => {
+    const m = new StatusMemo();
+    // Decided on 5, 409, re-read 7 (another writer), written as 8: the cache may show 5, then 7.
+    m.remember('k', '5', obj('8', 3), ['7']);
+    expect(m.fresher('k', obj('5', 1))).toEqual(obj('8', 3));
+    expect(m.fresher('k', obj('7', 2))).toEqual(obj('8', 3));
+  });
+
+  it('keeps the first version replaced however many writes follow (a stalled cache keeps showing it)', () => {
+    const m = new StatusMemo();
+    let from = '1';
+    for (let v = 2; v <= 20; v++) {
+      m.remember('k', from, obj(String(v), v));
+      from = m.fresher('k', obj('1', 0)).metadata.resourceVersion;
+    }
+    expect(m.fresher('k', obj('1', 0))).toEqual(obj('20', 20));
+    expect(m.fresher('k', obj('19', 19))).toEqual(obj('20', 20));
+  });
+
+  it('answers the whole object the write returned (a newer spec too), without managedFields', () => {
+    const m = new StatusMemo();
+    const written = {
+      metadata: { name: 'c', resourceVersion: '6', labels: { l: 'new' }, managedFields: [{ manager: 'x' }] },
+      spec: { s: 2 },
+      status: { a: 2 },
+    };
+    m.remember('k', '5', written);
+    expect(m.fresher('k', obj('5', 1))).toEqual({
+      metadata: { name: 'c', resourceVersion: '6', labels: { l: 'new' } },
+      spec: { s: 2 },
+      status: { a: 2 },
+    });
+  });
 });

@@ -52,8 +52,9 @@ function respond(req: IncomingMessage, res: ServerResponse, text: string): void 
     // A status patch: the object as written, one version on.
     const body = JSON.parse(text) as { metadata: { resourceVersion: string }; status: object };
     const resourceVersion = String(Number(body.metadata.resourceVersion) + 1);
+    const name = url.pathname.split('/').at(-2);
     return void res.end(
-      JSON.stringify({ metadata: { namespace: 'ns', name: 'c', resourceVersion }, status: body.status }),
+      JSON.stringify({ metadata: { namespace: 'ns', name, resourceVersion }, status: body.status }),
     );
   }
   res.end(text || '{}');
