@@ -186,6 +186,8 @@ export class WorkQueue {
       // microtasks and the event loop never turns: no socket is read, no timer runs — the leader
       // Lease is not renewed. Seen at 1,000 nodes: a 25-s burst of colony reconciles, leadership lost.
       await yieldToEventLoop();
+      // Shut down during that turn: no reconcile starts after shutdown() (its writes would be fenced).
+      if (this.closed) return;
       await worker(key);
     } catch {
       this.addRateLimited(key);

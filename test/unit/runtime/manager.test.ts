@@ -289,7 +289,9 @@ describe('Manager: start order and readiness', () => {
     r.m.add(slow);
     await started(r);
     r.events.length = 0;
-    r.m.resync('slow'); // in flight when stop() begins
+    r.m.resync('slow');
+    await new Promise((res) => setImmediate(res)); // its turn came: in flight when stop() begins
+    expect(inFlight).toBe(1);
     await r.m.stop();
     expect(inFlight).toBe(1);
     expect(r.events).toEqual(['reconcile finished', 'elector stop', 'informer stop /api/v1/nodes']);

@@ -203,6 +203,19 @@ describe('backoff', () => {
     expect(backoffDelay(attempt, 5, 60_000)).toBe(ms);
   });
 
+  it('starts no item taken just before shutdown (it waited for its turn of the event loop)', async () => {
+    const calls: string[] = [];
+    const q = new WorkQueue({ clock: new FakeClock() });
+    q.start((key) => {
+      calls.push(key);
+      return Promise.resolve();
+    });
+    q.add('a');
+    await q.shutdown();
+    await flush();
+    expect(calls).toEqual([]);
+  });
+
   it('counts failures per key', () => {
     const b = new ExponentialBackoff();
     expect([b.when('a'), b.when('a'), b.when('b')]).toEqual([5, 10, 5]);
