@@ -87,7 +87,8 @@ const flags = benchFlags('scale', {
   provider: { type: 'string', default: 'existing' },
   'quiet-s': { type: 'string', default: '60' },
   delete: { type: 'string', default: '100' },
-  'timeout-s': { type: 'string', default: '900' },
+  // Per phase. At the default size on 2 cores the growth to 1,000 colonies alone takes ≈ 40 min.
+  'timeout-s': { type: 'string', default: '3600' },
   // The V8 flags the operator runs with: the chart's (OPERATOR_NODE_FLAGS) unless given ('' = none).
   'node-flags': { type: 'string', default: OPERATOR_NODE_FLAGS.join(' ') },
 });
