@@ -30,6 +30,7 @@ import {
   type LockdownMemory,
 } from './lockdown.js';
 import type { LockdownState } from './context.js';
+import { existenceOnly, lockdownNodeChanged, lockdownPodChanged } from './predicates.js';
 import { LOCKDOWN_RESOURCES } from './resources.js';
 
 /** At most one LockdownTampered event per this long; incidents in between are summed into the next. */
@@ -336,10 +337,17 @@ export function lockdownController(d: LockdownDeps): Lockdown {
         memory,
       });
     },
-    // Cell pods are also bound pods (own.pods): d.pods is read, not a separate wake-up.
-    sources: [...Object.values(own), d.nodes, d.cells, d.colonies].map((s) =>
-      source(s as Cache<object>, key),
-    ),
+    // Cell pods are also bound pods (own.pods): d.pods is read, not a separate wake-up. Nodes, pods,
+    // Cells and Colonies wake it only on what its targets read (predicates.ts).
+    sources: [
+      ...[own.policies, own.bindings, own.params, own.mutatingWebhooks, own.mutatingPolicies].map((s) =>
+        source(s as Cache<object>, key),
+      ),
+      source(own.pods, key, lockdownPodChanged),
+      source(d.nodes, key, lockdownNodeChanged),
+      source(d.cells, key, existenceOnly),
+      source(d.colonies, key, existenceOnly),
+    ],
   };
   return {
     state: () => state.now,

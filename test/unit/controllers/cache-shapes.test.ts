@@ -8,7 +8,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { V1Lease, V1Node, V1Pod } from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
-import type { Cell, Colony } from '../../../src/api/types.js';
+import { LABELS, type Cell, type Colony } from '../../../src/api/types.js';
 import {
   BOUND_POD_SHAPE,
   CELL_POD_SHAPE,
@@ -21,7 +21,13 @@ import { readyStatus } from '../../../src/controllers/guard.js';
 import { lockdownTargets } from '../../../src/controllers/lockdown.js';
 import { judgeLease } from '../../../src/controllers/node-lease.js';
 import { ineligibility, leavingReason } from '../../../src/controllers/nodes.js';
-import { cellPodChanged, nodeChanged } from '../../../src/controllers/predicates.js';
+import {
+  cellPodChanged,
+  existenceOnly,
+  lockdownNodeChanged,
+  lockdownPodChanged,
+  nodeChanged,
+} from '../../../src/controllers/predicates.js';
 import { withoutManagedFields } from '../../../src/runtime/informer.js';
 import type { CacheShape } from '../../../src/runtime/manager.js';
 
@@ -161,5 +167,21 @@ describe('predicates on real objects', () => {
       },
     };
     expect(cellPodChanged(pod, ended)).toBe(true);
+  });
+
+  it('the lock-down wakes on a hardened label, a pod bound or relabelled; not on a heartbeat or a status', () => {
+    const beat: V1Node = { ...node, metadata: { ...node.metadata, resourceVersion: '999999' }, status: {} };
+    expect(lockdownNodeChanged(node, beat)).toBe(false);
+    const unlabelled: V1Node = {
+      ...node,
+      metadata: { ...node.metadata, labels: { ...node.metadata?.labels, [LABELS.hardened]: 'false' } },
+    };
+    expect(lockdownNodeChanged(node, unlabelled)).toBe(true);
+    const updated: V1Pod = { ...pod, status: { ...pod.status, podIP: '10.0.0.9', phase: 'Failed' } };
+    expect(lockdownPodChanged(pod, updated)).toBe(false);
+    expect(lockdownPodChanged(pod, { ...pod, spec: { ...pod.spec!, nodeName: 'elsewhere' } })).toBe(true);
+    const relabelled: V1Pod = { ...pod, metadata: { ...pod.metadata, labels: {} } };
+    expect(lockdownPodChanged(pod, relabelled)).toBe(true);
+    expect(existenceOnly(pod, updated)).toBe(false);
   });
 });
