@@ -142,6 +142,57 @@ describe('LeaderElector', () => {
   });
 });
 
+describe('LeaderElector renewal', () => {
+  const log = createLogger({ level: 'silent' });
+
+  it('renews in one request (no read) while its last write stands; a takeover since is seen, not overwritten', async () => {
+    const clock = new FakeClock(1_000_000);
+    const store = leaseStore();
+    const calls: string[] = [];
+    const counted: LeaseClient = {
+      get: (ns, n) => (calls.push('get'), store.client.get(ns, n)),
+      create: (ns, l) => (calls.push('create'), store.client.create(ns, l)),
+      replace: (ns, n, l) => (calls.push('replace'), store.client.replace(ns, n, l)),
+    };
+    const events: string[] = [];
+    const a = new LeaderElector({
+      client: counted,
+      namespace: 'ns',
+      name: 'celula',
+      identity: 'a',
+      clock,
+      logger: log,
+      onStartedLeading: () => events.push('a+'),
+      onStoppedLeading: () => events.push('a-'),
+    });
+    a.start();
+    await flushFor(clock, 0);
+    expect(a.isLeader()).toBe(true);
+    calls.length = 0;
+    await flushFor(clock, 2_000);
+    await flushFor(clock, 2_000);
+    expect(calls).toEqual(['replace', 'replace']);
+    // Another candidate writes the Lease (as after a takeover): the guarded replace fails, a read
+    // follows, and a fresh record held by someone else is waited on, never overwritten.
+    const lease = (await store.client.get('ns', 'celula'))!;
+    await store.client.replace('ns', 'celula', { ...lease, spec: { ...lease.spec, holderIdentity: 'b' } });
+    calls.length = 0;
+    await flushFor(clock, 2_000);
+    // The guarded replace fails, then the step reads; later steps only read (the record is no longer
+    // ours) and wait: b's Lease is never replaced.
+    expect(calls.slice(0, 2)).toEqual(['replace', 'get']);
+    calls.length = 0;
+    await flushFor(clock, 4_000);
+    expect(calls.length).toBeGreaterThan(0);
+    expect(calls.filter((c) => c !== 'get')).toEqual([]);
+    expect(store.holder()).toBe('b');
+    const stopping = a.stop();
+    await flushFor(clock, 2_000);
+    await stopping;
+    expect(store.holder()).toBe('b');
+  });
+});
+
 describe('LeaderElector fencing', () => {
   it('stops answering "leader" the moment its renewal is overdue, before its loop notices (a stall)', async () => {
     const clock = new FakeClock(0);
