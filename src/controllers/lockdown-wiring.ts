@@ -284,8 +284,8 @@ export function lockdownController(d: LockdownDeps): Lockdown {
     params: d.informers.informer<ObservedObject>(r.params()),
     mutatingWebhooks: d.informers.informer<ObservedObject>(r.mutatingWebhooks()),
     mutatingPolicies: d.informers.informer<ObservedObject>(r.mutatingPolicies()),
-    pods: d.informers.informer<V1Pod>(r.boundPods()),
   };
+  const boundPods = d.informers.informer<V1Pod>(r.boundPods());
   const params = (): ObservedObject | undefined => own.params.list()[0];
   const writer = lockdownWriter(d.client);
   const state: ReportState = {
@@ -314,7 +314,7 @@ export function lockdownController(d: LockdownDeps): Lockdown {
           const targets = lockdownTargets(
             {
               nodes: d.nodes.list(),
-              pods: [...own.pods.list(), ...d.pods.list()],
+              pods: [...boundPods.list(), ...d.pods.list()],
               cells: d.cells.list(),
               colonies: d.colonies.list(),
               // Kept while cell pods remain: the keys in force and the ones this operator last wanted.
@@ -337,13 +337,12 @@ export function lockdownController(d: LockdownDeps): Lockdown {
         memory,
       });
     },
-    // Cell pods are also bound pods (own.pods): d.pods is read, not a separate wake-up. Nodes, pods,
+    // Cell pods are also bound pods (boundPods): d.pods is read, not a separate wake-up. Nodes, pods,
     // Cells and Colonies wake it only on what its targets read (predicates.ts).
     sources: [
-      ...[own.policies, own.bindings, own.params, own.mutatingWebhooks, own.mutatingPolicies].map((s) =>
-        source(s as Cache<object>, key),
-      ),
-      source(own.pods, key, lockdownPodChanged),
+      // The lock-down's own objects: any change to one may be a tamper, so every change wakes it.
+      ...Object.values(own).map((s) => source(s as Cache<object>, key)),
+      source(boundPods, key, lockdownPodChanged),
       source(d.nodes, key, lockdownNodeChanged),
       source(d.cells, key, existenceOnly),
       source(d.colonies, key, existenceOnly),

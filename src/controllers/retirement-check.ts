@@ -59,7 +59,8 @@ async function confirmStaying(ctx: ControllerContext, colony: Colony, staying: C
       if (!now || now.metadata.uid !== cell.metadata.uid || now.metadata.deletionTimestamp) return false;
       if (!isHeardHolder(now, key)) return false;
       const [pod, lease] = await Promise.all([ctx.live.pod(ns, name), ctx.live.lease(now.spec.node)]);
-      // Positive evidence only: the Lease judged from its own renewal (no start-up grace).
+      // The Lease judged from its own renewal (no start-up grace): a stale one is proof enough
+      // against counting; a node with no Lease is judged by its pod alone.
       return podHolds(pod, now) && judgeLease(lease, ctx.now(), ctx.nodeLossAfter).kind !== 'lost';
     }),
   );

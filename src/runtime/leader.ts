@@ -148,9 +148,7 @@ export class LeaderElector {
       this.obs = observe(this.obs, leaseRecord(this.current), startedMono);
       const decision = decideLease(this.obs, identity, startedMono);
       if (decision === 'wait') return false;
-      this.current = await this.write(decision, now);
-      this.obs = observe(this.obs, leaseRecord(this.current), startedMono);
-      this.lastRenewMono = startedMono;
+      this.wrote(await this.write(decision, now), startedMono);
       return true;
     } catch (err) {
       this.o.logger?.debug({ err: describeError(err) }, 'lease acquire/renew failed');
@@ -172,14 +170,19 @@ export class LeaderElector {
     if (!this.leading || !c?.metadata?.resourceVersion || c.spec?.holderIdentity !== this.o.identity)
       return false;
     try {
-      this.current = await this.write('renew', now);
-      this.obs = observe(this.obs, leaseRecord(this.current), startedMono);
-      this.lastRenewMono = startedMono;
+      this.wrote(await this.write('renew', now), startedMono);
       return true;
     } catch (err) {
       this.o.logger?.debug({ err: describeError(err) }, 'lease renewal as last written failed; reading it');
       return false;
     }
+  }
+
+  /** Our write landed: it is the record we know, and we lead from when the step began. */
+  private wrote(lease: V1Lease, startedMono: number): void {
+    this.current = lease;
+    this.obs = observe(this.obs, leaseRecord(lease), startedMono);
+    this.lastRenewMono = startedMono;
   }
 
   private async run(): Promise<void> {
