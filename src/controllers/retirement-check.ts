@@ -7,7 +7,7 @@
 // was deleted would still count as heard, for as long as the stall lasts. So before any holder is
 // retired, the holders that stay are counted from the API server itself: each one's Cell (same uid,
 // not being deleted, a heard holder by its live status — the cell controller writes Unreachable from
-// a live Lease read even while this colony's watch is stalled), its pod (the uid the live Cell
+// a live Lease read even while this colony's watch is stalled — whose key proof verifies), its pod (the uid the live Cell
 // recorded, Running, Ready, not being deleted) and its node's Lease (not stale: a dead node's pod
 // still reads Running and Ready until the node lifecycle controller acts, and forever while it is
 // down). Only if at least spec.replicas of them are confirmed is any holder retired; else none is,
@@ -20,6 +20,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 
 import type { Cell, Colony } from '../api/types.js';
 import type { ControllerContext } from './context.js';
+import { provesItsKey } from './colony-plan.js';
 import { isHeardHolder } from './holders.js';
 import { judgeLease } from './node-lease.js';
 
@@ -57,7 +58,10 @@ async function confirmStaying(ctx: ControllerContext, colony: Colony, staying: C
       const name = cell.metadata.name ?? '';
       const now = live.get(name);
       if (!now || now.metadata.uid !== cell.metadata.uid || now.metadata.deletionTimestamp) return false;
-      if (!isHeardHolder(now, key)) return false;
+      // And its key proof (a signature by the colony key over this Cell and the pod it recorded): a
+      // node credential can mint a pod's token and write its Cell's status, and its kubelet's word
+      // that the pod is Ready, but it cannot sign for the secret it does not hold.
+      if (!isHeardHolder(now, key) || !provesItsKey(colony, now)) return false;
       const [pod, lease] = await Promise.all([ctx.live.pod(ns, name), ctx.live.lease(now.spec.node)]);
       // The Lease judged from its own renewal (no start-up grace): a stale one is proof enough
       // against counting; a node with no Lease is judged by its pod alone.

@@ -5,11 +5,23 @@ import { describe, expect, it } from '@jest/globals';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Cell, CellPhase, CellStatus, Colony } from '../../../src/api/types.js';
 import { controllerRef } from '../../../src/builders/owner.js';
+import { signKeyProof } from '../../../src/cell/key-proof.js';
+import { ColonySecret } from '../../../src/cell/secret.js';
 import { reconcileCell } from '../../../src/controllers/cell.js';
 import { reconcileColony } from '../../../src/controllers/colony.js';
 import { floorMetrics } from '../../../src/controllers/floor-metrics.js';
 import { Registry } from 'prom-client';
-import { cell, colony, failed, lease, node, pod, ready } from '../../fixtures/objects.js';
+import {
+  cell,
+  colony,
+  COLONY_KEY,
+  failed,
+  holderIdentity,
+  lease,
+  node,
+  pod,
+  ready,
+} from '../../fixtures/objects.js';
 import {
   createdCells as created,
   memoryContext,
@@ -23,7 +35,7 @@ import {
 } from '../../../src/controllers/retirement.js';
 
 const T0 = new Date('2026-01-01T00:10:00Z');
-const KEY = 'PK';
+const KEY = COLONY_KEY;
 const NODES = ['n1', 'n2', 'n3', 'n4', 'n5'];
 
 interface Built extends MemoryContext {
@@ -34,8 +46,7 @@ interface Built extends MemoryContext {
 function holderStatus(c: Cell, phase: CellPhase): CellStatus {
   return {
     phase,
-    publicKey: KEY,
-    fingerprint: 'FP',
+    ...holderIdentity(c),
     pod: c.metadata.name,
     podUID: `pod-uid-${c.metadata.name}`,
     node: c.spec.node,
@@ -212,6 +223,39 @@ describe('reconcileColony: a holder is retired only on a live count of the holde
     expect(retired(b)).toEqual(['lottery-3']);
   });
 
+  it('a staying holder whose live status does not prove the key does not count (a node credential can write, not sign)', async () => {
+    // What a stolen node credential can do: mint lottery-1's pod token, write its Cell status with the
+    // colony's public key and a made-up proof, and report its pod Running and Ready.
+    const b = build(['Alive', 'Alive', 'Alive', 'Alive']);
+    const c1 = b.world.cells.get('ns', 'lottery-1')!;
+    const rest = b.world.cells.list('ns').filter((c) => c.metadata.name !== 'lottery-1');
+    const other = ColonySecret.generate('ed25519');
+    const forged = signKeyProof(other, {
+      colonyUID: 'colony-uid',
+      cell: 'lottery-1',
+      cellUID: c1.metadata.uid,
+      podUID: c1.status!.podUID!,
+    });
+    for (const keyProof of [undefined, forged]) {
+      b.world.liveCells.set('ns/lottery', [...rest, { ...c1, status: { ...c1.status, keyProof } }]);
+      await reconcileColony(b.ctx, 'ns/lottery');
+      expect(retired(b)).toEqual([]);
+    }
+    // The proof it signed for another pod uid is no proof for this one either.
+    const elsewhere = { ...c1.status, podUID: 'pod-uid-other' };
+    b.world.liveCells.set('ns/lottery', [...rest, { ...c1, status: elsewhere }]);
+    b.world.livePods.set(
+      'ns/lottery-1',
+      ownedPod(c1, (p) => (p.metadata!.uid = 'pod-uid-other')),
+    );
+    await reconcileColony(b.ctx, 'ns/lottery');
+    expect(retired(b)).toEqual([]);
+    b.world.liveCells.delete('ns/lottery');
+    b.world.livePods.delete('ns/lottery-1');
+    await reconcileColony(b.ctx, 'ns/lottery');
+    expect(retired(b)).toEqual(['lottery-3']);
+  });
+
   it('a staying holder whose Cell recorded no pod uid does not count (any pod of that name is not proof)', async () => {
     const b = build(['Alive', 'Alive', 'Alive', 'Alive']);
     const c2 = b.world.cells.get('ns', 'lottery-2')!;
@@ -356,7 +400,7 @@ describe('cell and colony reconcilers together', () => {
     const replacement = b.world.cells.get('ns', 'lottery-3')!;
     expect(b.world.pods.get('ns', 'lottery-3')).toBeDefined();
     b.world.pods.put(ownedPod(replacement));
-    b.world.cells.put({ ...replacement, status: { ...replacement.status, publicKey: KEY } });
+    b.world.cells.put({ ...replacement, status: { ...replacement.status, ...holderIdentity(replacement) } });
     await reconcileAll(b);
     expect(b.world.cells.get('ns', 'lottery-3')?.status?.phase).toBe('Alive');
     expect(b.col().status).toMatchObject({ alive: 3, unreachable: 1 });

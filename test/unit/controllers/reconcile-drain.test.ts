@@ -8,7 +8,7 @@ import { controllerRef } from '../../../src/builders/owner.js';
 import { reconcileCell } from '../../../src/controllers/cell.js';
 import { reconcileColony } from '../../../src/controllers/colony.js';
 import { MAINTENANCE_CONDITION } from '../../../src/controllers/nodes.js';
-import { cell, colony, lease, node, pod, ready } from '../../fixtures/objects.js';
+import { cell, colony, COLONY_KEY, holderIdentity, lease, node, pod, ready } from '../../fixtures/objects.js';
 import {
   createdCells as created,
   memoryContext,
@@ -17,7 +17,7 @@ import {
 } from '../../support/memory-context.js';
 
 const T0 = new Date('2026-01-01T00:10:00Z');
-const KEY = 'PK';
+const KEY = COLONY_KEY;
 const NODES = ['n1', 'n2', 'n3', 'n4', 'n5'];
 
 type NodeMod = (n: V1Node) => void;
@@ -38,8 +38,7 @@ function status(c: Cell, phase: CellPhase): CellStatus {
   if (phase === 'Joining') return { phase, podUID: `pod-uid-${c.metadata.name}` };
   return {
     phase,
-    publicKey: KEY,
-    fingerprint: 'FP',
+    ...holderIdentity(c),
     pod: c.metadata.name,
     podUID: `pod-uid-${c.metadata.name}`,
     node: c.spec.node,
@@ -264,7 +263,7 @@ describe('reconcileColony: cells on leaving nodes are replaced first and retired
     await reconcileCell(b.ctx, 'ns/lottery-3'); // creates its pod
     const replacement = b.world.cells.get('ns', 'lottery-3')!;
     b.world.pods.put(ownedPod(replacement));
-    b.world.cells.put({ ...replacement, status: { ...replacement.status, publicKey: KEY } });
+    b.world.cells.put({ ...replacement, status: { ...replacement.status, ...holderIdentity(replacement) } });
     await all();
     expect(b.world.cells.get('ns', 'lottery-3')?.status?.phase).toBe('Alive');
     expect(retired(b)).toEqual(['lottery-1']);
