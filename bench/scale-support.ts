@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
+import type { KubeConfig, V1Node, V1Pod } from '@kubernetes/client-node';
 
 import { CELL_PLURAL, GROUP, LABELS, VERSION, type Cell, type Colony } from '../src/api/types.js';
 import { CELL_RUNTIME_LABEL } from '../src/builders/pod.js';
@@ -300,6 +300,9 @@ export interface SimKubeletOptions {
   concurrency?: number;
 }
 
+/** How often the simulated kubelets compare pod status with the API server's (a kubelet's sync period). */
+const STATUS_SYNC_MS = 10_000;
+
 const envOf = (pod: V1Pod, name: string): string | undefined =>
   pod.spec?.containers?.[0]?.env?.find((e) => e.name === name)?.value;
 
@@ -336,9 +339,13 @@ export class SimKubelet {
   readonly #queue: Array<() => Promise<void>> = [];
   #running = 0;
   #ip = 0;
+  #sync: NodeJS.Timeout | undefined;
+  #syncing = false;
   writes = 0;
   errors = 0;
   lastError = '';
+  /** Pods reported Ready again by the status sync (their node's heartbeat had lapsed). */
+  reReported = 0;
 
   constructor(opts: SimKubeletOptions) {
     this.#opts = opts;
@@ -378,9 +385,15 @@ export class SimKubelet {
     const all = [this.pods, this.colonies, this.cells];
     all.forEach((i) => i.start());
     await Promise.all(all.map((i) => i.waitForSync(60_000)));
+    this.#sync = setInterval(() => {
+      if (this.#syncing) return; // the last sync still waits on node reads
+      this.#syncing = true;
+      void this.#statusSync().finally(() => (this.#syncing = false));
+    }, STATUS_SYNC_MS);
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.#sync);
     await Promise.all([this.pods.stop(), this.colonies.stop(), this.cells.stop()]);
     this.#api.close();
   }
@@ -403,6 +416,51 @@ export class SimKubelet {
           this.errors += 1;
           this.lastError = String(err instanceof Error ? err.message : err).slice(0, 300);
         }),
+      );
+    }
+  }
+
+  /**
+   * A kubelet's status sync (every 10 s): a pod it runs that the API server shows not Ready — the
+   * node lifecycle controller marks every pod of a node whose heartbeat lapsed, here when a starved
+   * kwok renews late — is reported Ready again once its node is Ready again. A node still not Ready
+   * is left alone (the controller would mark the pod again), and so is a lost node's.
+   */
+  async #statusSync(): Promise<void> {
+    const stale = this.pods
+      .list()
+      .filter(
+        (p) =>
+          this.#done.has(p.metadata?.uid ?? '') &&
+          !this.#lost.has(p.spec?.nodeName ?? '') &&
+          !p.metadata?.deletionTimestamp &&
+          p.status?.conditions?.find((c) => c.type === 'Ready')?.status !== 'True',
+      );
+    const nodes = new Map<string, Promise<boolean>>();
+    const nodeReady = (name: string): Promise<boolean> => {
+      let r = nodes.get(name);
+      if (!r) {
+        r = this.#api
+          .agent('admin', this.#opts.admin)
+          .then((agent) => this.#api.request(agent, { method: 'GET', path: `/api/v1/nodes/${name}` }))
+          .then((n) => (n as V1Node).status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True')
+          .catch(() => false);
+        nodes.set(name, r);
+      }
+      return r;
+    };
+    for (const pod of stale) {
+      const uid = pod.metadata?.uid ?? '';
+      if (this.#busy.has(uid) || !(await nodeReady(pod.spec?.nodeName ?? ''))) continue;
+      this.#busy.add(uid);
+      this.#enqueue(() =>
+        this.#reportReady(pod)
+          .then(() => void (this.reReported += 1))
+          .catch((err: unknown) => {
+            this.errors += 1;
+            this.lastError = String(err instanceof Error ? err.message : err).slice(0, 300);
+          })
+          .finally(() => this.#busy.delete(uid)),
       );
     }
   }

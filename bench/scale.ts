@@ -298,7 +298,7 @@ async function grow(b: Bench, from: number, to: number): Promise<number> {
         last = Date.now();
         const cells = b.cells.list().length;
         say(
-          `  ${secs(last - t)} s: ${n}/${to} colonies Ready, ${cells} cells, rss ${mib(procSample(b.pid).rssMiB)} MiB, sim ${b.sim.writes} writes ${b.sim.errors} errors ${b.sim.lastError}`,
+          `  ${secs(last - t)} s: ${n}/${to} colonies Ready, ${cells} cells, rss ${mib(procSample(b.pid).rssMiB)} MiB, sim ${b.sim.writes} writes ${b.sim.errors} errors ${b.sim.reReported} re-reported Ready ${b.sim.lastError}`,
         );
       }
       return n >= to;
@@ -525,7 +525,9 @@ async function main(): Promise<void> {
   say(`rss colonies=0: ${mib(rss0)} MiB; ${await heap(b)}`);
   const { steadyMs } = await growAll(b);
 
-  say(`simulated cells: ${b.sim.writes} writes, ${b.sim.errors} retried`);
+  say(
+    `simulated cells: ${b.sim.writes} writes, ${b.sim.errors} retried, ${b.sim.reReported} pods reported Ready again after their node's heartbeat lapsed`,
+  );
   await sleep(10_000); // let the last status writes land before the quiet window
   const w = await quietWindow(b, QUIET_S * 1000);
   const qps = total(w.counts) / (w.ms / 1000);
