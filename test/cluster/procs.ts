@@ -55,6 +55,18 @@ export function spawnComponent(spec: SpawnSpec): PidRecord {
     const child = spawn(spec.bin, spec.args, { detached: true, stdio: ['ignore', fd, fd] });
     if (child.pid === undefined) throw new Error(`cannot spawn ${spec.bin}`);
     child.on('error', () => undefined);
+    // How it ended, in its log, while the process that started it lives (a kill leaves no line of its own).
+    const logFile = logPath(spec.stateDir, spec.name);
+    child.on('exit', (code, signal) => {
+      try {
+        fs.appendFileSync(
+          logFile,
+          `==== ${new Date().toISOString()} exited: code ${code} signal ${signal}\n`,
+        );
+      } catch {
+        // The state dir is gone (stopped and wiped): nothing to record.
+      }
+    });
     child.unref();
     const rec: PidRecord = {
       pid: child.pid,
@@ -101,8 +113,11 @@ export function isAlive(rec: PidRecord): boolean {
     const stat = fs.readFileSync(`/proc/${rec.pid}/stat`, 'utf8');
     const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
     if (state === 'Z' || state === 'X') return false;
-    const argv0 = fs.readFileSync(`/proc/${rec.pid}/cmdline`, 'utf8').split('\0')[0] ?? '';
-    return argv0 === rec.bin;
+    const cmdline = fs.readFileSync(`/proc/${rec.pid}/cmdline`, 'utf8');
+    // Empty while the kernel is still loading the binary (execve past the point where our spawn
+    // returns, before the new arguments are in place): ours, not yet showing its name.
+    if (cmdline === '') return true;
+    return (cmdline.split('\0')[0] ?? '') === rec.bin;
   } catch {
     return false;
   }
