@@ -7,15 +7,15 @@
 // was deleted would still count as heard, for as long as the stall lasts. So before any holder is
 // retired, the holders that stay are counted from the API server itself: each one's Cell (same uid,
 // not being deleted, a heard holder by its live status — the cell controller writes Unreachable from
-// a live Lease read even while this colony's watch is stalled — whose key proof verifies), its pod (the uid the live Cell
-// recorded, Running, Ready, not being deleted) and its node's Lease (not stale: a dead node's pod
-// still reads Running and Ready until the node lifecycle controller acts, and forever while it is
-// down). Only if at least spec.replicas of them are confirmed is any holder retired; else none is,
+// a live Lease read even while this colony's watch is stalled — whose key proof verifies), its pod
+// (the uid the live Cell recorded, Running, Ready, not being deleted) and its node's Lease (not
+// stale: a dead node's pod still reads Running and Ready until the node lifecycle controller acts,
+// and forever while it is down). Only if at least spec.replicas of them are confirmed is any holder retired; else none is,
 // this time (newcomers, which hold nothing, still go). An API server that does not answer confirms
 // nothing. The check runs right before the deletions (colony.ts applyPlan), after the cells the
 // plan creates, so a loss during those creations is seen.
-// Cost: one list of the colony's Cells, and one pod and one Lease read per staying holder, per
-// retirement decision (rare: a surplus exists only after a surge).
+// Cost: one list of the colony's Cells, and one pod and one Lease read and one signature check per
+// staying holder, per retirement decision (rare: a surplus exists only after a surge).
 import type { V1Pod } from '@kubernetes/client-node';
 
 import type { Cell, Colony } from '../api/types.js';

@@ -114,8 +114,8 @@ export function isAlive(rec: PidRecord): boolean {
     const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
     if (state === 'Z' || state === 'X') return false;
     const cmdline = fs.readFileSync(`/proc/${rec.pid}/cmdline`, 'utf8');
-    // Empty while the kernel is still loading the binary (execve past the point where our spawn
-    // returns, before the new arguments are in place): ours, not yet showing its name.
+    // Empty for a process whose new arguments are not in place yet (still inside execve; a guess at
+    // a CI flake, not seen here): counted as ours. A zombie was ruled out above.
     if (cmdline === '') return true;
     return (cmdline.split('\0')[0] ?? '') === rec.bin;
   } catch {
