@@ -116,10 +116,12 @@ describe('operator', () => {
     expect(await cells('lottery')).toHaveLength(1);
   });
 
-  it('shows printer columns in kubectl get colonies,cells', () => {
+  it('shows printer columns in kubectl get colonies,cells', async () => {
+    // The simulated kubelet reports the pod ready, so the cell counts as alive; no key yet, so not Ready.
+    // The colony's count follows the cell's phase by one reconcile: wait for it, then read the columns.
+    await waitFor(async () => (await getColony('lottery')).status?.alive === 1, 'colony status.alive 1');
     const out = kubectl(['get', 'colonies,cells', '-n', ns]);
     expect(out).toMatch(/NAME\s+DESIRED\s+ALIVE\s+READY\s+FINGERPRINT\s+AGE/);
-    // The simulated kubelet reports the pod ready, so the cell counts as alive; no key yet, so not Ready.
     expect(out).toMatch(/colony\.celula\.io\/lottery\s+3\s+1\s+False/);
     expect(out).toMatch(/NAME\s+COLONY\s+NODE\s+PHASE\s+GENESIS\s+AGE/);
     expect(out).toMatch(/cell\.celula\.io\/lottery-0\s+lottery\s+\S+\s+\w+\s+true/);
