@@ -59,8 +59,19 @@ ensure_rootfs_tarball() {
 
 image_key() { { base_key; cat "$(dirname "${BASH_SOURCE[0]}")/customize.sh"; } | sha256sum | cut -c1-12; }
 
-# Test image = debootstrap base + customize.sh, committed and saved to the cache.
+# ensure_test_image: one builder at a time (CI prepares the image in the background while the
+# control plane builds; a test run that starts meanwhile waits for it instead of building it twice).
 ensure_test_image() {
+  local lock
+  mkdir -p "$HIJACK_CACHE"
+  exec {lock}>"$HIJACK_CACHE/.image.lock"
+  flock "$lock"
+  build_test_image
+  exec {lock}>&-
+}
+
+# Test image = debootstrap base + customize.sh, committed and saved to the cache.
+build_test_image() {
   local tag saved
   tag="celula-hijack-test:$(image_key)"
   saved="$HIJACK_CACHE/image-$(image_key).tar"
@@ -83,3 +94,11 @@ ensure_test_image() {
   docker save -o "$saved.tmp" "$tag" && mv "$saved.tmp" "$saved"
   printf '%s\n' "$tag"
 }
+
+# Run directly (bash hijack/test/image.sh), it only prepares the test image: CI does that in the
+# background while the control plane builds, so the hijack tier starts warm.
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+  ensure_packages
+  ensure_dockerd
+  ensure_test_image >/dev/null
+fi

@@ -32,50 +32,55 @@ fail() {
   exit 1
 }
 
-# wrapper DIR: a fresh throwaway module to build a dependency's main package from.
-wrapper() {
-  rm -rf "$1"; mkdir -p "$1"
-  (cd "$1" && go mod init celula.local/build >/dev/null 2>&1)
+# shellcheck source=scripts/lib/go-build.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/go-build.sh"
+
+# The Kubernetes build's module list ("path version"): the other programs are aligned to it.
+K8S_MODULES="$WORK/kubernetes.modules"
+
+# k8s_module DIR: the wrapper module the Kubernetes binaries are built in, and its module list.
+k8s_module() {
+  go_wrapper "$1"
+  (cd "$1" && go_k8s_module "$K8S_VERSION" "$STAGING_VERSION" && go get "${K8S_PKGS[@]/%/@$K8S_VERSION}")
+  go_modules_file "$1" "$K8S_MODULES"
 }
 
+K8S_NAMES=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+K8S_PKGS=("${K8S_NAMES[@]/#/k8s.io/kubernetes/cmd/}")
+
 build_kubernetes() {
-  local names=(kube-apiserver kube-controller-manager kube-scheduler kubectl) missing=0 n
-  for n in "${names[@]}"; do have "$n" "$K8S_VERSION" || missing=1; done
-  [[ $missing == 0 ]] && { log "kubernetes $K8S_VERSION: cached"; return; }
-  local dir="$WORK/kubernetes" logf="$LOGS/build-kubernetes.log"
-  log "kubernetes $K8S_VERSION: building ${names[*]} (cold: ~13 min on 2 cores)"
-  wrapper "$dir"
+  local missing=0 n dir="$WORK/kubernetes" logf="$LOGS/build-kubernetes.log"
+  for n in "${K8S_NAMES[@]}"; do have "$n" "$K8S_VERSION" || missing=1; done
+  if [[ $missing == 0 ]]; then
+    log "kubernetes $K8S_VERSION: cached"
+    [[ -s "$K8S_MODULES" ]] || k8s_module "$dir" >"$logf" 2>&1 || fail kubernetes "$logf"
+    return
+  fi
+  log "kubernetes $K8S_VERSION: building ${K8S_NAMES[*]} (cold: ~13 min on 2 cores)"
   {
+    k8s_module "$dir"
     cd "$dir"
-    local modfile
-    modfile="$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')"
-    # k8s.io/kubernetes replaces its staging modules with local paths; point them at the published ones.
-    go mod edit -require="k8s.io/kubernetes@$K8S_VERSION"
-    grep -oE '^\s+k8s\.io/[a-z0-9-]+ => \./staging' "$modfile" | awk '{print $1}' | while read -r m; do
-      go mod edit -replace="$m=$m@$STAGING_VERSION"
-    done
-    local pkgs=() ldf
-    for n in "${names[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$n"); done
-    go get "${pkgs[@]/%/@$K8S_VERSION}"
-    ldf="-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION"
+    local ldf="-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION"
     ldf+=" -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37"
     ldf+=" -X k8s.io/component-base/version.gitTreeState=clean"
     ldf+=" -X k8s.io/client-go/pkg/version.gitVersion=$K8S_VERSION"
-    go build -trimpath -ldflags "$ldf" -o "$BIN/" "${pkgs[@]}"
+    go build -trimpath -ldflags "$ldf" -o "$BIN/" "${K8S_PKGS[@]}"
   } >"$logf" 2>&1 || fail kubernetes "$logf"
-  for n in "${names[@]}"; do stamp "$n" "$K8S_VERSION"; done
+  for n in "${K8S_NAMES[@]}"; do stamp "$n" "$K8S_VERSION"; done
 }
 
-# build_one NAME PACKAGE VERSION: a single main package from its module.
+# build_one NAME PACKAGE VERSION [align]: a single main package from its module; with "align", its
+# modules shared with Kubernetes are raised to the Kubernetes build's versions (go_align).
 build_one() {
-  local name="$1" pkg="$2" version="$3"
+  local name="$1" pkg="$2" version="$3" align="${4:-}"
   have "$name" "$version" && { log "$name $version: cached"; return; }
   local dir="$WORK/$name" logf="$LOGS/build-$name.log"
   log "$name $version: building $pkg"
-  wrapper "$dir"
+  go_wrapper "$dir"
   {
     cd "$dir"
     go get "$pkg@$version"
+    [[ -z "$align" ]] || go_align "$K8S_MODULES" "$pkg@$version"
     go build -trimpath -ldflags "-s -w" -o "$BIN/$name" "$pkg"
   } >"$logf" 2>&1 || fail "$name" "$logf"
   stamp "$name" "$version"
@@ -100,11 +105,13 @@ kwok_stages() {
 
 main() {
   local start=$SECONDS
-  build_one etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
-  build_one kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"
-  kwok_stages
+  # Kubernetes first: kwok and helm reuse its compiled packages. etcd is not aligned (the Kubernetes
+  # module list names etcd 3.7 modules; the control plane runs etcd $ETCD_VERSION as pinned).
   build_kubernetes
-  build_one helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION"
+  build_one etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
+  build_one kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION" align
+  kwok_stages
+  build_one helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" align
   log "done in $((SECONDS - start)) s; binaries in $BIN"
 }
 

@@ -5,7 +5,8 @@
 #   2. component images (docker, from local bases only) and the release tarball kind reads;
 #   3. the kind base image (debootstrap rootfs + our unit files) and the node image.
 # Idempotent: each step is skipped when its output (stamped with its version/inputs) is cached.
-# Every CPU-heavy step runs under nice -n 19. Usage: build.sh [binaries|images|node|all]
+# Every CPU-heavy step runs under nice -n 19.
+# Usage: build.sh [binaries|dockerd|rootfs|images|node|all]   (dockerd: start it if it is not running)
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=test/e2e/lib.sh
@@ -14,8 +15,13 @@ source "$HERE/lib.sh"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 NICE=(nice -n 19)
 
+# The control-plane build's Kubernetes module list (test/cluster/build.sh writes it): programs that
+# share modules with Kubernetes are aligned to it (go_align) and so reuse its compiled packages.
+K8S_MODULES="$CACHE/build/kubernetes.modules"
+
 # go_build NAME VERSION OUTDIR PKG@VERSION... : builds main packages in a throwaway module.
-# Callers may set `tags`, `cgo` (0/1) and `ldf` (extra -ldflags) as locals before calling.
+# Callers may set `tags`, `cgo` (0/1), `ldf` (extra -ldflags), `align` (1: go_align to K8S_MODULES)
+# and `main` (a main.go to build instead of the packages) as locals before calling.
 go_build() {
   local name="$1" version="$2" out="$3"
   shift 3
@@ -26,10 +32,13 @@ go_build() {
   local dir="$E2E_WORK/$name" logf="$E2E_LOGS/build-$name.log" pkgs=() p
   for p in "$@"; do pkgs+=("${p%@*}"); done
   log "$name $version: building ${pkgs[*]} (log: $logf)"
-  wrapper "$dir"
+  go_wrapper "$dir"
+  [[ -z "${main:-}" ]] || pkgs=(.)
   (
     cd "$dir"
+    [[ -z "${main:-}" ]] || printf '%s\n' "$main" >main.go
     go get "$@"
+    [[ "${align:-0}" == 0 ]] || go_align "$K8S_MODULES" "$@"
     CGO_ENABLED="${cgo:-0}" "${NICE[@]}" go build -trimpath -tags "${tags:-}" \
       -ldflags "-s -w ${ldf:-}" -o "$out" "${pkgs[@]}"
   ) >"$logf" 2>&1 || fail "$name" "$logf"
@@ -38,16 +47,6 @@ go_build() {
 
 build_kind() {
   go_build kind "$KIND_VERSION" "$E2E_BIN/kind" "sigs.k8s.io/kind@$KIND_VERSION"
-}
-
-# k8s.io/kubernetes replaces its staging modules with ./staging paths; point them at the published ones.
-staging_replaces() {
-  local modfile m
-  modfile="$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')"
-  go mod edit -require="k8s.io/kubernetes@$K8S_VERSION"
-  grep -oE '^\s+k8s\.io/[a-z0-9-]+ => \./staging' "$modfile" | awk '{print $1}' | while read -r m; do
-    go mod edit -replace="$m=$m@$STAGING_VERSION"
-  done
 }
 
 k8s_ldflags() {
@@ -65,10 +64,10 @@ build_node_kubernetes() {
   local dir="$E2E_WORK/kubernetes" logf="$E2E_LOGS/build-kubernetes.log" pkgs=() n
   for n in kubelet kubeadm kube-proxy; do pkgs+=("k8s.io/kubernetes/cmd/$n"); done
   log "kubelet/kubeadm/kube-proxy $K8S_VERSION: building (log: $logf)"
-  wrapper "$dir"
+  go_wrapper "$dir"
   (
     cd "$dir"
-    staging_replaces
+    go_k8s_module "$K8S_VERSION" "$STAGING_VERSION"
     go get "${pkgs[@]/%/@$K8S_VERSION}"
     CGO_ENABLED=0 "${NICE[@]}" go build -trimpath -ldflags "-s -w $(k8s_ldflags)" -o "$E2E_BIN/" "${pkgs[@]}"
   ) >"$logf" 2>&1 || fail kubernetes "$logf"
@@ -76,16 +75,14 @@ build_node_kubernetes() {
   stamp kube-node "$K8S_VERSION"
 }
 
+# containerd, ctr and the shim, static (cgo off, like the shim upstream): with cgo on, the standard
+# library's net and os/user differ and no package could come from the Kubernetes build's cache.
 build_containerd() {
-  local m="github.com/containerd/containerd/v2" cgo=1 tags="no_btrfs no_devmapper no_zfs no_aufs"
+  local m="github.com/containerd/containerd/v2" tags="no_btrfs no_devmapper no_zfs no_aufs" align=1
   local ldf="-X $m/version.Version=$CONTAINERD_VERSION -X $m/version.Package=$m"
   mkdir -p "$E2E_BIN/containerd.d"
-  go_build containerd "$CONTAINERD_VERSION" "$E2E_BIN/containerd.d/" \
-    "$m/cmd/containerd@$CONTAINERD_VERSION" "$m/cmd/ctr@$CONTAINERD_VERSION"
-  # The shim is static upstream too (it must not depend on the node's libc).
-  cgo=0
-  go_build containerd-shim "$CONTAINERD_VERSION" "$E2E_BIN/containerd.d/" \
-    "$m/cmd/containerd-shim-runc-v2@$CONTAINERD_VERSION"
+  go_build containerd "$CONTAINERD_VERSION-static" "$E2E_BIN/containerd.d/" "$m/cmd/containerd@$CONTAINERD_VERSION" \
+    "$m/cmd/ctr@$CONTAINERD_VERSION" "$m/cmd/containerd-shim-runc-v2@$CONTAINERD_VERSION"
 }
 
 build_runc() {
@@ -104,15 +101,41 @@ build_cni() {
 }
 
 build_crictl() {
-  local ldf="-X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_VERSION"
+  local align=1 ldf="-X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_VERSION"
   go_build crictl "$CRICTL_VERSION" "$E2E_BIN/crictl" "sigs.k8s.io/cri-tools/cmd/crictl@$CRICTL_VERSION"
 }
 
+# CoreDNS with the plugins kubeadm's Corefile uses (errors, health, ready, kubernetes, prometheus,
+# forward, cache, loop, reload, loadbalance) and log/whoami, not the cloud and tracing ones: its
+# default main imports every plugin, and the AWS, Azure, Google and Datadog SDKs were most of its build.
+COREDNS_MAIN='package main
+
+import (
+	_ "github.com/coredns/coredns/core/dnsserver"
+	"github.com/coredns/coredns/coremain"
+	_ "github.com/coredns/coredns/plugin/cache"
+	_ "github.com/coredns/coredns/plugin/errors"
+	_ "github.com/coredns/coredns/plugin/forward"
+	_ "github.com/coredns/coredns/plugin/health"
+	_ "github.com/coredns/coredns/plugin/kubernetes"
+	_ "github.com/coredns/coredns/plugin/loadbalance"
+	_ "github.com/coredns/coredns/plugin/log"
+	_ "github.com/coredns/coredns/plugin/loop"
+	_ "github.com/coredns/coredns/plugin/metrics"
+	_ "github.com/coredns/coredns/plugin/ready"
+	_ "github.com/coredns/coredns/plugin/reload"
+	_ "github.com/coredns/coredns/plugin/whoami"
+)
+
+func main() { coremain.Run() }'
+
 build_coredns() {
-  go_build coredns "$COREDNS_VERSION" "$E2E_BIN/coredns" "github.com/coredns/coredns@$COREDNS_VERSION"
+  local align=1 main="$COREDNS_MAIN"
+  go_build coredns "$COREDNS_VERSION-kubeadm-plugins" "$E2E_BIN/coredns" "github.com/coredns/coredns@$COREDNS_VERSION"
 }
 
 build_local_path() {
+  local align=1
   go_build local-path-provisioner "$LOCAL_PATH_VERSION" "$E2E_BIN/local-path-provisioner" \
     "github.com/rancher/local-path-provisioner@$LOCAL_PATH_VERSION"
 }
@@ -136,12 +159,14 @@ binaries() {
   for f in etcd kube-apiserver kube-controller-manager kube-scheduler kubectl; do
     [[ -x "$CP_BIN/$f" ]] || die "$CP_BIN/$f missing: run npm run cluster:build first"
   done
+  [[ -s "$K8S_MODULES" ]] || die "$K8S_MODULES missing: run npm run cluster:build first"
   timed kind build_kind
   timed pause build_pause
   timed cni build_cni
   timed runc build_runc
-  timed crictl build_crictl
+  # These reuse the packages the control-plane build compiled (go_align): Kubernetes' own first.
   timed kubelet+kubeadm+kube-proxy build_node_kubernetes
+  timed crictl build_crictl
   timed containerd build_containerd
   timed local-path-provisioner build_local_path
   timed coredns build_coredns
@@ -185,10 +210,16 @@ rootfs_tarball() {
 ROOTFS_IMAGE="" # set by rootfs_image
 rootfs_image() {
   ROOTFS_IMAGE="celula-e2e/rootfs:$(rootfs_key)"
-  docker image inspect "$ROOTFS_IMAGE" >/dev/null 2>&1 && return 0
-  timed debootstrap rootfs_tarball
-  log "docker import rootfs as $ROOTFS_IMAGE"
-  "${NICE[@]}" docker import "$(rootfs_tarball_path)" "$ROOTFS_IMAGE" >/dev/null
+  # One builder at a time (CI makes the rootfs in the background while other steps may ask for it).
+  local lock
+  exec {lock}>"$E2E/.rootfs.lock"
+  flock "$lock"
+  if ! docker image inspect "$ROOTFS_IMAGE" >/dev/null 2>&1; then
+    timed debootstrap rootfs_tarball
+    log "docker import rootfs as $ROOTFS_IMAGE"
+    "${NICE[@]}" docker import "$(rootfs_tarball_path)" "$ROOTFS_IMAGE" >/dev/null
+  fi
+  exec {lock}>&-
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -457,11 +488,12 @@ main() {
   local what="${1:-all}" start=$SECONDS
   case "$what" in
     binaries) binaries ;;
+    dockerd) ensure_dockerd ;;
     rootfs) ensure_dockerd && rootfs_image ;;
     images) ensure_dockerd && images ;;
     node) ensure_dockerd && node ;;
     all) binaries && ensure_dockerd && node ;;
-    *) die "unknown step '$what' (expected binaries, rootfs, images, node or all)" ;;
+    *) die "unknown step '$what' (expected binaries, dockerd, rootfs, images, node or all)" ;;
   esac
   log "build.sh $what: done in $((SECONDS - start)) s"
 }

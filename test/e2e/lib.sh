@@ -52,12 +52,8 @@ fail() {
   exit 1
 }
 
-# wrapper DIR: a fresh throwaway module to build a dependency's main package from.
-wrapper() {
-  rm -rf "$1"
-  mkdir -p "$1"
-  (cd "$1" && go mod init celula.local/build >/dev/null 2>&1)
-}
+# shellcheck source=scripts/lib/go-build.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/go-build.sh"
 
 # timed NAME CMD...: run CMD; when it did work (took a second or more), log and record how long.
 timed() {
