@@ -56,7 +56,7 @@ build_kubernetes() {
     [[ -s "$K8S_MODULES" ]] || k8s_module "$dir" >"$logf" 2>&1 || fail kubernetes "$logf"
     return
   fi
-  log "kubernetes $K8S_VERSION: building ${K8S_NAMES[*]} (cold: ~13 min on 2 cores)"
+  log "kubernetes $K8S_VERSION: building ${K8S_NAMES[*]} (cold: 15–20 min on 2 cores)"
   {
     k8s_module "$dir"
     cd "$dir"
