@@ -148,8 +148,6 @@ export class LocalKubelet {
   readonly #inCIDR = new Map<string, number>();
   readonly #allLines: string[] = [];
   #poll: NodeJS.Timeout | undefined;
-  /** Cells whose readiness probe is under way: a tick does not start a second one beside it. */
-  readonly #probing = new Set<LocalCell>();
   #queue: Promise<void> = Promise.resolve();
   #hold: ((pod: V1Pod) => boolean) | undefined;
   readonly #downNodes = new Set<string>();
@@ -176,7 +174,7 @@ export class LocalKubelet {
     this.#informer.start();
     await this.#informer.waitForSync(30_000);
     for (const pod of this.#informer.list()) this.#enqueue(() => this.#sync(pod));
-    this.#poll = setInterval(() => this.#sweep(), 200);
+    this.#poll = setInterval(() => void this.#probeAll(), 200);
   }
 
   async stop(): Promise<void> {
@@ -484,38 +482,26 @@ export class LocalKubelet {
     }).catch(() => undefined); // the pod may be gone already
   }
 
-  /**
-   * Every 200 ms, each cell is probed unless its last probe is still under way. Probes run side by
-   * side: one stalled cell (whose probe takes the whole 500-ms timeout) neither delays the others
-   * nor, on a saturated machine, piles up overlapping sweeps.
-   */
-  #sweep(): void {
+  async #probeAll(): Promise<void> {
     for (const cell of this.#cells.values()) {
-      if (this.#probing.has(cell)) continue;
-      this.#probing.add(cell);
-      void this.#probe(cell)
-        .catch(() => undefined) // fetch errors are caught inside; this keeps a surprise from crashing the test
-        .finally(() => this.#probing.delete(cell));
+      if (cell.exitCode !== undefined || this.#downNodes.has(cell.node) || this.#lostNodes.has(cell.node))
+        continue;
+      const ready = this.#probeFailing.has(cell.pod)
+        ? false
+        : await fetch(`http://${cell.ip}:${cell.port}/readyz`, { signal: AbortSignal.timeout(500) })
+            .then((r) => r.status === 200)
+            .catch(() => false);
+      if (cell.exitCode !== undefined || this.#lostNodes.has(cell.node)) continue;
+      const pod = this.#informer.get(this.#opts.namespace, cell.pod);
+      // Like a kubelet's status manager, re-assert readiness when the pod says otherwise (the node
+      // lifecycle controller marks pods NotReady when it stops hearing their node).
+      const podSays =
+        pod?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+      if (ready === cell.ready && (podSays === ready || pod?.metadata?.deletionTimestamp)) continue;
+      cell.ready = ready;
+      if (pod && pod.metadata?.uid === cell.uid)
+        this.#enqueue(() => this.#patchStatus(pod, this.#runningStatus(pod, cell)));
     }
-  }
-
-  async #probe(cell: LocalCell): Promise<void> {
-    if (cell.exitCode !== undefined || this.#downNodes.has(cell.node) || this.#lostNodes.has(cell.node))
-      return;
-    const ready = this.#probeFailing.has(cell.pod)
-      ? false
-      : await fetch(`http://${cell.ip}:${cell.port}/readyz`, { signal: AbortSignal.timeout(500) })
-          .then((r) => r.status === 200)
-          .catch(() => false);
-    if (cell.exitCode !== undefined || this.#lostNodes.has(cell.node)) return;
-    const pod = this.#informer.get(this.#opts.namespace, cell.pod);
-    // Like a kubelet's status manager, re-assert readiness when the pod says otherwise (the node
-    // lifecycle controller marks pods NotReady when it stops hearing their node).
-    const podSays = pod?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-    if (ready === cell.ready && (podSays === ready || pod?.metadata?.deletionTimestamp)) return;
-    cell.ready = ready;
-    if (pod && pod.metadata?.uid === cell.uid)
-      this.#enqueue(() => this.#patchStatus(pod, this.#runningStatus(pod, cell)));
   }
 
   async #patchStatus(pod: V1Pod, status: object): Promise<void> {
