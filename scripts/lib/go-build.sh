@@ -42,13 +42,13 @@ go_modules_file() {
 # version. Requirements are minimums, so a module this program needs newer keeps its own version.
 # Then `go get` the packages again to settle go.sum.
 go_align() {
-  local ref="$1" path version n=0
+  local ref="$1" path version reqs=()
   shift
   while read -r path version; do
     [[ "$path" == k8s.io/kubernetes ]] && continue # its ./staging replacements stay with it
-    go mod edit -require="$path@$version"
-    n=$((n + 1))
-  done < <(join <(LC_ALL=C sort "$ref") <(go list -m -f '{{if not .Main}}{{.Path}}{{end}}' all | LC_ALL=C sort))
+    reqs+=("-require=$path@$version")
+  done < <(LC_ALL=C join <(LC_ALL=C sort "$ref") <(go list -m -f '{{if not .Main}}{{.Path}}{{end}}' all | LC_ALL=C sort))
+  ((${#reqs[@]} == 0)) || go mod edit "${reqs[@]}"
   go get "$@"
-  printf 'go_align: %d modules raised to at least the Kubernetes build'"'"'s versions\n' "$n"
+  printf 'go_align: %d modules raised to at least the Kubernetes build'"'"'s versions\n' "${#reqs[@]}"
 }
